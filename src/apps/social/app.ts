@@ -1,0 +1,86 @@
+import path from 'node:path';
+import type { Kysely } from 'kysely';
+import { installAuthentication } from '../../server/auth/authenticate';
+import { SessionStore } from '../../server/auth/sessions';
+import { TokenService } from '../../server/auth/tokens';
+import { createHttpApp, type TandemHttpApp } from '../../server/http/app';
+import { sweepIdempotencyKeys } from '../../server/http/idempotency';
+import { installOpenApi } from '../../server/http/openapi';
+import type { Config } from '../../server/ops/config';
+import { installHealth } from '../../server/ops/health';
+import { Metrics } from '../../server/ops/metrics';
+import { CommitAnnouncer } from '../../server/store/channel-log';
+import { isStoreReachable, openSqlite } from '../../server/store/database';
+import { migrate } from '../../server/store/migrate';
+import type { SocialContext } from './context';
+import type { SocialDb } from './db';
+import { socialMigrations } from './migrations';
+import { registerAuthRoutes } from './routes/auth';
+import { registerConversationRoutes } from './routes/conversations';
+import { registerNotificationRoutes } from './routes/notifications';
+import { registerPostRoutes } from './routes/posts';
+import { registerUserRoutes } from './routes/users';
+import { renderHomePage } from './home-page';
+import { seedDemoData } from './seed';
+
+export interface SocialApp {
+  app: TandemHttpApp;
+  db: Kysely<SocialDb>;
+  announcer: CommitAnnouncer;
+  sessions: SessionStore;
+  tokens: TokenService;
+  /** True when this start filled an empty store with demo data. */
+  seeded: boolean;
+  /** Marks the node as draining: /readyz answers 503 so load balancers stop sending traffic. */
+  beginDrain(): void;
+}
+
+export interface SocialAppOptions {
+  config: Config;
+  logger?: boolean | { level: string };
+  /** Overrides the SQLite location (tests use ':memory:' or a temp folder). */
+  sqlitePath?: string;
+  clock?: () => number;
+}
+
+const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
+
+/** Builds the social app: store (migrated, optionally seeded), auth, REST routes, docs, ops. */
+export async function buildSocialApp(options: SocialAppOptions): Promise<SocialApp> {
+  const { config } = options;
+  const sqlitePath = options.sqlitePath ?? path.join(config.dataDir, config.sqliteFile);
+  const { db, dialect } = openSqlite<SocialDb>({ sqlitePath });
+  await migrate(db as Kysely<unknown>, dialect, socialMigrations);
+  const seeded = config.seed ? await seedDemoData(db) : false;
+
+  const clock = options.clock ?? Date.now;
+  const tokens = await TokenService.open(db, { secret: config.jwtSecret, ttlSeconds: config.accessTokenTtlSeconds, clock });
+  const sessions = new SessionStore(db, { refreshTtlSeconds: config.refreshTokenTtlSeconds, clock });
+  const announcer = new CommitAnnouncer();
+  const metrics = new Metrics();
+  const app = await createHttpApp({ config, metrics, logger: options.logger });
+  let draining = false;
+
+  await installOpenApi(app, {
+    title: 'Tandem social API',
+    version: '1.0.0',
+    description: 'REST half of the Tandem reference app. Every GET carries a strong ETag; lists that have a realtime channel report its position in Tandem-Channel / Tandem-Position.',
+  });
+  const ctx: SocialContext = { app, db, announcer, tokens, sessions, config, authenticate: installAuthentication(app, tokens, sessions) };
+  registerAuthRoutes(ctx);
+  registerUserRoutes(ctx);
+  registerPostRoutes(ctx);
+  registerConversationRoutes(ctx);
+  registerNotificationRoutes(ctx);
+  installHealth(app, { ready: () => isStoreReachable(db as Kysely<unknown>), draining: () => draining });
+  app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(renderHomePage()));
+
+  const sweeper = setInterval(() => void sweepIdempotencyKeys(db).catch((err: unknown) => app.log.warn({ err }, 'idempotency sweep failed')), SWEEP_INTERVAL_MS);
+  sweeper.unref();
+  app.addHook('onClose', async () => {
+    clearInterval(sweeper);
+    await db.destroy();
+  });
+  await app.ready();
+  return { app, db, announcer, sessions, tokens, seeded, beginDrain: () => void (draining = true) };
+}

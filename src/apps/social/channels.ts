@@ -1,0 +1,7 @@
+/** The social app's channel names; REST list ETags and realtime share these positions. */
+export const channels = {
+  feed: 'feed',
+  post: (id: number) => `post:${id}`,
+  user: (id: number) => `user:${id}`,
+  conversation: (id: number) => `conversation:${id}`,
+} as const;

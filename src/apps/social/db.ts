@@ -1,0 +1,65 @@
+import type { Generated } from 'kysely';
+import type { ServerTables } from '../../server/store/database';
+
+/** The social app's tables. Every mutable row has a `version` used for ETags and If-Match. */
+export interface SocialTables {
+  users: {
+    id: Generated<number>;
+    username: string;
+    password_hash: string;
+    display_name: string;
+    bio: string;
+    version: number;
+    created_at: string;
+    updated_at: string;
+  };
+  posts: {
+    id: Generated<number>;
+    author_id: number;
+    body: string;
+    version: number;
+    created_at: string;
+    updated_at: string;
+  };
+  comments: {
+    id: Generated<number>;
+    post_id: number;
+    parent_id: number | null;
+    author_id: number;
+    body: string;
+    deleted_at: string | null;
+    version: number;
+    created_at: string;
+    updated_at: string;
+  };
+  conversations: {
+    id: Generated<number>;
+    member_key: string;
+    version: number;
+    created_at: string;
+    last_message_at: string | null;
+  };
+  conversation_members: { conversation_id: number; user_id: number };
+  messages: {
+    id: Generated<number>;
+    conversation_id: number;
+    author_id: number;
+    body: string;
+    created_at: string;
+  };
+  notifications: {
+    id: Generated<number>;
+    user_id: number;
+    kind: 'comment' | 'reply' | 'message';
+    actor_id: number;
+    post_id: number | null;
+    comment_id: number | null;
+    conversation_id: number | null;
+    message_id: number | null;
+    read_at: string | null;
+    version: number;
+    created_at: string;
+  };
+}
+
+export type SocialDb = ServerTables & SocialTables;

@@ -1,0 +1,79 @@
+import type { Kysely } from 'kysely';
+import { withSerialId, type PortableMigration } from '../../server/store/migrate';
+import type { Dialect } from '../../server/store/database';
+import { serverMigrations } from '../../server/store/server-migrations';
+
+async function createUsersAndPosts(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
+  await withSerialId(db.schema.createTable('users'), dialect)
+    .addColumn('username', 'text', (c) => c.notNull().unique())
+    .addColumn('password_hash', 'text', (c) => c.notNull())
+    .addColumn('display_name', 'text', (c) => c.notNull())
+    .addColumn('bio', 'text', (c) => c.notNull().defaultTo(''))
+    .addColumn('version', 'integer', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('updated_at', 'text', (c) => c.notNull())
+    .execute();
+  await withSerialId(db.schema.createTable('posts'), dialect)
+    .addColumn('author_id', 'integer', (c) => c.notNull().references('users.id'))
+    .addColumn('body', 'text', (c) => c.notNull())
+    .addColumn('version', 'integer', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('updated_at', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('posts_author').on('posts').column('author_id').execute();
+  await withSerialId(db.schema.createTable('comments'), dialect)
+    .addColumn('post_id', 'integer', (c) => c.notNull().references('posts.id').onDelete('cascade'))
+    .addColumn('parent_id', 'integer', (c) => c.references('comments.id').onDelete('cascade'))
+    .addColumn('author_id', 'integer', (c) => c.notNull().references('users.id'))
+    .addColumn('body', 'text', (c) => c.notNull())
+    .addColumn('deleted_at', 'text')
+    .addColumn('version', 'integer', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('updated_at', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('comments_post').on('comments').columns(['post_id', 'id']).execute();
+}
+
+async function createMessaging(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
+  await withSerialId(db.schema.createTable('conversations'), dialect)
+    .addColumn('member_key', 'text', (c) => c.notNull().unique())
+    .addColumn('version', 'integer', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('last_message_at', 'text')
+    .execute();
+  await db.schema
+    .createTable('conversation_members')
+    .addColumn('conversation_id', 'integer', (c) => c.notNull().references('conversations.id').onDelete('cascade'))
+    .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id'))
+    .addPrimaryKeyConstraint('conversation_members_pk', ['conversation_id', 'user_id'])
+    .execute();
+  await db.schema.createIndex('conversation_members_user').on('conversation_members').column('user_id').execute();
+  await withSerialId(db.schema.createTable('messages'), dialect)
+    .addColumn('conversation_id', 'integer', (c) => c.notNull().references('conversations.id').onDelete('cascade'))
+    .addColumn('author_id', 'integer', (c) => c.notNull().references('users.id'))
+    .addColumn('body', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('messages_conversation').on('messages').columns(['conversation_id', 'id']).execute();
+  await withSerialId(db.schema.createTable('notifications'), dialect)
+    .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id'))
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('actor_id', 'integer', (c) => c.notNull().references('users.id'))
+    .addColumn('post_id', 'integer')
+    .addColumn('comment_id', 'integer')
+    .addColumn('conversation_id', 'integer')
+    .addColumn('message_id', 'integer')
+    .addColumn('read_at', 'text')
+    .addColumn('version', 'integer', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('notifications_user').on('notifications').columns(['user_id', 'id']).execute();
+  await db.schema.createIndex('notifications_post').on('notifications').column('post_id').execute();
+}
+
+/** Every migration the social app needs, the server library's first. */
+export const socialMigrations: PortableMigration[] = [
+  ...serverMigrations,
+  { name: '1001_users_posts_comments', up: createUsersAndPosts },
+  { name: '1002_messaging_notifications', up: createMessaging },
+];

@@ -1,0 +1,82 @@
+import type { Kysely, Transaction } from 'kysely';
+import { TandemError } from '../../../server/errors';
+import type { ChannelLog } from '../../../server/store/channel-log';
+import { nowIso } from '../../../server/store/database';
+import { channels } from '../channels';
+import type { SocialDb } from '../db';
+import type { Post } from '../schemas';
+
+function selectPosts(db: Kysely<SocialDb>) {
+  return db
+    .selectFrom('posts')
+    .innerJoin('users', 'users.id', 'posts.author_id')
+    .select(['posts.id', 'posts.author_id', 'users.username', 'posts.body', 'posts.created_at', 'posts.updated_at', 'posts.version']);
+}
+
+type PostRow = { id: number; author_id: number; username: string; body: string; created_at: string; updated_at: string; version: number };
+
+function toPost(row: PostRow): Post {
+  return {
+    id: row.id,
+    author: { id: row.author_id, username: row.username },
+    body: row.body,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    version: row.version,
+  };
+}
+
+export async function postVersion(db: Kysely<SocialDb>, id: number): Promise<{ version: number; authorId: number } | undefined> {
+  const row = await db.selectFrom('posts').select(['version', 'author_id']).where('id', '=', id).executeTakeFirst();
+  return row === undefined ? undefined : { version: row.version, authorId: row.author_id };
+}
+
+export async function getPost(db: Kysely<SocialDb>, id: number): Promise<Post | undefined> {
+  const row = await selectPosts(db).where('posts.id', '=', id).executeTakeFirst();
+  return row === undefined ? undefined : toPost(row);
+}
+
+/** Newest first; `limit + 1` rows so the caller can tell whether a next page exists. */
+export async function listPosts(db: Kysely<SocialDb>, beforeId: number | undefined, limit: number): Promise<Post[]> {
+  let query = selectPosts(db).orderBy('posts.id', 'desc').limit(limit + 1);
+  if (beforeId !== undefined) query = query.where('posts.id', '<', beforeId);
+  return (await query.execute()).map(toPost);
+}
+
+export async function createPost(trx: Transaction<SocialDb>, log: ChannelLog, authorId: number, body: string): Promise<Post> {
+  const now = nowIso();
+  const { id } = await trx
+    .insertInto('posts')
+    .values({ author_id: authorId, body, version: 1, created_at: now, updated_at: now })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  const post = await getPost(trx, id);
+  if (post === undefined) throw new Error('post vanished inside its own transaction');
+  await log.append(channels.feed, 'post.created', post);
+  return post;
+}
+
+export async function updatePost(trx: Transaction<SocialDb>, log: ChannelLog, id: number, body: string): Promise<Post> {
+  await trx
+    .updateTable('posts')
+    .set((eb) => ({ body, updated_at: nowIso(), version: eb('version', '+', 1) }))
+    .where('id', '=', id)
+    .execute();
+  const post = await getPost(trx, id);
+  if (post === undefined) throw new TandemError('not_found');
+  await log.append(channels.feed, 'post.updated', post);
+  await log.append(channels.post(id), 'post.updated', post);
+  return post;
+}
+
+/** Deletes a post, its comments, and the notifications that pointed at it. */
+export async function deletePost(trx: Transaction<SocialDb>, log: ChannelLog, id: number): Promise<void> {
+  const notified = await trx.selectFrom('notifications').select(['id', 'user_id']).where('post_id', '=', id).execute();
+  if (notified.length > 0) {
+    await trx.deleteFrom('notifications').where('post_id', '=', id).execute();
+    for (const row of notified) await log.append(channels.user(row.user_id), 'notification.deleted', { id: row.id });
+  }
+  await trx.deleteFrom('posts').where('id', '=', id).execute();
+  await log.append(channels.feed, 'post.deleted', { id });
+  await log.append(channels.post(id), 'post.deleted', { id });
+}

@@ -1,0 +1,81 @@
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import { TandemError } from '../../../server/errors';
+import { nowIso } from '../../../server/store/database';
+import type { SocialDb, SocialTables } from '../db';
+import type { PublicUser } from '../schemas';
+
+export type UserRow = Selectable<SocialTables['users']>;
+
+export function toPublicUser(row: UserRow): PublicUser {
+  return { id: row.id, username: row.username, displayName: row.display_name, bio: row.bio, createdAt: row.created_at, version: row.version };
+}
+
+export function normalizeUsername(username: string): string {
+  return username.toLowerCase();
+}
+
+export function findUserByUsername(db: Kysely<SocialDb>, username: string): Promise<UserRow | undefined> {
+  return db.selectFrom('users').selectAll().where('username', '=', normalizeUsername(username)).executeTakeFirst();
+}
+
+export function findUserById(db: Kysely<SocialDb>, id: number): Promise<UserRow | undefined> {
+  return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** The version alone: enough to answer a conditional request. */
+export async function userVersionByUsername(db: Kysely<SocialDb>, username: string): Promise<{ id: number; version: number } | undefined> {
+  return db.selectFrom('users').select(['id', 'version']).where('username', '=', normalizeUsername(username)).executeTakeFirst();
+}
+
+export async function userVersionById(db: Kysely<SocialDb>, id: number): Promise<number | undefined> {
+  const row = await db.selectFrom('users').select('version').where('id', '=', id).executeTakeFirst();
+  return row?.version;
+}
+
+export async function createUser(
+  trx: Transaction<SocialDb>,
+  input: { username: string; passwordHash: string; displayName: string },
+): Promise<UserRow> {
+  const username = normalizeUsername(input.username);
+  const existing = await trx.selectFrom('users').select('id').where('username', '=', username).executeTakeFirst();
+  if (existing !== undefined) throw new TandemError('username_taken', `The username ${username} is taken`);
+  const now = nowIso();
+  return trx
+    .insertInto('users')
+    .values({ username, password_hash: input.passwordHash, display_name: input.displayName, bio: '', version: 1, created_at: now, updated_at: now })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function updateProfile(
+  trx: Transaction<SocialDb>,
+  id: number,
+  patch: { displayName?: string | undefined; bio?: string | undefined },
+): Promise<UserRow> {
+  const changes: { display_name?: string; bio?: string } = {};
+  if (patch.displayName !== undefined) changes.display_name = patch.displayName;
+  if (patch.bio !== undefined) changes.bio = patch.bio;
+  const current = await trx.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  const unchanged = Object.entries(changes).every(([k, v]) => current[k as keyof typeof changes] === v);
+  if (unchanged) return current;
+  return trx
+    .updateTable('users')
+    .set((eb) => ({ ...changes, updated_at: nowIso(), version: eb('version', '+', 1) }))
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** Resolves usernames to ids; throws validation_failed naming each unknown one. */
+export async function resolveUsernames(db: Kysely<SocialDb>, usernames: string[], field: string): Promise<Map<string, number>> {
+  const wanted = [...new Set(usernames.map(normalizeUsername))];
+  const rows = wanted.length === 0 ? [] : await db.selectFrom('users').select(['id', 'username']).where('username', 'in', wanted).execute();
+  const found = new Map(rows.map((r) => [r.username, r.id]));
+  const missing = usernames.map((u, i) => ({ u: normalizeUsername(u), i })).filter(({ u }) => !found.has(u));
+  if (missing.length > 0) {
+    throw new TandemError('validation_failed', 'Unknown users', {
+      errors: missing.map(({ u, i }) => ({ field: `${field}.${i}`, message: `no user named ${u}` })),
+    });
+  }
+  return found;
+}

@@ -1,0 +1,101 @@
+import { Type } from 'typebox';
+import { claimsOf } from '../../../server/auth/authenticate';
+import { TandemError } from '../../../server/errors';
+import { sendConditional } from '../../../server/http/caching';
+import { runIdempotent, sendStored } from '../../../server/http/idempotency';
+import { decodeCursor, nextLink, PageQuery, paginate } from '../../../server/http/pagination';
+import { channels } from '../channels';
+import type { SocialContext } from '../context';
+import { conversationMemberIds, isMember, listConversations, listMessages, openConversation, sendMessage } from '../repos/conversations';
+import { resolveUsernames } from '../repos/users';
+import { Conversation, IdParams, Message, MessageBody, Page, Username } from '../schemas';
+import { ConditionalHeaders, IdempotencyHeaders, listSnapshot, NotModified, problems } from './common';
+
+export function registerConversationRoutes(ctx: SocialContext): void {
+  const { app, db, announcer, authenticate } = ctx;
+  const tags = ['conversations'];
+
+  app.post('/api/conversations', {
+    preHandler: authenticate,
+    schema: {
+      tags, summary: 'Open a conversation with other members (returns the existing one for the same members)', headers: IdempotencyHeaders,
+      body: Type.Object({ members: Type.Array(Username, { minItems: 1, maxItems: 20 }) }, { additionalProperties: false }),
+      response: { 200: Conversation, 201: Conversation, ...problems(400, 401, 422) },
+    },
+  }, async (request, reply) => {
+    const { userId } = claimsOf(request);
+    const ids = await resolveUsernames(db, request.body.members, 'body.members');
+    const members = [userId, ...ids.values()];
+    if (new Set(members).size < 2) {
+      throw new TandemError('validation_failed', 'A conversation needs someone besides you', { errors: [{ field: 'body.members', message: 'must name another user' }] });
+    }
+    const stored = await runIdempotent(db, announcer, request, `user:${userId}`, async (trx, log) => {
+      const { conversation, created } = await openConversation(trx, log, members);
+      return { status: created ? 201 : 200, body: conversation, headers: { location: `/api/conversations/${conversation.id}` } };
+    });
+    return sendStored(reply, stored);
+  });
+
+  app.get('/api/conversations', {
+    preHandler: authenticate,
+    schema: { tags, summary: 'Your conversations, newest first', querystring: PageQuery, headers: ConditionalHeaders, response: { 200: Page(Conversation), 304: NotModified, ...problems(400, 401) } },
+  }, async (request, reply) => {
+    const { userId } = claimsOf(request);
+    const query = request.query;
+    const before = decodeCursor(query.cursor);
+    const snapshot = await listSnapshot(db, channels.user(userId), `conversations.${userId}`, query);
+    return sendConditional(request, reply, {
+      ...snapshot,
+      policy: 'private',
+      build: async () => {
+        const page = paginate(await listConversations(db, userId, before, query.limit ?? 20), query.limit ?? 20);
+        reply.headers(nextLink(request.url, page.nextCursor));
+        return page;
+      },
+    });
+  });
+
+  app.get('/api/conversations/:id/messages', {
+    preHandler: authenticate,
+    schema: {
+      tags, summary: 'Messages of a conversation you are in, newest first', params: IdParams, querystring: PageQuery,
+      headers: ConditionalHeaders, response: { 200: Page(Message), 304: NotModified, ...problems(400, 401, 404) },
+    },
+  }, async (request, reply) => {
+    const { userId } = claimsOf(request);
+    const { id } = request.params;
+    const query = request.query;
+    const before = decodeCursor(query.cursor);
+    // A non-member learns nothing, not even that the conversation exists.
+    if (!(await isMember(db, id, userId))) throw new TandemError('not_found', `Conversation ${id} does not exist`);
+    const snapshot = await listSnapshot(db, channels.conversation(id), `messages.${id}`, query);
+    return sendConditional(request, reply, {
+      ...snapshot,
+      policy: 'private',
+      build: async () => {
+        const page = paginate(await listMessages(db, id, before, query.limit ?? 20), query.limit ?? 20);
+        reply.headers(nextLink(request.url, page.nextCursor));
+        return page;
+      },
+    });
+  });
+
+  app.post('/api/conversations/:id/messages', {
+    preHandler: authenticate,
+    schema: {
+      tags, summary: 'Send a message to a conversation you are in', params: IdParams, headers: IdempotencyHeaders,
+      body: Type.Object({ body: MessageBody }, { additionalProperties: false }),
+      response: { 201: Message, ...problems(400, 401, 404, 413, 415, 422, 429) },
+    },
+  }, async (request, reply) => {
+    const { userId } = claimsOf(request);
+    const conversationId = request.params.id;
+    const stored = await runIdempotent(db, announcer, request, `user:${userId}`, async (trx, log) => {
+      const memberIds = await conversationMemberIds(trx, conversationId);
+      if (memberIds === undefined || !memberIds.includes(userId)) throw new TandemError('not_found', `Conversation ${conversationId} does not exist`);
+      const message = await sendMessage(trx, log, { conversationId, authorId: userId, body: request.body.body, memberIds });
+      return { status: 201, body: message };
+    });
+    return sendStored(reply, stored);
+  });
+}

@@ -1,0 +1,49 @@
+import { Type } from 'typebox';
+import { claimsOf } from '../../../server/auth/authenticate';
+import { sendConditional } from '../../../server/http/caching';
+import { decodeCursor, nextLink, PageQuery, paginate } from '../../../server/http/pagination';
+import { inTransaction } from '../../../server/store/channel-log';
+import { channels } from '../channels';
+import type { SocialContext } from '../context';
+import { listNotifications, markRead, unreadCount } from '../repos/notifications';
+import { Id, Notification, Page } from '../schemas';
+import { ConditionalHeaders, listSnapshot, NotModified, problems } from './common';
+
+const NotificationPage = Type.Object({ ...Page(Notification).properties, unreadCount: Type.Integer({ minimum: 0 }) });
+
+export function registerNotificationRoutes(ctx: SocialContext): void {
+  const { app, db, announcer, authenticate } = ctx;
+  const tags = ['notifications'];
+
+  app.get('/api/notifications', {
+    preHandler: authenticate,
+    schema: { tags, summary: 'Your notifications, newest first, with the unread count', querystring: PageQuery, headers: ConditionalHeaders, response: { 200: NotificationPage, 304: NotModified, ...problems(400, 401) } },
+  }, async (request, reply) => {
+    const { userId } = claimsOf(request);
+    const query = request.query;
+    const before = decodeCursor(query.cursor);
+    const snapshot = await listSnapshot(db, channels.user(userId), `notifications.${userId}`, query);
+    return sendConditional(request, reply, {
+      ...snapshot,
+      policy: 'private',
+      build: async () => {
+        const page = paginate(await listNotifications(db, userId, before, query.limit ?? 20), query.limit ?? 20);
+        reply.headers(nextLink(request.url, page.nextCursor));
+        return { ...page, unreadCount: await unreadCount(db, userId) };
+      },
+    });
+  });
+
+  app.post('/api/notifications/read', {
+    preHandler: authenticate,
+    schema: {
+      tags, summary: 'Mark notifications read (the given ids, or all when ids is omitted)',
+      body: Type.Object({ ids: Type.Optional(Type.Array(Id, { maxItems: 500, uniqueItems: true })) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ read: Type.Array(Id), unreadCount: Type.Integer() }), ...problems(400, 401) },
+    },
+  }, async (request) => {
+    const { userId } = claimsOf(request);
+    const read = await inTransaction(db, announcer, (trx, log) => markRead(trx, log, userId, request.body.ids));
+    return { read, unreadCount: await unreadCount(db, userId) };
+  });
+}

@@ -1,0 +1,159 @@
+import { Type } from 'typebox';
+import { claimsOf } from '../../../server/auth/authenticate';
+import { TandemError } from '../../../server/errors';
+import { assertIfMatch, etag, sendConditional } from '../../../server/http/caching';
+import { runIdempotent, sendStored } from '../../../server/http/idempotency';
+import { decodeCursor, nextLink, PageQuery, paginate } from '../../../server/http/pagination';
+import { inTransaction } from '../../../server/store/channel-log';
+import { channels } from '../channels';
+import type { SocialContext } from '../context';
+import { commentOwner, createComment, deleteComment, listComments } from '../repos/comments';
+import { createPost, deletePost, getPost, listPosts, postVersion, updatePost } from '../repos/posts';
+import { Comment, CommentBody, Id, IdParams, Page, Post, PostBody } from '../schemas';
+import { ConditionalHeaders, IdempotencyHeaders, IfMatchHeaders, listSnapshot, NoContent, NotModified, problems } from './common';
+
+const postEtag = (id: number, version: number) => etag('post', id, `v${version}`);
+const commentEtag = (id: number, version: number) => etag('comment', id, `v${version}`);
+
+export function registerPostRoutes(ctx: SocialContext): void {
+  const { app, db, announcer, authenticate } = ctx;
+  const tags = ['posts'];
+
+  app.get('/api/posts', {
+    schema: { tags, summary: 'The feed: posts, newest first', querystring: PageQuery, headers: ConditionalHeaders, response: { 200: Page(Post), 304: NotModified, ...problems(400) } },
+  }, async (request, reply) => {
+    const query = request.query;
+    const before = decodeCursor(query.cursor);
+    const snapshot = await listSnapshot(db, channels.feed, 'feed', query);
+    return sendConditional(request, reply, {
+      ...snapshot,
+      policy: 'publicList',
+      build: async () => {
+        const page = paginate(await listPosts(db, before, query.limit ?? 20), query.limit ?? 20);
+        reply.headers(nextLink(request.url, page.nextCursor));
+        return page;
+      },
+    });
+  });
+
+  app.get('/api/posts/:id', {
+    schema: { tags, summary: 'One post', params: IdParams, headers: ConditionalHeaders, response: { 200: Post, 304: NotModified, ...problems(404) } },
+  }, async (request, reply) => {
+    const { id } = request.params;
+    const current = await postVersion(db, id);
+    if (current === undefined) throw new TandemError('not_found', `Post ${id} does not exist`);
+    return sendConditional(request, reply, {
+      etag: postEtag(id, current.version),
+      policy: 'publicItem',
+      build: async () => (await getPost(db, id)) ?? Promise.reject(new TandemError('not_found')),
+    });
+  });
+
+  app.post('/api/posts', {
+    preHandler: authenticate,
+    schema: {
+      tags, summary: 'Publish a post', headers: IdempotencyHeaders,
+      body: Type.Object({ body: PostBody }, { additionalProperties: false }),
+      response: { 201: Post, ...problems(400, 401, 413, 415, 422, 429) },
+    },
+  }, async (request, reply) => {
+    const { userId } = claimsOf(request);
+    const stored = await runIdempotent(db, announcer, request, `user:${userId}`, async (trx, log) => {
+      const post = await createPost(trx, log, userId, request.body.body);
+      return { status: 201, body: post, headers: { location: `/api/posts/${post.id}`, etag: postEtag(post.id, post.version) } };
+    });
+    return sendStored(reply, stored);
+  });
+
+  app.patch('/api/posts/:id', {
+    preHandler: authenticate,
+    schema: {
+      tags, summary: 'Edit your post', params: IdParams, headers: IfMatchHeaders,
+      body: Type.Object({ body: PostBody }, { additionalProperties: false }),
+      response: { 200: Post, ...problems(400, 401, 403, 404, 412) },
+    },
+  }, async (request, reply) => {
+    const { userId } = claimsOf(request);
+    const { id } = request.params;
+    const post = await inTransaction(db, announcer, async (trx, log) => {
+      const current = await postVersion(trx, id);
+      if (current === undefined) throw new TandemError('not_found', `Post ${id} does not exist`);
+      if (current.authorId !== userId) throw new TandemError('forbidden', 'Only the author may edit a post');
+      assertIfMatch(request, postEtag(id, current.version));
+      return updatePost(trx, log, id, request.body.body);
+    });
+    reply.header('etag', postEtag(post.id, post.version));
+    return post;
+  });
+
+  app.delete('/api/posts/:id', {
+    preHandler: authenticate,
+    schema: { tags, summary: 'Delete your post and its comments', params: IdParams, headers: IfMatchHeaders, response: { 204: NoContent, ...problems(401, 403, 404, 412) } },
+  }, async (request, reply) => {
+    const { userId } = claimsOf(request);
+    const { id } = request.params;
+    await inTransaction(db, announcer, async (trx, log) => {
+      const current = await postVersion(trx, id);
+      if (current === undefined) throw new TandemError('not_found', `Post ${id} does not exist`);
+      if (current.authorId !== userId) throw new TandemError('forbidden', 'Only the author may delete a post');
+      assertIfMatch(request, postEtag(id, current.version));
+      await deletePost(trx, log, id);
+    });
+    return reply.code(204).send(null);
+  });
+
+  app.get('/api/posts/:id/comments', {
+    schema: {
+      tags, summary: "A post's comments, oldest first (threaded by parentId)", params: IdParams, querystring: PageQuery,
+      headers: ConditionalHeaders, response: { 200: Page(Comment), 304: NotModified, ...problems(400, 404) },
+    },
+  }, async (request, reply) => {
+    const { id } = request.params;
+    const query = request.query;
+    const after = decodeCursor(query.cursor);
+    if ((await postVersion(db, id)) === undefined) throw new TandemError('not_found', `Post ${id} does not exist`);
+    const snapshot = await listSnapshot(db, channels.post(id), `comments.${id}`, query);
+    return sendConditional(request, reply, {
+      ...snapshot,
+      policy: 'publicList',
+      build: async () => {
+        const page = paginate(await listComments(db, id, after, query.limit ?? 20), query.limit ?? 20);
+        reply.headers(nextLink(request.url, page.nextCursor));
+        return page;
+      },
+    });
+  });
+
+  app.post('/api/posts/:id/comments', {
+    preHandler: authenticate,
+    schema: {
+      tags, summary: 'Comment on a post, or answer a comment', params: IdParams, headers: IdempotencyHeaders,
+      body: Type.Object({ body: CommentBody, parentId: Type.Optional(Type.Union([Id, Type.Null()])) }, { additionalProperties: false }),
+      response: { 201: Comment, ...problems(400, 401, 404, 413, 415, 422, 429) },
+    },
+  }, async (request, reply) => {
+    const { userId } = claimsOf(request);
+    const postId = request.params.id;
+    const stored = await runIdempotent(db, announcer, request, `user:${userId}`, async (trx, log) => {
+      const comment = await createComment(trx, log, { postId, parentId: request.body.parentId ?? null, authorId: userId, body: request.body.body });
+      return { status: 201, body: comment, headers: { etag: commentEtag(comment.id, comment.version) } };
+    });
+    return sendStored(reply, stored);
+  });
+
+  app.delete('/api/comments/:id', {
+    preHandler: authenticate,
+    schema: { tags, summary: 'Delete your comment (its replies stay)', params: IdParams, headers: IfMatchHeaders, response: { 204: NoContent, ...problems(401, 403, 404, 412) } },
+  }, async (request, reply) => {
+    const { userId } = claimsOf(request);
+    const { id } = request.params;
+    await inTransaction(db, announcer, async (trx, log) => {
+      const current = await commentOwner(trx, id);
+      if (current === undefined || current.deleted) throw new TandemError('not_found', `Comment ${id} does not exist`);
+      if (current.authorId !== userId) throw new TandemError('forbidden', 'Only the author may delete a comment');
+      assertIfMatch(request, commentEtag(id, current.version));
+      await deleteComment(trx, log, id);
+    });
+    return reply.code(204).send(null);
+  });
+}

@@ -1,0 +1,67 @@
+/**
+ * The one error catalog. Every error Tandem reports, over REST (problem+json) or
+ * later over the socket, has a stable string code listed here. Codes are never reused
+ * or renamed; docs/errors.md is checked against this table by a test.
+ */
+export const errorCatalog = {
+  validation_failed: { status: 400, title: 'The request is not valid' },
+  malformed_json: { status: 400, title: 'The request body is not valid JSON' },
+  invalid_cursor: { status: 400, title: 'The pagination cursor is not valid' },
+  invalid_idempotency_key: { status: 400, title: 'The Idempotency-Key header is not valid' },
+  unauthenticated: { status: 401, title: 'Authentication is required' },
+  invalid_credentials: { status: 401, title: 'The username or password is wrong' },
+  token_invalid: { status: 401, title: 'The access token is not valid' },
+  token_expired: { status: 401, title: 'The access token has expired' },
+  session_revoked: { status: 401, title: 'The session has been revoked' },
+  refresh_token_invalid: { status: 401, title: 'The refresh token is not valid' },
+  refresh_token_reused: { status: 401, title: 'The refresh token was already used; the session is revoked' },
+  forbidden: { status: 403, title: 'You may not do this' },
+  not_found: { status: 404, title: 'Not found' },
+  username_taken: { status: 409, title: 'The username is taken' },
+  idempotency_in_progress: { status: 409, title: 'A request with this Idempotency-Key is still in progress' },
+  precondition_failed: { status: 412, title: 'The resource has changed (If-Match does not match)' },
+  payload_too_large: { status: 413, title: 'The request body is too large' },
+  unsupported_media_type: { status: 415, title: 'The request content type is not supported' },
+  idempotency_key_reused: { status: 422, title: 'The Idempotency-Key was used with a different request' },
+  rate_limited: { status: 429, title: 'Too many requests' },
+  login_rate_limited: { status: 429, title: 'Too many login attempts' },
+  internal_error: { status: 500, title: 'Internal error' },
+  unavailable: { status: 503, title: 'The service is unavailable' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof errorCatalog;
+
+export const errorCodes = Object.keys(errorCatalog) as ErrorCode[];
+
+/** One field-level problem, as reported in a validation error. */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** An error with a catalog code; the HTTP layer turns it into problem+json. */
+export class TandemError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly detail: string | undefined;
+  readonly errors: FieldError[] | undefined;
+  readonly headers: Record<string, string> | undefined;
+
+  constructor(
+    code: ErrorCode,
+    detail?: string,
+    options: { errors?: FieldError[]; headers?: Record<string, string> } = {},
+  ) {
+    super(detail ?? errorCatalog[code].title);
+    this.name = 'TandemError';
+    this.code = code;
+    this.status = errorCatalog[code].status;
+    this.detail = detail;
+    this.errors = options.errors;
+    this.headers = options.headers;
+  }
+}
+
+export function isTandemError(value: unknown): value is TandemError {
+  return value instanceof TandemError;
+}

@@ -1,0 +1,40 @@
+import { Type, type Static } from 'typebox';
+import { TandemError } from '../errors';
+
+export const PageQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Items per page (1-100)' })),
+  cursor: Type.Optional(Type.String({ maxLength: 64, description: 'Opaque cursor from a previous page' })),
+});
+export type PageQuery = Static<typeof PageQuery>;
+
+/** An opaque cursor that carries the id the next page starts after. */
+export function encodeCursor(id: number): string {
+  return Buffer.from(`c1:${id}`).toString('base64url');
+}
+
+export function decodeCursor(cursor: string | undefined): number | undefined {
+  if (cursor === undefined) return undefined;
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const match = /^c1:(\d{1,15})$/.exec(text);
+  if (match?.[1] === undefined) throw new TandemError('invalid_cursor');
+  return Number(match[1]);
+}
+
+/**
+ * Fetches `limit + 1` rows to learn whether a next page exists without a count query.
+ * Returns the page and the cursor for the next one, if any.
+ */
+export function paginate<T extends { id: number }>(rows: T[], limit: number): { items: T[]; nextCursor: string | null } {
+  if (rows.length <= limit) return { items: rows, nextCursor: null };
+  const items = rows.slice(0, limit);
+  const last = items[items.length - 1];
+  return { items, nextCursor: last === undefined ? null : encodeCursor(last.id) };
+}
+
+/** An RFC 8288 Link header for the next page, keeping the other query parameters. */
+export function nextLink(url: string, nextCursor: string | null): Record<string, string> {
+  if (nextCursor === null) return {};
+  const parsed = new URL(url, 'http://localhost');
+  parsed.searchParams.set('cursor', nextCursor);
+  return { link: `<${parsed.pathname}${parsed.search}>; rel="next"` };
+}

@@ -1,0 +1,79 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { errorCatalog, TandemError, type ErrorCode, type FieldError } from '../errors';
+import { fieldErrors } from './validation';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/** The RFC 9457 body Tandem sends for every error. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  code: ErrorCode;
+  detail?: string;
+  instance?: string;
+  errors?: FieldError[];
+}
+
+export function problemType(code: ErrorCode): string {
+  return `urn:tandem:error:${code}`;
+}
+
+export function toProblem(error: TandemError, instance?: string): Problem {
+  const entry = errorCatalog[error.code];
+  const problem: Problem = { type: problemType(error.code), title: entry.title, status: entry.status, code: error.code };
+  if (error.detail !== undefined) problem.detail = error.detail;
+  if (instance !== undefined) problem.instance = instance;
+  if (error.errors !== undefined) problem.errors = error.errors;
+  return problem;
+}
+
+/** Fastify's own error codes, mapped onto the catalog. */
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'validation_failed',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed_json',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'malformed_json',
+  FST_ERR_BAD_URL: 'not_found',
+  FST_ERR_ASYNC_CONSTRAINT: 'not_found',
+};
+
+/** Normalises anything thrown in a request into a TandemError. */
+export function asTandemError(error: unknown): TandemError {
+  if (error instanceof TandemError) return error;
+  const fastifyError = error as FastifyError & { validationContext?: string };
+  if (Array.isArray(fastifyError.validation)) {
+    return new TandemError('validation_failed', 'Some fields are not valid', {
+      errors: fieldErrors(fastifyError.validationContext, fastifyError.validation),
+    });
+  }
+  const mapped = typeof fastifyError.code === 'string' ? FASTIFY_CODES[fastifyError.code] : undefined;
+  if (mapped !== undefined) return new TandemError(mapped);
+  // JSON.parse errors raised by the body parser carry status 400 and no code of their own.
+  if (fastifyError instanceof SyntaxError || fastifyError.statusCode === 400) return new TandemError('malformed_json');
+  if (fastifyError.statusCode === 413) return new TandemError('payload_too_large');
+  if (fastifyError.statusCode === 415) return new TandemError('unsupported_media_type');
+  return new TandemError('internal_error');
+}
+
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: TandemError): FastifyReply {
+  if (error.headers !== undefined) reply.headers(error.headers);
+  return reply
+    .code(error.status)
+    .header('cache-control', 'no-store')
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(JSON.stringify(toProblem(error, request.url)));
+}
+
+/** Installs the problem+json error and not-found handlers. */
+export function installProblemHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error, request, reply) => {
+    const tandemError = asTandemError(error);
+    if (tandemError.code === 'internal_error') request.log.error({ err: error }, 'unhandled error');
+    return sendProblem(request, reply, tandemError);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(request, reply, new TandemError('not_found', `No route for ${request.method} ${request.url.split('?')[0]}`)),
+  );
+}

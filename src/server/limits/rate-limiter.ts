@@ -1,0 +1,99 @@
+/** The outcome of one attempt to spend tokens. */
+export interface RateDecision {
+  allowed: boolean;
+  /** Whole tokens left after this attempt. */
+  remaining: number;
+  /** Seconds until one token is available again (0 when allowed). */
+  retryAfterSeconds: number;
+}
+
+export interface RateLimiterOptions {
+  /** Bucket size: the largest burst allowed. */
+  capacity: number;
+  /** Tokens added back per second. */
+  refillPerSecond: number;
+  /** Bound on tracked keys; full buckets are forgotten first, then the least recently touched. */
+  maxKeys?: number;
+  clock?: () => number;
+}
+
+interface Bucket {
+  tokens: number;
+  updatedAt: number;
+}
+
+/**
+ * Token buckets by key (an IP, an account, a connection). Memory is bounded by `maxKeys`:
+ * an attacker who rotates keys can only evict entries, never grow the map.
+ */
+export class KeyedRateLimiter {
+  readonly #capacity: number;
+  readonly #refillPerMs: number;
+  readonly #maxKeys: number;
+  readonly #clock: () => number;
+  readonly #buckets = new Map<string, Bucket>();
+
+  constructor(options: RateLimiterOptions) {
+    if (!(options.capacity > 0) || !(options.refillPerSecond > 0)) throw new RangeError('capacity and refillPerSecond must be positive');
+    this.#capacity = options.capacity;
+    this.#refillPerMs = options.refillPerSecond / 1000;
+    this.#maxKeys = options.maxKeys ?? 100_000;
+    this.#clock = options.clock ?? Date.now;
+  }
+
+  /** Spends `cost` tokens from the key's bucket if it has them; otherwise spends nothing. */
+  consume(key: string, cost = 1): RateDecision {
+    const now = this.#clock();
+    const bucket = this.#refilled(key, now);
+    if (bucket.tokens >= cost) {
+      bucket.tokens -= cost;
+      this.#store(key, bucket);
+      return { allowed: true, remaining: Math.floor(bucket.tokens), retryAfterSeconds: 0 };
+    }
+    this.#store(key, bucket);
+    const missing = cost - bucket.tokens;
+    return { allowed: false, remaining: Math.floor(bucket.tokens), retryAfterSeconds: Math.max(1, Math.ceil(missing / this.#refillPerMs / 1000)) };
+  }
+
+  /** What `consume` would answer, without spending. */
+  peek(key: string, cost = 1): RateDecision {
+    const bucket = this.#refilled(key, this.#clock());
+    const allowed = bucket.tokens >= cost;
+    const retryAfterSeconds = allowed ? 0 : Math.max(1, Math.ceil((cost - bucket.tokens) / this.#refillPerMs / 1000));
+    return { allowed, remaining: Math.floor(bucket.tokens), retryAfterSeconds };
+  }
+
+  /** Forgets a key (its bucket is full again). */
+  reset(key: string): void {
+    this.#buckets.delete(key);
+  }
+
+  get size(): number {
+    return this.#buckets.size;
+  }
+
+  #refilled(key: string, now: number): Bucket {
+    const existing = this.#buckets.get(key);
+    if (existing === undefined) return { tokens: this.#capacity, updatedAt: now };
+    const elapsed = Math.max(0, now - existing.updatedAt);
+    return { tokens: Math.min(this.#capacity, existing.tokens + elapsed * this.#refillPerMs), updatedAt: now };
+  }
+
+  #store(key: string, bucket: Bucket): void {
+    // Re-insert so Map order is least-recently-touched first.
+    this.#buckets.delete(key);
+    if (bucket.tokens >= this.#capacity) return;
+    this.#buckets.set(key, bucket);
+    if (this.#buckets.size > this.#maxKeys) this.#evict(bucket.updatedAt);
+  }
+
+  #evict(now: number): void {
+    for (const [key, bucket] of this.#buckets) {
+      if (bucket.tokens + (now - bucket.updatedAt) * this.#refillPerMs >= this.#capacity) this.#buckets.delete(key);
+    }
+    for (const key of this.#buckets.keys()) {
+      if (this.#buckets.size <= this.#maxKeys) break;
+      this.#buckets.delete(key);
+    }
+  }
+}

@@ -1,0 +1,87 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { ServerTables } from './database';
+
+/**
+ * A change to a channel, numbered inside the database transaction that made it.
+ * The offset is the channel's position after the change: REST reads report the same
+ * position (and build list ETags from it), so REST and realtime share one version space.
+ */
+export interface ChannelEvent {
+  channel: string;
+  offset: number;
+  event: string;
+  data: unknown;
+}
+
+export type CommitListener = (events: readonly ChannelEvent[]) => void;
+
+/** Collects the events of one transaction; they are announced only after it commits. */
+export class ChannelLog {
+  readonly #trx: Transaction<ServerTables>;
+  readonly #events: ChannelEvent[] = [];
+
+  constructor(trx: Transaction<ServerTables>) {
+    this.#trx = trx;
+  }
+
+  /** Advances the channel's position by one and records the event for after-commit delivery. */
+  async append(channel: string, event: string, data: unknown): Promise<ChannelEvent> {
+    const row = await this.#trx
+      .insertInto('channel_positions')
+      .values({ channel, last_offset: 1 })
+      .onConflict((oc) => oc.column('channel').doUpdateSet((eb) => ({ last_offset: eb('channel_positions.last_offset', '+', 1) })))
+      .returning('last_offset')
+      .executeTakeFirstOrThrow();
+    const entry = { channel, offset: Number(row.last_offset), event, data };
+    this.#events.push(entry);
+    return entry;
+  }
+
+  get events(): readonly ChannelEvent[] {
+    return this.#events;
+  }
+}
+
+/** Fans committed events out to listeners (the realtime hub subscribes here). */
+export class CommitAnnouncer {
+  readonly #listeners = new Set<CommitListener>();
+
+  /** Adds a listener; returns a function that removes it. */
+  on(listener: CommitListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  announce(events: readonly ChannelEvent[]): void {
+    if (events.length === 0) return;
+    for (const listener of this.#listeners) listener(events);
+  }
+}
+
+/**
+ * Runs `work` in one transaction with a ChannelLog; after the commit, announces the events.
+ * A failure rolls everything back (rows and positions) and announces nothing.
+ */
+export async function inTransaction<DB extends ServerTables, R>(
+  db: Kysely<DB>,
+  announcer: CommitAnnouncer,
+  work: (trx: Transaction<DB>, log: ChannelLog) => Promise<R>,
+): Promise<R> {
+  let log: ChannelLog | undefined;
+  const result = await db.transaction().execute(async (trx) => {
+    log = new ChannelLog(trx as unknown as Transaction<ServerTables>);
+    return work(trx, log);
+  });
+  if (log !== undefined) announcer.announce(log.events);
+  return result;
+}
+
+/** The channel's current position (0 when nothing was ever published on it). */
+export async function readPosition(db: Kysely<ServerTables>, channel: string): Promise<number> {
+  const row = await db
+    .selectFrom('channel_positions')
+    .select('last_offset')
+    .where('channel', '=', channel)
+    .executeTakeFirst();
+  return row === undefined ? 0 : Number(row.last_offset);
+}

@@ -1,0 +1,70 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, SqliteDialect, sql, type Generated, type Transaction } from 'kysely';
+
+/** Tables the server library owns (auth sessions, idempotency, channel positions). */
+export interface ServerTables {
+  signing_keys: { kid: string; secret: string; created_at: string };
+  sessions: {
+    id: string;
+    user_id: number;
+    created_at: string;
+    revoked_at: string | null;
+    revoked_reason: string | null;
+  };
+  refresh_tokens: {
+    token_hash: string;
+    session_id: string;
+    created_at: string;
+    expires_at: string;
+    used_at: string | null;
+  };
+  idempotency_keys: {
+    scope: string;
+    key: string;
+    request_hash: string;
+    status_code: number | null;
+    response_body: string | null;
+    response_headers: string | null;
+    created_at: string;
+  };
+  channel_positions: { channel: string; last_offset: number };
+}
+
+export type Db<T = ServerTables> = Kysely<T>;
+export type Trx<T = ServerTables> = Transaction<T>;
+export type { Generated };
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface StoreOptions {
+  /** A file path, or ':memory:'. */
+  sqlitePath: string;
+}
+
+/** Opens the embedded SQLite store with the pragmas a server wants. */
+export function openSqlite<T>(options: StoreOptions): { db: Kysely<T>; dialect: Dialect } {
+  if (options.sqlitePath !== ':memory:') fs.mkdirSync(path.dirname(options.sqlitePath), { recursive: true });
+  const database = new SQLite(options.sqlitePath);
+  database.pragma('journal_mode = WAL');
+  database.pragma('synchronous = NORMAL');
+  database.pragma('foreign_keys = ON');
+  database.pragma('busy_timeout = 5000');
+  return { db: new Kysely<T>({ dialect: new SqliteDialect({ database }) }), dialect: 'sqlite' };
+}
+
+/** True when the store answers a trivial query. */
+export async function isStoreReachable(db: Kysely<unknown>): Promise<boolean> {
+  try {
+    await sql`select 1`.execute(db);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Current time as an ISO-8601 string: the portable timestamp format of every table. */
+export function nowIso(clock: () => number = Date.now): string {
+  return new Date(clock()).toISOString();
+}

@@ -1,0 +1,35 @@
+import { Migrator, type Kysely, type Migration, type MigrationProvider, type CreateTableBuilder } from 'kysely';
+import type { Dialect } from './database';
+
+/** A migration written once for both dialects; `dialect` only picks column types. */
+export interface PortableMigration {
+  name: string;
+  up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
+}
+
+/** Adds an auto-incrementing integer primary key named `id` in the dialect's own way. */
+export function withSerialId<T extends string>(
+  builder: CreateTableBuilder<T, never>,
+  dialect: Dialect,
+): CreateTableBuilder<T, 'id'> {
+  return dialect === 'postgres'
+    ? builder.addColumn('id', 'serial', (col) => col.primaryKey())
+    : builder.addColumn('id', 'integer', (col) => col.primaryKey().autoIncrement());
+}
+
+/** Runs every pending migration, in order; throws with the failing migration's name. */
+export async function migrate(db: Kysely<unknown>, dialect: Dialect, migrations: PortableMigration[]): Promise<void> {
+  const provider: MigrationProvider = {
+    async getMigrations() {
+      const entries: Record<string, Migration> = {};
+      for (const m of migrations) entries[m.name] = { up: (kdb) => m.up(kdb, dialect) };
+      return entries;
+    },
+  };
+  const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.find((r) => r.status === 'Error');
+    const message = error instanceof Error ? error.message : String(error);
+    throw new Error(`Migration ${failed?.migrationName ?? '(unknown)'} failed: ${message}`, { cause: error });
+  }
+}

@@ -1,0 +1,87 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { buildSocialApp, type SocialApp } from '../../src/apps/social/app';
+import { loadConfig, type Config } from '../../src/server/ops/config';
+
+/** A real social server on 127.0.0.1:<port 0> with its own SQLite file in a temp folder. */
+export interface TestServer {
+  url: string;
+  social: SocialApp;
+  config: Config;
+  dataDir: string;
+  /** fetch against the server: path relative to its URL. */
+  request(pathname: string, init?: RequestInit & { json?: unknown; token?: string }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** Settings that keep tests fast and unthrottled unless a test asks for limits. */
+export function testEnv(overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    TANDEM_SEED: 'false',
+    LOG_LEVEL: 'silent',
+    TANDEM_RATE_LIMIT: '1000000',
+    TANDEM_RATE_LIMIT_BURST: '1000000',
+    TANDEM_LOGIN_LIMIT_IP: '100000',
+    TANDEM_LOGIN_LIMIT_ACCOUNT: '100000',
+    ...overrides,
+  };
+}
+
+export async function startServer(options: { env?: Record<string, string>; clock?: () => number } = {}): Promise<TestServer> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-test-'));
+  const config = loadConfig({ ...testEnv(options.env), TANDEM_DATA_DIR: dataDir });
+  const social = await buildSocialApp({ config, logger: false, ...(options.clock ? { clock: options.clock } : {}) });
+  await social.app.listen({ port: 0, host: '127.0.0.1' });
+  const address = social.app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  const url = `http://127.0.0.1:${address.port}`;
+  return {
+    url,
+    social,
+    config,
+    dataDir,
+    request(pathname, init = {}) {
+      const { json, token, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      if (json !== undefined) {
+        headers.set('content-type', 'application/json');
+        rest.body = JSON.stringify(json);
+      }
+      if (token !== undefined) headers.set('authorization', `Bearer ${token}`);
+      return fetch(url + pathname, { ...rest, headers });
+    },
+    async close() {
+      await social.app.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface TestUser {
+  id: number;
+  username: string;
+  password: string;
+  accessToken: string;
+  refreshToken: string;
+}
+
+let userCounter = 0;
+
+/** Registers a fresh user through the API and returns their tokens. */
+export async function registerUser(server: TestServer, name?: string): Promise<TestUser> {
+  userCounter += 1;
+  const username = name ?? `user${process.pid % 10000}_${userCounter}`;
+  const password = 'correct horse battery';
+  const res = await server.request('/api/auth/register', { method: 'POST', json: { username, password } });
+  if (res.status !== 201) throw new Error(`register failed: ${res.status} ${await res.text()}`);
+  const body = (await res.json()) as { accessToken: string; refreshToken: string; user: { id: number; username: string } };
+  return { id: body.user.id, username: body.user.username, password, accessToken: body.accessToken, refreshToken: body.refreshToken };
+}
+
+/** Reads a problem+json answer and checks its shape. */
+export async function problemOf(res: Response): Promise<{ code: string; status: number; title: string; detail?: string; errors?: Array<{ field: string; message: string }> }> {
+  const type = res.headers.get('content-type') ?? '';
+  if (!type.startsWith('application/problem+json')) throw new Error(`expected problem+json, got ${type}: ${await res.text()}`);
+  return (await res.json()) as never;
+}
