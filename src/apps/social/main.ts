@@ -21,8 +21,8 @@ async function main(): Promise<void> {
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   app.log.info({ url: `http://${host}:${port}`, dataDir: config.dataDir }, 'Tandem social is listening');
-  process.stdout.write(`\nTandem social: http://${host}:${port}  (API docs: http://${host}:${port}/api/docs)\n`);
-  process.stdout.write(`Demo logins: ${DEMO_USERS.map((u) => u.username).join(', ')} with password "${DEMO_PASSWORD}"\n\n`);
+  const logins = config.seed ? `Demo logins: ${DEMO_USERS.map((u) => u.username).join(', ')} with password "${DEMO_PASSWORD}"\n` : '';
+  process.stdout.write(`\nTandem social: http://${host}:${port}  (API docs: http://${host}:${port}/api/docs)\n${logins}\n`);
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -12,12 +12,19 @@ export function encodeCursor(id: number): string {
   return Buffer.from(`c1:${id}`).toString('base64url');
 }
 
+/**
+ * The id a cursor carries; invalid_cursor unless it is spelled exactly as encodeCursor spells it.
+ * Node's base64 decoder skips characters it does not know (quotes, spaces, CR/LF), and the
+ * cursor goes into the list's ETag header, so a lenient decode let `?cursor=...%0d%0a` 500.
+ */
 export function decodeCursor(cursor: string | undefined): number | undefined {
   if (cursor === undefined) return undefined;
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(cursor)) throw new TandemError('invalid_cursor');
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  const match = /^c1:(\d{1,15})$/.exec(text);
-  if (match?.[1] === undefined) throw new TandemError('invalid_cursor');
-  return Number(match[1]);
+  const match = /^c1:(\d{1,16})$/.exec(text);
+  const id = Number(match?.[1]);
+  if (match === null || !Number.isSafeInteger(id) || encodeCursor(id) !== cursor) throw new TandemError('invalid_cursor');
+  return id;
 }
 
 /**

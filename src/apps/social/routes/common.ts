@@ -18,9 +18,11 @@ export async function listSnapshot(db: Kysely<ServerTables>, channel: string, sc
   };
 }
 
+const problemResponse = { description: 'An RFC 9457 problem with a stable `code` (docs/errors.md)', content: { 'application/problem+json': { schema: ProblemSchema } } };
+
 /** OpenAPI entries for the problem+json answers a route can give. */
-export function problems(...statuses: number[]): Record<number, typeof ProblemSchema> {
-  return Object.fromEntries(statuses.map((s) => [s, ProblemSchema]));
+export function problems(...statuses: number[]): Record<number, typeof problemResponse> {
+  return Object.fromEntries(statuses.map((s) => [s, problemResponse]));
 }
 
 export const NoContent = Type.Null({ description: 'No content' });
