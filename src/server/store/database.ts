@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql, type Generated, type Transaction } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type Generated, type Transaction } from 'kysely';
+import pg from 'pg';
 
 /** Tables the server library owns (auth sessions, idempotency, channel positions). */
 export interface ServerTables {
@@ -52,6 +53,19 @@ export function openSqlite<T>(options: StoreOptions): { db: Kysely<T>; dialect: 
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
   return { db: new Kysely<T>({ dialect: new SqliteDialect({ database }) }), dialect: 'sqlite' };
+}
+
+/**
+ * Opens PostgreSQL through a connection pool. `schema`, when given, becomes the search_path
+ * (tests use a throwaway schema each). The app code and migrations are the same as on SQLite.
+ */
+export function openPostgres<T>(options: { url: string; schema?: string; maxConnections?: number }): { db: Kysely<T>; dialect: Dialect } {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.maxConnections ?? 10,
+    ...(options.schema === undefined ? {} : { options: `-c search_path=${options.schema}` }),
+  });
+  return { db: new Kysely<T>({ dialect: new PostgresDialect({ pool }) }), dialect: 'postgres' };
 }
 
 /** True when the store answers a trivial query. */
