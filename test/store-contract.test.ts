@@ -83,14 +83,15 @@ for (const store of stores) {
       expect(edited.version).toBe(2);
       const comment = await tx((trx, log) => createComment(trx, log, { postId: post.id, parentId: null, authorId: b!.id, body: 'hi' }));
       const reply = await tx((trx, log) => createComment(trx, log, { postId: post.id, parentId: comment.id, authorId: a!.id, body: 'yo' }));
+      expect(await unreadCount(s.db, a!.id)).toBe(1); // ben commented on ann's post
+      expect(await unreadCount(s.db, b!.id)).toBe(1); // ann answered ben
+      const read = await tx((trx, log) => markRead(trx, log, b!.id, undefined));
+      expect(read).toHaveLength(1);
+      expect(await unreadCount(s.db, b!.id)).toBe(0);
       await tx((trx, log) => deleteComment(trx, log, comment.id));
       const comments = await listComments(s.db, post.id, undefined, 10);
       expect(comments.map((c) => [c.id, c.deleted, c.body])).toEqual([[comment.id, true, null], [reply.id, false, 'yo']]);
-      expect(await unreadCount(s.db, a!.id)).toBe(1); // ben commented on ann's post
-      expect(await unreadCount(s.db, b!.id)).toBe(1); // ann answered ben
-      const read = await tx((trx, log) => markRead(trx, log, a!.id, undefined));
-      expect(read).toHaveLength(1);
-      expect(await unreadCount(s.db, a!.id)).toBe(0);
+      expect(await unreadCount(s.db, a!.id)).toBe(0); // the deleted comment's notification went with it
       const profile = await tx((trx) => updateProfile(trx, a!.id, { bio: 'hello' }));
       expect(profile.version).toBe(2);
       await tx((trx, log) => deletePost(trx, log, post.id));

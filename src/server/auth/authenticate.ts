@@ -24,11 +24,27 @@ export function bearerToken(request: FastifyRequest): string | undefined {
  * on every request: a logged-out token stops working at once, not at its expiry.
  */
 export async function verifyRequest(request: FastifyRequest, tokens: TokenService, sessions: SessionStore): Promise<AccessClaims> {
-  const token = bearerToken(request);
-  if (token === undefined) throw new TandemError('unauthenticated', undefined, { headers: { 'www-authenticate': 'Bearer' } });
-  const claims = await tokens.verify(token);
-  if (!(await sessions.isActive(claims.sessionId))) throw new TandemError('session_revoked');
-  return claims;
+  try {
+    const token = bearerToken(request);
+    if (token === undefined) throw new TandemError('unauthenticated', undefined, { headers: { 'www-authenticate': 'Bearer' } });
+    const claims = await tokens.verify(token);
+    if (!(await sessions.isActive(claims.sessionId))) throw new TandemError('session_revoked');
+    return claims;
+  } catch (error) {
+    throw withChallenge(error);
+  }
+}
+
+/**
+ * A 401 must carry a WWW-Authenticate challenge (RFC 9110 15.5.2); a bad, expired or revoked
+ * bearer token is `error="invalid_token"` (RFC 6750 3.1), which tells clients to refresh.
+ */
+function withChallenge(error: unknown): unknown {
+  if (!(error instanceof TandemError) || error.status !== 401 || error.headers?.['www-authenticate'] !== undefined) return error;
+  return new TandemError(error.code, error.detail, {
+    ...(error.errors === undefined ? {} : { errors: error.errors }),
+    headers: { ...error.headers, 'www-authenticate': 'Bearer error="invalid_token"' },
+  });
 }
 
 /** Decorates requests with `auth` and returns the preHandler that requires it. */

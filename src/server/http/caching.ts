@@ -42,6 +42,14 @@ export function ifMatchSatisfied(header: string | undefined, current: string | u
   return parseTagList(header).some((tag) => !tag.startsWith('W/') && tag === current);
 }
 
+/** Adds a field to Vary without dropping what CORS or others put there. */
+export function appendVary(reply: FastifyReply, field: string): void {
+  const current = reply.getHeader('vary');
+  const fields = typeof current === 'string' ? current.split(',').map((f) => f.trim()).filter(Boolean) : [];
+  if (fields.some((f) => f === '*' || f.toLowerCase() === field.toLowerCase())) return;
+  reply.header('vary', [...fields, field].join(', '));
+}
+
 export interface ConditionalGet<T> {
   /** The strong ETag of the representation, computed without building it. */
   etag: string;
@@ -58,7 +66,7 @@ export interface ConditionalGet<T> {
  */
 export async function sendConditional<T>(request: FastifyRequest, reply: FastifyReply, spec: ConditionalGet<T>): Promise<T> {
   reply.header('etag', spec.etag).header('cache-control', cachePolicy[spec.policy]);
-  if (spec.policy === 'private') reply.header('vary', 'Authorization');
+  if (spec.policy === 'private') appendVary(reply, 'Authorization');
   if (spec.headers !== undefined) reply.headers(spec.headers);
   if (!noneMatch(request.headers['if-none-match'], spec.etag)) {
     // Fastify treats a returned reply that was already sent as handled; T is a typing fiction here.

@@ -25,8 +25,24 @@ export function idempotencyKeyOf(request: FastifyRequest): string | undefined {
   return raw;
 }
 
+/** JSON with object keys sorted, so `{a, b}` and `{b, a}` are the same request. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+/**
+ * What makes two requests "the same": the route and its parsed params, query and body, so a
+ * retry that re-serializes the JSON in another key order (or adds a trailing slash) still matches.
+ */
 function fingerprint(request: FastifyRequest): string {
-  return createHash('sha256').update(`${request.method} ${request.url}\n${JSON.stringify(request.body ?? null)}`).digest('base64url');
+  const route = request.routeOptions.url ?? request.url;
+  const parts = canonicalJson({ params: request.params ?? null, query: request.query ?? null, body: request.body ?? null });
+  return createHash('sha256').update(`${request.method} ${route}\n${parts}`).digest('base64url');
 }
 
 /**
@@ -47,12 +63,17 @@ export async function runIdempotent<DB extends ServerTables, T>(
   const requestHash = fingerprint(request);
   return inTransaction(db, announcer, async (trx, log) => {
     const keys = trx as unknown as Transaction<ServerTables>;
-    const claimed = await keys
-      .insertInto('idempotency_keys')
-      .values({ scope, key, request_hash: requestHash, status_code: null, response_body: null, response_headers: null, created_at: nowIso() })
-      .onConflict((oc) => oc.columns(['scope', 'key']).doNothing())
-      .executeTakeFirst();
-    if (Number(claimed.numInsertedOrUpdatedRows ?? 0n) === 0) return replay<T>(keys, scope, key, requestHash);
+    const claim = async () => {
+      const result = await keys
+        .insertInto('idempotency_keys')
+        .values({ scope, key, request_hash: requestHash, status_code: null, response_body: null, response_headers: null, created_at: nowIso() })
+        .onConflict((oc) => oc.columns(['scope', 'key']).doNothing())
+        .executeTakeFirst();
+      return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+    };
+    // A key past its retention is forgotten here, not only by the hourly sweep.
+    const claimed = (await claim()) || ((await forgetExpired(keys, scope, key)) && (await claim()));
+    if (!claimed) return replay<T>(keys, scope, key, requestHash);
     const response = await work(trx, log);
     await keys
       .updateTable('idempotency_keys')
@@ -62,6 +83,12 @@ export async function runIdempotent<DB extends ServerTables, T>(
       .execute();
     return { ...response, replayed: false };
   });
+}
+
+async function forgetExpired(trx: Transaction<ServerTables>, scope: string, key: string): Promise<boolean> {
+  const cutoff = new Date(Date.now() - IDEMPOTENCY_TTL_MS).toISOString();
+  const result = await trx.deleteFrom('idempotency_keys').where('scope', '=', scope).where('key', '=', key).where('created_at', '<', cutoff).executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
 }
 
 async function replay<T>(trx: Transaction<ServerTables>, scope: string, key: string, requestHash: string): Promise<StoredResponse<T> & { replayed: boolean }> {

@@ -42,9 +42,23 @@ export class ChannelLog {
   }
 }
 
+export interface CommitAnnouncerOptions {
+  /** Called with whatever a listener throws. Default: a process warning (stderr). */
+  onListenerError?: (error: unknown) => void;
+}
+
 /** Fans committed events out to listeners (the realtime hub subscribes here). */
 export class CommitAnnouncer {
   readonly #listeners = new Set<CommitListener>();
+  readonly #onListenerError: (error: unknown) => void;
+
+  constructor(options: CommitAnnouncerOptions = {}) {
+    this.#onListenerError = options.onListenerError ?? ((error) =>
+      process.emitWarning(`A commit listener threw: ${error instanceof Error ? error.message : String(error)}`, {
+        type: 'CommitListenerError',
+        ...(error instanceof Error && error.stack !== undefined ? { detail: error.stack } : {}),
+      }));
+  }
 
   /** Adds a listener; returns a function that removes it. */
   on(listener: CommitListener): () => void {
@@ -52,9 +66,20 @@ export class CommitAnnouncer {
     return () => this.#listeners.delete(listener);
   }
 
+  /**
+   * Hands the events to every listener. The transaction has already committed, so a listener
+   * that throws must neither turn the write into a 500 (inviting a duplicating retry) nor
+   * keep the events from the listeners after it.
+   */
   announce(events: readonly ChannelEvent[]): void {
     if (events.length === 0) return;
-    for (const listener of this.#listeners) listener(events);
+    for (const listener of this.#listeners) {
+      try {
+        listener(events);
+      } catch (error) {
+        this.#onListenerError(error);
+      }
+    }
   }
 }
 

@@ -5,7 +5,7 @@ import { nowIso } from '../../../server/store/database';
 import { channels } from '../channels';
 import type { SocialDb } from '../db';
 import type { Comment } from '../schemas';
-import { notify } from './notifications';
+import { forgetNotifications, notify } from './notifications';
 
 function selectComments(db: Kysely<SocialDb>) {
   return db
@@ -87,7 +87,7 @@ export async function createComment(
   return comment;
 }
 
-/** Soft delete: the body goes, the comment stays so the thread keeps its shape. */
+/** Soft delete: the body goes, the comment stays so the thread keeps its shape; its notifications go. */
 export async function deleteComment(trx: Transaction<SocialDb>, log: ChannelLog, id: number): Promise<Comment> {
   const now = nowIso();
   await trx
@@ -97,5 +97,6 @@ export async function deleteComment(trx: Transaction<SocialDb>, log: ChannelLog,
     .execute();
   const comment = await getComment(trx, id);
   await log.append(channels.post(comment.postId), 'comment.deleted', comment);
+  await forgetNotifications(trx, log, 'comment_id', id);
   return comment;
 }

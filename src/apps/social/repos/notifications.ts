@@ -96,3 +96,11 @@ export async function markRead(trx: Transaction<SocialDb>, log: ChannelLog, user
   await log.append(channels.user(userId), 'notifications.read', { ids: changed });
   return changed;
 }
+
+/** Deletes the notifications that point at a post or comment that is gone, telling their owners. */
+export async function forgetNotifications(trx: Transaction<SocialDb>, log: ChannelLog, column: 'post_id' | 'comment_id', id: number): Promise<void> {
+  const doomed = await trx.selectFrom('notifications').select(['id', 'user_id']).where(column, '=', id).execute();
+  if (doomed.length === 0) return;
+  await trx.deleteFrom('notifications').where(column, '=', id).execute();
+  for (const row of doomed) await log.append(channels.user(row.user_id), 'notification.deleted', { id: row.id });
+}

@@ -5,6 +5,7 @@ import { nowIso } from '../../../server/store/database';
 import { channels } from '../channels';
 import type { SocialDb } from '../db';
 import type { Post } from '../schemas';
+import { forgetNotifications } from './notifications';
 
 function selectPosts(db: Kysely<SocialDb>) {
   return db
@@ -71,11 +72,7 @@ export async function updatePost(trx: Transaction<SocialDb>, log: ChannelLog, id
 
 /** Deletes a post, its comments, and the notifications that pointed at it. */
 export async function deletePost(trx: Transaction<SocialDb>, log: ChannelLog, id: number): Promise<void> {
-  const notified = await trx.selectFrom('notifications').select(['id', 'user_id']).where('post_id', '=', id).execute();
-  if (notified.length > 0) {
-    await trx.deleteFrom('notifications').where('post_id', '=', id).execute();
-    for (const row of notified) await log.append(channels.user(row.user_id), 'notification.deleted', { id: row.id });
-  }
+  await forgetNotifications(trx, log, 'post_id', id);
   await trx.deleteFrom('posts').where('id', '=', id).execute();
   await log.append(channels.feed, 'post.deleted', { id });
   await log.append(channels.post(id), 'post.deleted', { id });

@@ -40,11 +40,22 @@ export async function createUser(
   const existing = await trx.selectFrom('users').select('id').where('username', '=', username).executeTakeFirst();
   if (existing !== undefined) throw new TandemError('username_taken', `The username ${username} is taken`);
   const now = nowIso();
-  return trx
-    .insertInto('users')
-    .values({ username, password_hash: input.passwordHash, display_name: input.displayName, bio: '', version: 1, created_at: now, updated_at: now })
-    .returningAll()
-    .executeTakeFirstOrThrow();
+  try {
+    return await trx
+      .insertInto('users')
+      .values({ username, password_hash: input.passwordHash, display_name: input.displayName, bio: '', version: 1, created_at: now, updated_at: now })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  } catch (error) {
+    // Two concurrent registrations on PostgreSQL both pass the check above; the index decides.
+    if (isUniqueViolation(error)) throw new TandemError('username_taken', `The username ${username} is taken`);
+    throw error;
+  }
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505';
 }
 
 export async function updateProfile(

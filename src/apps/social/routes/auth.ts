@@ -13,6 +13,14 @@ import { NoContent, problems } from './common';
 const REFRESH_COOKIE = 'tandem_refresh';
 const RefreshBody = Type.Object({ refreshToken: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }, { additionalProperties: false });
 
+/**
+ * A cookie-only refresh or logout sends no body, which Fastify would validate as null against
+ * the object schema (Type.Optional does not make a root schema optional): treat it as `{}`.
+ */
+async function absentBodyIsEmpty(request: FastifyRequest): Promise<void> {
+  if (request.body === undefined || request.body === null) request.body = {};
+}
+
 export function registerAuthRoutes(ctx: SocialContext): void {
   const { app, db, tokens, sessions, config } = ctx;
   const tags = ['auth'];
@@ -78,30 +86,33 @@ export function registerAuthRoutes(ctx: SocialContext): void {
       perAccount.consume(account);
       throw new TandemError('invalid_credentials');
     }
+    perAccount.reset(account);
     return answerWithTokens(request, reply, await sessions.create(user.id));
   });
 
   app.post('/api/auth/refresh', {
+    preValidation: absentBodyIsEmpty,
     schema: {
       tags, summary: 'Exchange a refresh token (body or cookie) for new tokens; each works once',
       description: 'Presenting an already-used refresh token revokes its whole session.',
-      body: Type.Optional(RefreshBody),
+      body: RefreshBody,
       response: { 200: TokenResponse, ...problems(400, 401) },
     },
   }, async (request, reply) => {
-    const token = request.body?.refreshToken ?? request.cookies[REFRESH_COOKIE];
+    const token = request.body.refreshToken ?? request.cookies[REFRESH_COOKIE];
     if (token === undefined) throw new TandemError('refresh_token_invalid', 'Send refreshToken in the body or the tandem_refresh cookie');
     return answerWithTokens(request, reply, await sessions.rotate(token));
   });
 
   app.post('/api/auth/logout', {
+    preValidation: absentBodyIsEmpty,
     schema: {
       tags, summary: 'Sign out: revokes the session of the access token or refresh token given',
-      body: Type.Optional(RefreshBody),
+      body: RefreshBody,
       response: { 204: NoContent, ...problems(400, 401) },
     },
   }, async (request, reply) => {
-    const sessionId = await sessionToRevoke(ctx, request, request.body?.refreshToken ?? request.cookies[REFRESH_COOKIE]);
+    const sessionId = await sessionToRevoke(ctx, request, request.body.refreshToken ?? request.cookies[REFRESH_COOKIE]);
     await sessions.revoke(sessionId, 'logout');
     reply.clearCookie(REFRESH_COOKIE, { path: '/api/auth' });
     return reply.code(204).send(null);

@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import { claimsOf } from '../../../server/auth/authenticate';
 import { TandemError } from '../../../server/errors';
 import { sendConditional } from '../../../server/http/caching';
-import { runIdempotent, sendStored } from '../../../server/http/idempotency';
+import { idempotencyKeyOf, runIdempotent, sendStored } from '../../../server/http/idempotency';
 import { decodeCursor, nextLink, PageQuery, paginate } from '../../../server/http/pagination';
 import { channels } from '../channels';
 import type { SocialContext } from '../context';
@@ -24,6 +24,8 @@ export function registerConversationRoutes(ctx: SocialContext): void {
     },
   }, async (request, reply) => {
     const { userId } = claimsOf(request);
+    // A bad key is refused before the members are looked at, as on every other create.
+    idempotencyKeyOf(request);
     const ids = await resolveUsernames(db, request.body.members, 'body.members');
     const members = [userId, ...ids.values()];
     if (new Set(members).size < 2) {
