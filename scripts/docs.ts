@@ -1,10 +1,11 @@
 import { buildSocialApp } from '../src/apps/social/app';
+import { socialAsyncApi } from '../src/apps/social/asyncapi';
 import { errorCatalog } from '../src/server/errors';
 import { loadConfig } from '../src/server/ops/config';
 
 /** docs/errors.md, rendered from the error catalog. */
 export function renderErrorsDoc(): string {
-  const rows = Object.entries(errorCatalog).map(([code, e]) => `| \`${code}\` | ${e.status} | ${e.title} |`);
+  const rows = Object.entries(errorCatalog).map(([code, e]) => `| \`${code}\` | ${e.status} | ${'close' in e ? e.close : ''} | ${e.title} |`);
   return [
     '# Error codes',
     '',
@@ -23,8 +24,11 @@ export function renderErrorsDoc(): string {
     '(`body.x`, `querystring.x`, `params.x`, `headers.x`). 429 and some 503 answers carry `Retry-After`;',
     '412 answers carry the current `ETag`. Error answers are `Cache-Control: no-store`.',
     '',
-    '| code | HTTP status | meaning |',
-    '| --- | --- | --- |',
+    'Over the realtime socket the same codes arrive in error frames (`{"t":"err","id":3,"c":"unknown_channel","m":"…"}`);',
+    'those with a close code end the connection with it (see docs/protocol.md for the close code ranges).',
+    '',
+    '| code | HTTP status | close code | meaning |',
+    '| --- | --- | --- | --- |',
     ...rows,
     '',
   ].join('\n');
@@ -39,4 +43,9 @@ export async function renderOpenApi(): Promise<string> {
   } finally {
     await social.app.close();
   }
+}
+
+/** The AsyncAPI 3 document the running app serves at /api/asyncapi.json. */
+export function renderAsyncApi(): string {
+  return `${JSON.stringify(socialAsyncApi(), null, 2)}\n`;
 }

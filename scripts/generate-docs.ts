@@ -1,7 +1,8 @@
 import fs from 'node:fs';
-import { renderErrorsDoc, renderOpenApi } from './docs';
+import { renderAsyncApi, renderErrorsDoc, renderOpenApi } from './docs';
 
 fs.mkdirSync('docs', { recursive: true });
 fs.writeFileSync('docs/errors.md', renderErrorsDoc());
 fs.writeFileSync('docs/openapi.json', await renderOpenApi());
-process.stdout.write('wrote docs/errors.md and docs/openapi.json\n');
+fs.writeFileSync('docs/asyncapi.json', renderAsyncApi());
+process.stdout.write('wrote docs/errors.md, docs/openapi.json and docs/asyncapi.json\n');

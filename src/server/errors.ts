@@ -27,7 +27,28 @@ export const errorCatalog = {
   login_rate_limited: { status: 429, title: 'Too many login attempts' },
   internal_error: { status: 500, title: 'Internal error' },
   unavailable: { status: 503, title: 'The service is unavailable' },
-} as const satisfies Record<string, { status: number; title: string }>;
+  // Realtime (WebSocket). `status` is the HTTP status of a refused handshake or the nearest
+  // equivalent; `close` is the close code when the error ends the connection (docs/protocol.md).
+  origin_forbidden: { status: 403, title: 'This Origin may not open a realtime connection' },
+  unsupported_subprotocol: { status: 400, title: 'Use the tandem.v1 subprotocol' },
+  too_many_connections: { status: 429, title: 'Too many concurrent connections' },
+  handshake_rate_limited: { status: 429, title: 'Too many new connections from this address' },
+  server_busy: { status: 503, title: 'The server is taking no new connections right now' },
+  auth_timeout: { status: 401, title: 'No authentication within the time allowed', close: 4502 },
+  not_authenticated: { status: 401, title: 'Authenticate first' },
+  already_authenticated: { status: 409, title: 'The connection is already authenticated' },
+  malformed_frame: { status: 400, title: 'The frame is not one JSON object' },
+  invalid_frame: { status: 400, title: 'The frame does not match the protocol' },
+  protocol_violation: { status: 400, title: 'Too many invalid frames', close: 4010 },
+  message_rate_limited: { status: 429, title: 'Too many messages; slow down', close: 4503 },
+  unknown_channel: { status: 404, title: 'No such channel' },
+  already_subscribed: { status: 409, title: 'Already subscribed to this channel' },
+  not_subscribed: { status: 409, title: 'Not subscribed to this channel' },
+  too_many_subscriptions: { status: 429, title: 'Too many subscriptions on this connection' },
+  publish_forbidden: { status: 403, title: 'Clients may not publish this event here' },
+  invalid_payload: { status: 400, title: 'The event data is not valid' },
+  slow_consumer: { status: 503, title: 'The connection could not keep up', close: 4500 },
+} as const satisfies Record<string, { status: number; title: string; close?: number }>;
 
 export type ErrorCode = keyof typeof errorCatalog;
 

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildSocialApp, type SocialApp } from '../../src/apps/social/app';
 import { loadConfig, type Config } from '../../src/server/ops/config';
+import type { RealtimeLimits } from '../../src/server/realtime/types';
 
 /** A real social server on 127.0.0.1:<port 0> with its own SQLite file in a temp folder. */
 export interface TestServer {
@@ -28,10 +29,25 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
   };
 }
 
-export async function startServer(options: { env?: Record<string, string>; clock?: () => number } = {}): Promise<TestServer> {
+export interface StartOptions {
+  env?: Record<string, string>;
+  clock?: () => number;
+  /** Realtime limits for this server (e.g. a 200 ms auth timeout). */
+  realtimeLimits?: Partial<RealtimeLimits>;
+  /** The gateway's shared timer granularity; tests that wait on timeouts use ~20 ms. */
+  realtimeTickMs?: number;
+}
+
+export async function startServer(options: StartOptions = {}): Promise<TestServer> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-test-'));
   const config = loadConfig({ ...testEnv(options.env), TANDEM_DATA_DIR: dataDir });
-  const social = await buildSocialApp({ config, logger: false, ...(options.clock ? { clock: options.clock } : {}) });
+  const social = await buildSocialApp({
+    config,
+    logger: false,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.realtimeLimits ? { realtimeLimits: options.realtimeLimits } : {}),
+    ...(options.realtimeTickMs ? { realtimeTickMs: options.realtimeTickMs } : {}),
+  });
   await social.app.listen({ port: 0, host: '127.0.0.1' });
   const address = social.app.server.address();
   if (address === null || typeof address === 'string') throw new Error('no port');

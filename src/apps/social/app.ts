@@ -9,6 +9,9 @@ import { installOpenApi } from '../../server/http/openapi';
 import type { Config } from '../../server/ops/config';
 import { installHealth } from '../../server/ops/health';
 import { Metrics } from '../../server/ops/metrics';
+import type { Hub } from '../../server/hub';
+import type { RealtimeGateway } from '../../server/realtime/gateway';
+import type { RealtimeLimits } from '../../server/realtime/types';
 import { CommitAnnouncer } from '../../server/store/channel-log';
 import { isStoreReachable, openSqlite } from '../../server/store/database';
 import { migrate } from '../../server/store/migrate';
@@ -19,8 +22,11 @@ import { registerAuthRoutes } from './routes/auth';
 import { registerConversationRoutes } from './routes/conversations';
 import { registerNotificationRoutes } from './routes/notifications';
 import { registerPostRoutes } from './routes/posts';
+import { registerPresenceRoutes } from './routes/presence';
 import { registerUserRoutes } from './routes/users';
 import { renderHomePage } from './home-page';
+import { socialAsyncApi } from './asyncapi';
+import { createRealtime } from './realtime';
 import { seedDemoData } from './seed';
 
 export interface SocialApp {
@@ -29,6 +35,8 @@ export interface SocialApp {
   announcer: CommitAnnouncer;
   sessions: SessionStore;
   tokens: TokenService;
+  hub: Hub;
+  gateway: RealtimeGateway;
   /** True when this start filled an empty store with demo data. */
   seeded: boolean;
   /** Marks the node as draining: /readyz answers 503 so load balancers stop sending traffic. */
@@ -41,6 +49,10 @@ export interface SocialAppOptions {
   /** Overrides the SQLite location (tests use ':memory:' or a temp folder). */
   sqlitePath?: string;
   clock?: () => number;
+  /** Overrides of the realtime limits (tests use small ones). */
+  realtimeLimits?: Partial<RealtimeLimits>;
+  /** Granularity of the realtime gateway's shared timer. */
+  realtimeTickMs?: number;
 }
 
 const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
@@ -65,22 +77,36 @@ export async function buildSocialApp(options: SocialAppOptions): Promise<SocialA
     title: 'Tandem social API',
     version: '1.0.0',
     description: 'REST half of the Tandem reference app. Every GET carries a strong ETag; lists that have a realtime channel report its position in Tandem-Channel / Tandem-Position.',
-  });
-  const ctx: SocialContext = { app, db, announcer, tokens, sessions, config, authenticate: installAuthentication(app, tokens, sessions) };
+  }, { upgradeInsecureRequests: config.hsts });
+  const { broker, hub, gateway } = createRealtime({ config, db, tokens, sessions, announcer, registry: metrics.registry, log: app.log, options });
+  const store = { db, dialect, epochOf: async (channel: string) => (await broker.position(channel)).epoch };
+  const ctx: SocialContext = { app, db, store, hub, announcer, tokens, sessions, config, authenticate: installAuthentication(app, tokens, sessions) };
   registerAuthRoutes(ctx);
   registerUserRoutes(ctx);
   registerPostRoutes(ctx);
   registerConversationRoutes(ctx);
   registerNotificationRoutes(ctx);
+  registerPresenceRoutes(ctx);
   installHealth(app, { ready: () => isStoreReachable(db as Kysely<unknown>), draining: () => draining });
+
+  gateway.attach(app.server);
+  const asyncApi = socialAsyncApi();
+  app.get('/api/asyncapi.json', { schema: { hide: true } }, async (_request, reply) => reply.header('cache-control', 'public, max-age=60').send(asyncApi));
   app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(renderHomePage()));
 
   const sweeper = setInterval(() => void sweepIdempotencyKeys(db).catch((err: unknown) => app.log.warn({ err }, 'idempotency sweep failed')), SWEEP_INTERVAL_MS);
   sweeper.unref();
+  // Sockets first (1012 + a jittered reconnect hint), while HTTP still finishes in-flight requests.
+  app.addHook('preClose', async () => {
+    draining = true;
+    await gateway.close();
+  });
   app.addHook('onClose', async () => {
     clearInterval(sweeper);
+    await hub.close();
+    await broker.close();
     await db.destroy();
   });
   await app.ready();
-  return { app, db, announcer, sessions, tokens, seeded, beginDrain: () => void (draining = true) };
+  return { app, db, announcer, sessions, tokens, hub, gateway, seeded, beginDrain: () => void (draining = true) };
 }

@@ -4,4 +4,5 @@ export const channels = {
   post: (id: number) => `post:${id}`,
   user: (id: number) => `user:${id}`,
   conversation: (id: number) => `conversation:${id}`,
+  online: 'online',
 } as const;

@@ -12,7 +12,7 @@ export interface OpenApiInfo {
  * Generates OpenAPI 3.1 from the route schemas (the same ones that validate requests),
  * served at /api/openapi.json, with a browsable page at /api/docs. Register before routes.
  */
-export async function installOpenApi(app: FastifyInstance, info: OpenApiInfo): Promise<void> {
+export async function installOpenApi(app: FastifyInstance, info: OpenApiInfo, options: { upgradeInsecureRequests: boolean }): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -27,7 +27,21 @@ export async function installOpenApi(app: FastifyInstance, info: OpenApiInfo): P
       return { schema: s, url };
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/api/docs', staticCSP: true, uiConfig: { docExpansion: 'list', deepLinking: true } });
+  // swagger-ui's built-in policy always adds upgrade-insecure-requests, which blanks the page on
+  // plain HTTP; this is the same policy with that directive following TANDEM_HSTS like every page.
+  const staticCSP = {
+    'default-src': ["'self'"],
+    'base-uri': ["'self'"],
+    'font-src': ["'self'", 'data:'],
+    'frame-ancestors': ["'self'"],
+    'img-src': ["'self'", 'data:'],
+    'object-src': ["'none'"],
+    'script-src': ["'self'"],
+    'script-src-attr': ["'none'"],
+    'style-src': ["'self'", "'unsafe-inline'"],
+    ...(options.upgradeInsecureRequests ? { 'upgrade-insecure-requests': [''] } : {}),
+  };
+  await app.register(swaggerUi, { routePrefix: '/api/docs', staticCSP, uiConfig: { docExpansion: 'list', deepLinking: true } });
   app.get('/api/openapi.json', { schema: { hide: true } }, async (_request, reply) => {
     reply.header('cache-control', 'public, max-age=60');
     return app.swagger();

@@ -23,6 +23,14 @@ export interface Config {
   logLevel: string;
   seed: boolean;
   shutdownTimeoutMs: number;
+  realtime: {
+    heartbeatIntervalMs: number;
+    authTimeoutMs: number;
+    maxPayloadBytes: number;
+    historyMaxCount: number;
+    historyMaxAgeMs: number;
+    presenceGraceMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -64,6 +72,14 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: read.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
     seed: read.boolean('TANDEM_SEED', true),
     shutdownTimeoutMs: read.integer('TANDEM_SHUTDOWN_TIMEOUT', 10_000, 0, 600_000),
+    realtime: {
+      heartbeatIntervalMs: read.integer('TANDEM_WS_HEARTBEAT_MS', 25_000, 100, 600_000),
+      authTimeoutMs: read.integer('TANDEM_WS_AUTH_TIMEOUT_MS', 5_000, 100, 120_000),
+      maxPayloadBytes: read.integer('TANDEM_WS_MAX_PAYLOAD', 64 * 1024, 1024, 16 * 1024 * 1024),
+      historyMaxCount: read.integer('TANDEM_HISTORY_SIZE', 1000, 0, 1_000_000),
+      historyMaxAgeMs: read.integer('TANDEM_HISTORY_AGE_MS', 600_000, 0, 7 * 86_400_000),
+      presenceGraceMs: read.integer('TANDEM_PRESENCE_GRACE_MS', 5_000, 0, 600_000),
+    },
   };
   const databaseUrl = env.DATABASE_URL;
   if (databaseUrl !== undefined && databaseUrl !== '') {

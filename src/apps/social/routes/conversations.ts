@@ -1,15 +1,15 @@
 import { Type } from 'typebox';
 import { claimsOf } from '../../../server/auth/authenticate';
 import { TandemError } from '../../../server/errors';
-import { sendConditional } from '../../../server/http/caching';
+import { sendChannelPage } from '../../../server/http/channel-page';
 import { idempotencyKeyOf, runIdempotent, sendStored } from '../../../server/http/idempotency';
-import { decodeCursor, nextLink, PageQuery, paginate } from '../../../server/http/pagination';
+import { PageQuery } from '../../../server/http/pagination';
 import { channels } from '../channels';
 import type { SocialContext } from '../context';
 import { conversationMemberIds, isMember, listConversations, listMessages, openConversation, sendMessage } from '../repos/conversations';
 import { resolveUsernames } from '../repos/users';
 import { Conversation, IdParams, Message, MessageBody, Page, Username } from '../schemas';
-import { ConditionalHeaders, IdempotencyHeaders, listSnapshot, NotModified, problems } from './common';
+import { ConditionalHeaders, IdempotencyHeaders, NotModified, problems } from './common';
 
 export function registerConversationRoutes(ctx: SocialContext): void {
   const { app, db, announcer, authenticate } = ctx;
@@ -43,17 +43,12 @@ export function registerConversationRoutes(ctx: SocialContext): void {
     schema: { tags, summary: 'Your conversations, newest first', querystring: PageQuery, headers: ConditionalHeaders, response: { 200: Page(Conversation), 304: NotModified, ...problems(400, 401) } },
   }, async (request, reply) => {
     const { userId } = claimsOf(request);
-    const query = request.query;
-    const before = decodeCursor(query.cursor);
-    const snapshot = await listSnapshot(db, channels.user(userId), `conversations.${userId}`, query);
-    return sendConditional(request, reply, {
-      ...snapshot,
+    return sendChannelPage(request, reply, ctx.store, {
+      channel: channels.user(userId),
+      scope: `conversations.${userId}`,
       policy: 'private',
-      build: async () => {
-        const page = paginate(await listConversations(db, userId, before, query.limit ?? 20), query.limit ?? 20);
-        reply.headers(nextLink(request.url, page.nextCursor));
-        return page;
-      },
+      query: request.query,
+      load: (trx, cursor, limit) => listConversations(trx, userId, cursor, limit),
     });
   });
 
@@ -66,19 +61,14 @@ export function registerConversationRoutes(ctx: SocialContext): void {
   }, async (request, reply) => {
     const { userId } = claimsOf(request);
     const { id } = request.params;
-    const query = request.query;
-    const before = decodeCursor(query.cursor);
     // A non-member learns nothing, not even that the conversation exists.
     if (!(await isMember(db, id, userId))) throw new TandemError('not_found', `Conversation ${id} does not exist`);
-    const snapshot = await listSnapshot(db, channels.conversation(id), `messages.${id}`, query);
-    return sendConditional(request, reply, {
-      ...snapshot,
+    return sendChannelPage(request, reply, ctx.store, {
+      channel: channels.conversation(id),
+      scope: `messages.${id}`,
       policy: 'private',
-      build: async () => {
-        const page = paginate(await listMessages(db, id, before, query.limit ?? 20), query.limit ?? 20);
-        reply.headers(nextLink(request.url, page.nextCursor));
-        return page;
-      },
+      query: request.query,
+      load: (trx, cursor, limit) => listMessages(trx, id, cursor, limit),
     });
   });
 

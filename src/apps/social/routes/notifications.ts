@@ -1,13 +1,13 @@
 import { Type } from 'typebox';
 import { claimsOf } from '../../../server/auth/authenticate';
-import { sendConditional } from '../../../server/http/caching';
-import { decodeCursor, nextLink, PageQuery, paginate } from '../../../server/http/pagination';
+import { sendChannelPage } from '../../../server/http/channel-page';
+import { PageQuery } from '../../../server/http/pagination';
 import { inTransaction } from '../../../server/store/channel-log';
 import { channels } from '../channels';
 import type { SocialContext } from '../context';
 import { listNotifications, markRead, unreadCount } from '../repos/notifications';
 import { Id, Notification, Page } from '../schemas';
-import { ConditionalHeaders, listSnapshot, NotModified, problems } from './common';
+import { ConditionalHeaders, NotModified, problems } from './common';
 
 const NotificationPage = Type.Object({ ...Page(Notification).properties, unreadCount: Type.Integer({ minimum: 0 }) });
 
@@ -20,17 +20,13 @@ export function registerNotificationRoutes(ctx: SocialContext): void {
     schema: { tags, summary: 'Your notifications, newest first, with the unread count', querystring: PageQuery, headers: ConditionalHeaders, response: { 200: NotificationPage, 304: NotModified, ...problems(400, 401) } },
   }, async (request, reply) => {
     const { userId } = claimsOf(request);
-    const query = request.query;
-    const before = decodeCursor(query.cursor);
-    const snapshot = await listSnapshot(db, channels.user(userId), `notifications.${userId}`, query);
-    return sendConditional(request, reply, {
-      ...snapshot,
+    return sendChannelPage(request, reply, ctx.store, {
+      channel: channels.user(userId),
+      scope: `notifications.${userId}`,
       policy: 'private',
-      build: async () => {
-        const page = paginate(await listNotifications(db, userId, before, query.limit ?? 20), query.limit ?? 20);
-        reply.headers(nextLink(request.url, page.nextCursor));
-        return { ...page, unreadCount: await unreadCount(db, userId) };
-      },
+      query: request.query,
+      load: (trx, cursor, limit) => listNotifications(trx, userId, cursor, limit),
+      extra: async (trx) => ({ unreadCount: await unreadCount(trx, userId) }),
     });
   });
 

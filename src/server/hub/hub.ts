@@ -1,0 +1,299 @@
+import type { PresenceUser, SubscribeResult } from '../../protocol/frames';
+import type { Broker, BrokerMessage } from '../broker/broker';
+import { deliverPublication, sendToLive } from './fanout';
+import { presenceFrame } from './frames-out';
+import { HubError } from './hub-error';
+import { clientEventSpec, PolicyRegistry, type ChannelPolicy } from './policies';
+import { PresenceTracker, type ClearTimer, type SetTimer } from './presence-tracker';
+import { subscribeAnswer } from './recovery';
+import { Subscription, type Subscriber } from './subscription';
+
+export interface HubOptions {
+  broker: Broker;
+  /** Default Date.now. Inject it together with setTimer/clearTimer: presence grace reads both. */
+  clock?: () => number;
+  /** How long a user stays present after their last connection went. Default 5000 ms. */
+  presenceGraceMs?: number;
+  /** Default 100. */
+  maxSubscriptionsPerSubscriber?: number;
+  /** Most publications replayed on subscribe; more missed answers `too_many_missed`. Default 500. */
+  maxRecoveryCount?: number;
+  /** Default setTimeout (unref'd). */
+  setTimer?: SetTimer;
+  /** Default clearTimeout. */
+  clearTimer?: ClearTimer;
+  /** Called with what a subscriber's send() or a frame's serialization throws. Default: a process warning. */
+  onError?: (error: unknown) => void;
+}
+
+export interface SubscribeOptions {
+  /**
+   * Called with the answer at the moment the subscription goes live, before any live frame is
+   * sent: a transport that writes its ack here can never have a publication overtake it.
+   */
+  onAnswer?: (answer: SubscribeResult) => void;
+}
+
+export interface HubStats {
+  channels: number;
+  subscriptions: number;
+  subscribers: number;
+  presenceEntries: number;
+  pendingTimers: number;
+}
+
+/**
+ * Channels, subscriptions, ACL, presence and recovery, without any transport: the gateway
+ * calls it with one Subscriber per connection, and REST commits reach it through
+ * publishCommitted. Delivery serializes each publication once and hands the same string to
+ * every local subscriber of the channel.
+ *
+ * @example
+ *   const hub = new Hub({ broker: new MemoryBroker() });
+ *   hub.definePolicy('post', { canSubscribe: () => true, presence: 'users' });
+ *   const answer = await hub.subscribe(connection, 'post:42', { e: epoch, o: 17 });
+ */
+export class Hub {
+  readonly #broker: Broker;
+  readonly #policies = new PolicyRegistry();
+  readonly #presence: PresenceTracker;
+  readonly #maxSubscriptions: number;
+  readonly #maxRecovery: number;
+  readonly #onError: (error: unknown) => void;
+  /** Recovering and live subscriptions by channel: the delivery path. */
+  readonly #channels = new Map<string, Set<Subscription>>();
+  /** Every subscription (any state) by subscriber id, then channel. */
+  readonly #subscribers = new Map<string, Map<string, Subscription>>();
+  readonly #stopListening: () => void;
+  #subscriptionCount = 0;
+  #generation = 0;
+  #closed = false;
+
+  constructor(options: HubOptions) {
+    this.#broker = options.broker;
+    this.#maxSubscriptions = options.maxSubscriptionsPerSubscriber ?? 100;
+    this.#maxRecovery = options.maxRecoveryCount ?? 500;
+    this.#onError = options.onError ?? ((error) =>
+      process.emitWarning(`Realtime delivery failed: ${error instanceof Error ? error.message : String(error)}`, { type: 'HubDeliveryError' }));
+    this.#presence = new PresenceTracker({
+      graceMs: options.presenceGraceMs ?? 5000,
+      clock: options.clock ?? Date.now,
+      setTimer: options.setTimer ?? defaultSetTimer,
+      clearTimer: options.clearTimer ?? ((handle) => clearTimeout(handle as NodeJS.Timeout)),
+      onLeave: (channel, user) => this.#announce('leave', channel, user),
+    });
+    this.#stopListening = this.#broker.onMessage((message) => this.#deliver(message));
+  }
+
+  /** Registers the policy of a channel prefix: 'post' matches 'post:42'; 'feed' matches 'feed'. */
+  definePolicy(prefix: string, policy: ChannelPolicy): void {
+    this.#policies.define(prefix, policy);
+  }
+
+  /**
+   * ACL check, then registers; answers `{e, o}`, and with `since` either `rec: true` and the missed
+   * publications in `pubs` (in order) or `rec: false` and `why`; `pres` when the channel has
+   * presence. Errors (HubError): unknown_channel, already_subscribed, too_many_subscriptions,
+   * forbidden, unavailable, and not_subscribed when it was unsubscribed or disconnected meanwhile.
+   */
+  async subscribe(sub: Subscriber, channel: string, since?: { e: string; o: number }, options: SubscribeOptions = {}): Promise<SubscribeResult> {
+    this.#assertOpen();
+    const resolved = this.#policies.resolve(channel);
+    if (resolved === undefined) throw new HubError('unknown_channel', `No channel policy matches '${channel}'`);
+    const existing = this.#subscribers.get(sub.id);
+    if (existing?.has(channel)) throw new HubError('already_subscribed');
+    if ((existing?.size ?? 0) >= this.#maxSubscriptions) throw new HubError('too_many_subscriptions', `At most ${this.#maxSubscriptions} subscriptions per connection`);
+    const subscription = this.#register(sub, channel, resolved.policy);
+    try {
+      const allowed = await resolved.policy.canSubscribe(sub.user, channel, resolved.param);
+      this.#assertCurrent(subscription);
+      if (!allowed) throw new HubError('forbidden');
+      subscription.transition('recovering');
+      this.#addToChannel(subscription);
+      const outcome = since === undefined
+        ? await this.#broker.position(channel)
+        : await this.#broker.history(channel, { epoch: since.e, offset: since.o }, this.#maxRecovery);
+      this.#assertCurrent(subscription);
+      const answer = subscribeAnswer(outcome, subscription.held());
+      this.#goLive(subscription, answer);
+      options.onAnswer?.(answer);
+      return answer;
+    } catch (error) {
+      if (this.#isCurrent(subscription)) this.#drop(subscription);
+      throw error;
+    }
+  }
+
+  /** Ends one subscription (also one still being set up). Not subscribed: nothing to do. */
+  async unsubscribe(sub: Subscriber, channel: string): Promise<void> {
+    const subscription = this.#subscribers.get(sub.id)?.get(channel);
+    if (subscription !== undefined) this.#drop(subscription);
+  }
+
+  /**
+   * A client's ephemeral publish (typing): fanned out, without offset and never stored, to the
+   * channel's other subscribers on every node. Errors (HubError): not_subscribed,
+   * publish_forbidden, invalid_payload, unavailable.
+   */
+  async publishEphemeral(sub: Subscriber, channel: string, event: string, data: unknown): Promise<void> {
+    this.#assertOpen();
+    const subscription = this.#subscribers.get(sub.id)?.get(channel);
+    if (subscription?.state !== 'live') throw new HubError('not_subscribed');
+    const spec = clientEventSpec(subscription.policy, event);
+    if (spec === undefined) throw new HubError('publish_forbidden', `Clients may not publish '${event}' on '${channel}'`);
+    if (!passes(spec.validate, data)) throw new HubError('invalid_payload');
+    const payload = spec.broadcast === undefined ? data : spec.broadcast(data, sub.user);
+    await this.#broker.publish({ channel, event, data: payload, from: sub.id });
+  }
+
+  /**
+   * Durable events from committed REST writes (CommitAnnouncer), published in order. One that
+   * fails does not hold back the others; the first failure is rethrown after all were tried.
+   */
+  async publishCommitted(events: readonly { channel: string; offset: number; event: string; data: unknown }[]): Promise<void> {
+    this.#assertOpen();
+    let failure: { error: unknown } | undefined;
+    for (const { channel, offset, event, data } of events) {
+      try {
+        await this.#broker.publish({ channel, offset, event, data });
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    if (failure !== undefined) throw failure.error;
+  }
+
+  /** Connection gone: drops all its subscriptions now; its presence ends after the grace period. */
+  removeSubscriber(sub: Subscriber): void {
+    const subscriptions = this.#subscribers.get(sub.id);
+    if (subscriptions === undefined) return;
+    for (const subscription of [...subscriptions.values()]) this.#drop(subscription);
+  }
+
+  /** Who is in a channel: its users, `{n}` for a counts-only channel, [] without presence. */
+  presence(channel: string): PresenceUser[] | { n: number } {
+    const resolved = this.#policies.resolve(channel);
+    if (resolved === undefined) throw new HubError('unknown_channel', `No channel policy matches '${channel}'`);
+    return this.#presenceOf(channel, resolved.policy) ?? [];
+  }
+
+  /** Sizes of every internal map and timer: all zero once nobody is connected and grace has passed. */
+  stats(): HubStats {
+    const presence = this.#presence.stats();
+    return {
+      channels: this.#channels.size,
+      subscriptions: this.#subscriptionCount,
+      subscribers: this.#subscribers.size,
+      presenceEntries: presence.entries,
+      pendingTimers: presence.timers,
+    };
+  }
+
+  /** Stops delivery and forgets everything (no leave frames). The broker belongs to the caller. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stopListening();
+    for (const subscriptions of [...this.#subscribers.values()]) {
+      for (const subscription of [...subscriptions.values()]) this.#drop(subscription);
+    }
+    this.#presence.clear();
+  }
+
+  /** The hot path: see deliverPublication. */
+  #deliver(message: BrokerMessage): void {
+    const subscriptions = this.#channels.get(message.channel);
+    if (subscriptions !== undefined) deliverPublication(subscriptions, message, this.#onError);
+  }
+
+  #register(sub: Subscriber, channel: string, policy: ChannelPolicy): Subscription {
+    let subscriptions = this.#subscribers.get(sub.id);
+    if (subscriptions === undefined) {
+      subscriptions = new Map();
+      this.#subscribers.set(sub.id, subscriptions);
+    }
+    const subscription = new Subscription(sub, channel, policy, ++this.#generation);
+    subscriptions.set(channel, subscription);
+    this.#subscriptionCount += 1;
+    return subscription;
+  }
+
+  #addToChannel(subscription: Subscription): void {
+    let subscriptions = this.#channels.get(subscription.channel);
+    if (subscriptions === undefined) {
+      subscriptions = new Set();
+      this.#channels.set(subscription.channel, subscriptions);
+    }
+    subscriptions.add(subscription);
+  }
+
+  /** Joins presence (announcing a new user to the others), snapshots it, and goes live. */
+  #goLive(subscription: Subscription, answer: SubscribeResult): void {
+    const { policy, channel, subscriber } = subscription;
+    if (policy.presence === 'users' || policy.presence === 'counts') {
+      const user = { id: subscriber.user.id, n: subscriber.user.name };
+      if (this.#presence.connect(channel, user) === 'join') this.#announce('join', channel, user);
+      const pres = this.#presenceOf(channel, policy);
+      if (pres !== undefined) answer.pres = pres;
+    }
+    subscription.transition('live');
+  }
+
+  /** Removes a subscription from every map, leaving presence (with grace) if it was live. */
+  #drop(subscription: Subscription): void {
+    const { subscriber, channel, policy } = subscription;
+    const wasLive = subscription.state === 'live';
+    subscription.transition('closed');
+    const mine = this.#subscribers.get(subscriber.id);
+    if (mine?.get(channel) === subscription) {
+      mine.delete(channel);
+      this.#subscriptionCount -= 1;
+      if (mine.size === 0) this.#subscribers.delete(subscriber.id);
+    }
+    const others = this.#channels.get(channel);
+    if (others?.delete(subscription) && others.size === 0) this.#channels.delete(channel);
+    if (wasLive && (policy.presence === 'users' || policy.presence === 'counts')) this.#presence.disconnect(channel, subscriber.user.id);
+  }
+
+  /** Sends a join/leave frame to the channel's live subscribers ('users' presence only). */
+  #announce(kind: 'join' | 'leave', channel: string, user: PresenceUser): void {
+    const subscriptions = this.#channels.get(channel);
+    if (subscriptions === undefined || this.#policies.resolve(channel)?.policy.presence !== 'users') return;
+    sendToLive(subscriptions, presenceFrame(kind, channel, user), this.#onError);
+  }
+
+  #presenceOf(channel: string, policy: ChannelPolicy): PresenceUser[] | { n: number } | undefined {
+    if (policy.presence === 'users') return this.#presence.users(channel);
+    if (policy.presence === 'counts') return { n: this.#presence.count(channel) };
+    return undefined;
+  }
+
+  #isCurrent(subscription: Subscription): boolean {
+    return this.#subscribers.get(subscription.subscriber.id)?.get(subscription.channel)?.generation === subscription.generation;
+  }
+
+  /** After every await: a subscription unsubscribed or disconnected meanwhile drops the result. */
+  #assertCurrent(subscription: Subscription): void {
+    if (!this.#isCurrent(subscription)) throw new HubError('not_subscribed', cancelled);
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new HubError('unavailable');
+  }
+}
+
+const cancelled = 'The subscription was cancelled (unsubscribed or disconnected) while it was being set up';
+
+function passes(validate: (data: unknown) => boolean, data: unknown): boolean {
+  try {
+    return validate(data) === true;
+  } catch {
+    return false;
+  }
+}
+
+function defaultSetTimer(callback: () => void, ms: number): unknown {
+  const timer = setTimeout(callback, ms);
+  timer.unref();
+  return timer;
+}

@@ -1,0 +1,74 @@
+import type { BrokerMessage } from '../broker/broker';
+import type { ChannelPolicy } from './policies';
+
+export interface HubUser {
+  id: number;
+  name: string;
+}
+
+/** One per connection, implemented by the gateway. */
+export interface Subscriber {
+  /** Unique per connection (across nodes: it also marks the sender of a client publish). */
+  readonly id: string;
+  readonly user: HubUser;
+  /** Delivers a pre-serialized frame; `ephemeral` frames may be dropped/coalesced by a slow connection. */
+  send(frame: string, kind: 'durable' | 'ephemeral'): void;
+}
+
+/**
+ * authorizing: the policy is deciding; receives nothing.
+ * recovering: in the channel's delivery set, buffering durable publications while the
+ *   broker answers (history or position), so none that arrives meanwhile is lost.
+ * live: frames go straight to the subscriber.
+ * closed: unsubscribed, disconnected or failed; every pending step drops its result.
+ */
+export type SubscriptionState = 'authorizing' | 'recovering' | 'live' | 'closed';
+
+const edges: Readonly<Record<SubscriptionState, readonly SubscriptionState[]>> = {
+  authorizing: ['recovering', 'closed'],
+  recovering: ['live', 'closed'],
+  live: ['closed'],
+  closed: [],
+};
+
+const nothingHeld: readonly BrokerMessage[] = Object.freeze([]);
+
+/** One subscriber on one channel: an explicit state machine plus the recovery buffer. */
+export class Subscription {
+  readonly subscriber: Subscriber;
+  readonly channel: string;
+  readonly policy: ChannelPolicy;
+  /** Unique per subscribe attempt: a result for an older generation is dropped. */
+  readonly generation: number;
+  #state: SubscriptionState = 'authorizing';
+  // Created on the first held publication: most subscriptions never need one.
+  #buffer: BrokerMessage[] | undefined;
+
+  constructor(subscriber: Subscriber, channel: string, policy: ChannelPolicy, generation: number) {
+    this.subscriber = subscriber;
+    this.channel = channel;
+    this.policy = policy;
+    this.generation = generation;
+  }
+
+  get state(): SubscriptionState {
+    return this.#state;
+  }
+
+  /** Moves to `to`; an edge not in the table is a bug in the hub and throws. */
+  transition(to: SubscriptionState): void {
+    if (!edges[this.#state].includes(to)) throw new Error(`Illegal subscription transition ${this.#state} -> ${to} on ${this.channel}`);
+    this.#state = to;
+    if (to !== 'recovering') this.#buffer = undefined;
+  }
+
+  /** Keeps a durable publication that arrived while recovering (ephemeral ones are dropped). */
+  hold(message: BrokerMessage): void {
+    if (this.#state === 'recovering' && message.offset !== undefined) (this.#buffer ??= []).push(message);
+  }
+
+  /** The publications held while recovering, in arrival order. */
+  held(): readonly BrokerMessage[] {
+    return this.#buffer ?? nothingHeld;
+  }
+}

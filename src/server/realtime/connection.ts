@@ -1,0 +1,265 @@
+import type { WebSocket } from 'ws';
+import { CloseCode } from '../../protocol/close-codes';
+import { decodeClientFrame } from '../../protocol/codec';
+import type { ClientFrame } from '../../protocol/frames';
+import type { AccessClaims } from '../auth/tokens';
+import { errorCatalog, type ErrorCode } from '../errors';
+import type { ConnectionContext } from './context';
+import { ConnectionStateMachine } from './state';
+import type { Subscriber } from './types';
+
+const textDecoder = new TextDecoder();
+
+/**
+ * One realtime connection: an explicit state machine, the per-message checks (size by ws,
+ * then rate, parse, schema, token expiry), dispatch to the hub, and a coalescing outbound queue
+ * with a byte cap. Timing (auth timeout, expiry, liveness) is driven by the gateway's shared tick.
+ */
+export class Connection implements Subscriber {
+  readonly id: string;
+  readonly ip: string;
+  readonly openedAt: number;
+  user = { id: 0, name: '' };
+  claims: AccessClaims | undefined;
+  alive = true;
+  readonly #ws: WebSocket;
+  readonly #ctx: ConnectionContext;
+  readonly #machine: ConnectionStateMachine;
+  #queue: string[] = [];
+  #queuedBytes = 0;
+  #queuedAt = 0;
+  #tokens: number;
+  #refilledAt: number;
+  #invalidFrames = 0;
+  #floodDrops = 0;
+  #warnedExpiryFor = 0;
+  #closingSince = 0;
+  readonly #channels = new Set<string>();
+  #inbound: Promise<void> = Promise.resolve();
+
+  constructor(ws: WebSocket, ctx: ConnectionContext, meta: { id: string; ip: string }) {
+    this.#ws = ws;
+    this.#ctx = ctx;
+    this.id = meta.id;
+    this.ip = meta.ip;
+    this.openedAt = ctx.clock();
+    this.#tokens = ctx.limits.messageBurst;
+    this.#refilledAt = this.openedAt;
+    this.#machine = new ConnectionStateMachine((change) => ctx.onStateChange(this, change));
+    ws.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
+    ws.on('pong', () => (this.alive = true));
+    ws.on('close', (code) => this.#onClosed(code));
+    ws.on('error', () => ws.terminate());
+  }
+
+  get state() {
+    return this.#machine.state;
+  }
+
+  /** Hub delivery: queue a frame; over the byte cap, ephemeral frames drop and durable ones close. */
+  send(frame: string, kind: 'durable' | 'ephemeral'): void {
+    if (!this.#machine.is('open', 'authenticating')) return;
+    if (this.#ws.bufferedAmount + this.#queuedBytes + frame.length > this.#ctx.limits.outboundBufferBytes) {
+      if (kind === 'ephemeral') {
+        this.#ctx.metrics.dropped.inc();
+        return;
+      }
+      this.close(CloseCode.slowConsumer, 'slow_consumer');
+      return;
+    }
+    if (this.#queue.length === 0) {
+      this.#queuedAt = performance.now();
+      this.#ctx.scheduler.mark(this);
+    }
+    this.#queue.push(frame);
+    this.#queuedBytes += frame.length;
+  }
+
+  /** Writes everything queued this turn as one WebSocket message (frames joined by newlines). */
+  flush(): void {
+    const queue = this.#queue;
+    if (queue.length === 0 || this.#ws.readyState !== this.#ws.OPEN) return;
+    const payload = queue.length === 1 ? queue[0]! : queue.join('\n');
+    this.#ctx.metrics.queueDepth.observe(queue.length);
+    this.#ctx.metrics.flushLatency.observe((performance.now() - this.#queuedAt) / 1000);
+    this.#ctx.metrics.messagesOut.inc({ kind: 'frame' }, queue.length);
+    this.#ctx.metrics.bytesOut.inc(payload.length);
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    this.#ws.send(payload);
+  }
+
+  /** Sends a close frame (code + reason) and moves to closing; the tick terminates laggards. */
+  close(code: number, reason: string): void {
+    if (!this.#machine.transition('closing', { code, reason })) return;
+    this.#closingSince = this.#ctx.clock();
+    this.#ctx.scheduler.forget(this);
+    this.#ctx.hub.removeSubscriber(this);
+    this.flush();
+    this.#ws.close(code, reason.slice(0, 123));
+  }
+
+  /** Called by the shared timer: auth timeout, token expiry warnings and grace, close laggards. */
+  tick(now: number): void {
+    if (this.#machine.is('closing')) {
+      if (now - this.#closingSince > 2_000) this.#ws.terminate();
+      return;
+    }
+    if (this.#machine.is('authenticating')) {
+      if (now - this.openedAt > this.#ctx.limits.authTimeoutMs) this.#fail(undefined, 'auth_timeout', CloseCode.authTimeout);
+      return;
+    }
+    const expiresAt = this.claims?.expiresAt ?? 0;
+    if (now >= expiresAt + this.#ctx.limits.expiredGraceMs) {
+      this.#fail(undefined, 'token_expired', CloseCode.tokenExpired);
+    } else if (expiresAt - now <= this.#ctx.limits.expiryWarningSeconds * 1000 && this.#warnedExpiryFor !== expiresAt && now < expiresAt) {
+      this.#warnedExpiryFor = expiresAt;
+      this.#sendFrame({ t: 'exp', in: Math.max(0, Math.floor((expiresAt - now) / 1000)) });
+    }
+  }
+
+  /** The heartbeat: ping if the peer answered the last one, terminate it otherwise. */
+  heartbeat(): void {
+    if (!this.alive) {
+      this.#ctx.metrics.closes.inc({ reason: 'heartbeat_timeout' });
+      this.#ws.terminate();
+      return;
+    }
+    this.alive = false;
+    this.#ws.ping();
+  }
+
+  /**
+   * Admission is synchronous (a flood is dropped without queueing); processing is sequential, so
+   * frames take effect in the order sent (a `sub` right after `auth` waits for the auth).
+   */
+  #onMessage(data: Buffer, isBinary: boolean): void {
+    this.alive = true;
+    if (this.#machine.is('closing', 'closed')) return;
+    this.#ctx.metrics.bytesIn.inc(data.length);
+    if (!this.#admitMessage()) return;
+    this.#inbound = this.#inbound.then(() => this.#process(data, isBinary));
+  }
+
+  async #process(data: Buffer, isBinary: boolean): Promise<void> {
+    if (this.#machine.is('closing', 'closed')) return;
+    if (isBinary) return this.#invalid(undefined, 'malformed_frame', 'Frames are JSON text');
+    const decoded = decodeClientFrame(textDecoder.decode(data));
+    if (!decoded.ok) return this.#invalid(decoded.id, decoded.code, decoded.message);
+    this.#ctx.metrics.messagesIn.inc({ type: decoded.frame.t });
+    try {
+      await this.#dispatch(decoded.frame);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (typeof code === 'string' && Object.hasOwn(errorCatalog, code)) {
+        this.#replyError('id' in decoded.frame ? decoded.frame.id : undefined, code as ErrorCode, (error as Error).message);
+      } else {
+        this.#ctx.log.error({ err: error, connection: this.id }, 'realtime dispatch failed');
+        this.#replyError('id' in decoded.frame ? decoded.frame.id : undefined, 'internal_error', 'Internal error');
+      }
+    }
+  }
+
+  /** The per-connection token bucket: a warning first, the close after sustained flooding. */
+  #admitMessage(): boolean {
+    const now = this.#ctx.clock();
+    const limits = this.#ctx.limits;
+    // A clock that steps back (NTP, an injected clock) refills nothing; it must not drain the bucket.
+    const elapsed = Math.max(0, now - this.#refilledAt);
+    this.#tokens = Math.min(limits.messageBurst, this.#tokens + (elapsed / 1000) * limits.messagesPerSecond);
+    this.#refilledAt = now;
+    if (this.#tokens >= 1) {
+      this.#tokens -= 1;
+      this.#floodDrops = 0;
+      return true;
+    }
+    this.#floodDrops += 1;
+    if (this.#floodDrops === 1) this.#replyError(undefined, 'message_rate_limited', 'Slow down: messages over the limit are dropped');
+    if (this.#floodDrops > limits.messageBurst) this.#fail(undefined, 'message_rate_limited', CloseCode.rateLimited);
+    return false;
+  }
+
+  async #dispatch(frame: ClientFrame): Promise<void> {
+    if (frame.t === 'ping') return this.#sendFrame(frame.id === undefined ? { t: 'pong' } : { t: 'pong', id: frame.id });
+    if (frame.t === 'auth') return this.#authenticate(frame.id, frame.tok);
+    if (this.#machine.is('authenticating')) return this.#replyError(frame.id, 'not_authenticated', 'Send an auth frame first');
+    if (frame.t === 'refresh') return this.#refresh(frame.id, frame.tok);
+    if (this.claims !== undefined && this.#ctx.clock() >= this.claims.expiresAt) {
+      return this.#replyError(frame.id, 'token_expired', 'Refresh the token with a refresh frame');
+    }
+    switch (frame.t) {
+      case 'sub': {
+        // The ack is written when the subscription goes live, so no publication overtakes it.
+        await this.#ctx.hub.subscribe(this, frame.ch, frame.since, {
+          onAnswer: (result) => {
+            this.#channels.add(frame.ch);
+            this.#ctx.metrics.subscriptions.inc();
+            this.#sendFrame({ t: 'ack', id: frame.id, d: result });
+          },
+        });
+        return;
+      }
+      case 'unsub': {
+        await this.#ctx.hub.unsubscribe(this, frame.ch);
+        if (this.#channels.delete(frame.ch)) this.#ctx.metrics.subscriptions.dec();
+        return this.#sendFrame({ t: 'ack', id: frame.id });
+      }
+      case 'pub': {
+        await this.#ctx.hub.publishEphemeral(this, frame.ch, frame.ev, frame.d);
+        if (frame.id !== undefined) this.#sendFrame({ t: 'ack', id: frame.id });
+        return;
+      }
+    }
+  }
+
+  async #authenticate(id: number, token: string): Promise<void> {
+    if (!this.#machine.is('authenticating')) return this.#replyError(id, 'already_authenticated', 'Use a refresh frame to change the token');
+    const verdict = await this.#ctx.verify(token);
+    if (!this.#machine.is('authenticating')) return;
+    if (!verdict.ok) return this.#fail(id, verdict.code, verdict.code === 'session_revoked' ? CloseCode.sessionRevoked : verdict.code === 'token_expired' ? CloseCode.tokenExpired : CloseCode.unauthorized);
+    if (!this.#ctx.admitUser(this, verdict.claims.userId)) return this.#fail(id, 'too_many_connections', CloseCode.rateLimited);
+    this.claims = verdict.claims;
+    this.user = { id: verdict.claims.userId, name: verdict.name };
+    this.#machine.transition('open');
+    this.#sendFrame({ t: 'ack', id, d: { uid: this.user.id, exp: Math.floor(verdict.claims.expiresAt / 1000) } });
+  }
+
+  async #refresh(id: number, token: string): Promise<void> {
+    const verdict = await this.#ctx.verify(token);
+    if (!this.#machine.is('open')) return;
+    if (!verdict.ok) return this.#replyError(id, verdict.code, 'The new token is not valid');
+    if (verdict.claims.userId !== this.user.id) return this.#replyError(id, 'forbidden', 'A connection keeps its user');
+    this.#ctx.rebindSession(this, verdict.claims.sessionId);
+    this.claims = verdict.claims;
+    this.#sendFrame({ t: 'ack', id, d: { exp: Math.floor(verdict.claims.expiresAt / 1000) } });
+  }
+
+  #invalid(id: number | undefined, code: ErrorCode, message: string): void {
+    this.#invalidFrames += 1;
+    if (this.#invalidFrames > this.#ctx.limits.maxInvalidFrames) return this.#fail(id, 'protocol_violation', CloseCode.protocolViolation);
+    this.#replyError(id, code, message);
+  }
+
+  /** Sends the error, then closes with the code. */
+  #fail(id: number | undefined, code: ErrorCode, closeCode: number): void {
+    this.#replyError(id, code, errorCatalog[code].title);
+    this.close(closeCode, code);
+  }
+
+  #replyError(id: number | undefined, code: ErrorCode, message: string): void {
+    this.#sendFrame(id === undefined ? { t: 'err', c: code, m: message } : { t: 'err', id, c: code, m: message });
+  }
+
+  #sendFrame(frame: object): void {
+    this.send(JSON.stringify(frame), 'durable');
+  }
+
+  #onClosed(code: number): void {
+    this.#ctx.scheduler.forget(this);
+    if (this.#machine.is('closed')) return;
+    if (!this.#machine.is('closing')) this.#ctx.hub.removeSubscriber(this);
+    this.#ctx.metrics.subscriptions.dec(this.#channels.size);
+    this.#channels.clear();
+    this.#machine.transition('closed', { code });
+  }
+}

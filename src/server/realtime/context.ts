@@ -1,0 +1,27 @@
+import type { Logger } from 'pino';
+import type { AccessClaims } from '../auth/tokens';
+import type { ErrorCode } from '../errors';
+import type { Connection } from './connection';
+import type { FlushScheduler } from './flush-scheduler';
+import type { RealtimeMetrics } from './metrics';
+import type { StateChange } from './state';
+import type { HubPort, RealtimeLimits } from './types';
+
+export type TokenVerdict = { ok: true; claims: AccessClaims; name: string } | { ok: false; code: ErrorCode };
+
+/** What a connection needs from its gateway; one object shared by every connection. */
+export interface ConnectionContext {
+  hub: HubPort;
+  limits: RealtimeLimits;
+  scheduler: FlushScheduler;
+  metrics: RealtimeMetrics;
+  log: Pick<Logger, 'error' | 'warn' | 'info' | 'debug'>;
+  clock: () => number;
+  /** Verifies an access token: signature, expiry, session not revoked; resolves the user's name. */
+  verify(token: string): Promise<TokenVerdict>;
+  /** Registers an authenticated connection; false when the user is at the connection cap. */
+  admitUser(connection: Connection, userId: number): boolean;
+  /** A refresh may carry a token of a new session (after a REST re-login). */
+  rebindSession(connection: Connection, sessionId: string): void;
+  onStateChange(connection: Connection, change: StateChange): void;
+}

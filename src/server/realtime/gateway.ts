@@ -1,0 +1,248 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { CloseCode } from '../../protocol/close-codes';
+import { SUBPROTOCOL } from '../../protocol/frames';
+import type { SessionStore } from '../auth/sessions';
+import type { TokenService } from '../auth/tokens';
+import { errorCatalog, TandemError, type ErrorCode } from '../errors';
+import { KeyedRateLimiter } from '../limits/rate-limiter';
+import { clientIp } from './client-ip';
+import { Connection } from './connection';
+import type { ConnectionContext, TokenVerdict } from './context';
+import { FlushScheduler } from './flush-scheduler';
+import type { RealtimeMetrics } from './metrics';
+import { defaultRealtimeLimits, type HubPort, type RealtimeLimits } from './types';
+
+export interface GatewayOptions {
+  hub: HubPort;
+  tokens: TokenService;
+  sessions: SessionStore;
+  /** The display name presence shows for a user; undefined when the user is gone. */
+  userName(userId: number): Promise<string | undefined>;
+  allowedOrigins: string[];
+  trustProxy: boolean | number;
+  metrics: RealtimeMetrics;
+  log: ConnectionContext['log'];
+  limits?: Partial<RealtimeLimits>;
+  clock?: () => number;
+  path?: string;
+  /** Granularity of the shared timer (auth timeouts, expiry, laggard closes). */
+  tickMs?: number;
+}
+
+/**
+ * The WebSocket endpoint. Admission happens before the upgrade (path, Origin, subprotocol,
+ * node-wide and per-IP rates, per-IP concurrency), so a refused client costs no socket state.
+ * One shared timer drives every connection's timing; one shared heartbeat pings them all.
+ */
+export class RealtimeGateway {
+  readonly limits: RealtimeLimits;
+  readonly #options: GatewayOptions;
+  readonly #wss: WebSocketServer;
+  readonly #context: ConnectionContext;
+  readonly #connections = new Set<Connection>();
+  readonly #perIp = new Map<string, number>();
+  readonly #byUser = new Map<number, Set<Connection>>();
+  readonly #bySession = new Map<string, Set<Connection>>();
+  readonly #sessionOf = new Map<Connection, string>();
+  readonly #handshakes: KeyedRateLimiter;
+  readonly #nodeRate: KeyedRateLimiter;
+  readonly #timers: NodeJS.Timeout[] = [];
+  readonly #clock: () => number;
+  #draining = false;
+  #unsubscribeRevocations: () => void;
+
+  constructor(options: GatewayOptions) {
+    this.#options = options;
+    this.limits = { ...defaultRealtimeLimits, ...options.limits };
+    this.#clock = options.clock ?? Date.now;
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      maxPayload: this.limits.maxPayloadBytes,
+      perMessageDeflate: false,
+      handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+    });
+    this.#handshakes = new KeyedRateLimiter({ capacity: this.limits.handshakesPerIpPerSecond * 2, refillPerSecond: this.limits.handshakesPerIpPerSecond, clock: this.#clock });
+    this.#nodeRate = new KeyedRateLimiter({ capacity: this.limits.newConnectionsPerSecond, refillPerSecond: this.limits.newConnectionsPerSecond, clock: this.#clock });
+    this.#context = this.#makeContext();
+    this.#unsubscribeRevocations = options.sessions.onRevoked((sessionId) => this.closeSession(sessionId, CloseCode.sessionRevoked, 'session_revoked'));
+    const tick = setInterval(() => this.#tick(), options.tickMs ?? 1_000);
+    const beat = setInterval(() => this.#connections.forEach((c) => c.heartbeat()), this.limits.heartbeatIntervalMs);
+    tick.unref();
+    beat.unref();
+    this.#timers.push(tick, beat);
+  }
+
+  /** Starts answering upgrades on `path` (default /realtime) of the HTTP server. */
+  attach(server: Server): void {
+    server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(request, socket, head));
+  }
+
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /** Sizes of the gateway's own maps (the churn test expects zeros when idle). */
+  stats() {
+    return { connections: this.#connections.size, ips: this.#perIp.size, users: this.#byUser.size, sessions: this.#bySession.size };
+  }
+
+  /** Closes every connection of a session (logout, revocation). */
+  closeSession(sessionId: string, code: number, reason: string): void {
+    for (const connection of this.#bySession.get(sessionId) ?? []) connection.close(code, reason);
+  }
+
+  /**
+   * Drain: refuse new upgrades, close every socket with 1012 and a jittered reconnect hint
+   * (so clients do not all return in the same millisecond), terminate what lingers.
+   */
+  async close(maxWaitMs = 3_000): Promise<void> {
+    this.#draining = true;
+    for (const timer of this.#timers) clearInterval(timer);
+    this.#unsubscribeRevocations();
+    for (const connection of this.#connections) {
+      connection.close(CloseCode.serviceRestart, JSON.stringify({ retry_ms: Math.floor(Math.random() * 5_000) }));
+    }
+    const deadline = Date.now() + maxWaitMs;
+    while (this.#connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const connection of this.#connections) connection.tick(Number.POSITIVE_INFINITY);
+    this.#wss.close();
+  }
+
+  #onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Node removes its own error handler from an upgrading socket: without one, a peer that
+    // resets while being refused (a write ECONNRESET/EPIPE) would be an uncaught exception.
+    socket.on('error', () => socket.destroy());
+    const path = this.#options.path ?? '/realtime';
+    if ((request.url ?? '').split('?')[0] !== path) return refuse(socket, 'not_found', this.#options.metrics);
+    const refusal = this.#admission(request);
+    if (refusal !== undefined) return refuse(socket, refusal.code, this.#options.metrics, refusal.retryAfter);
+    const ip = clientIp(request, this.#options.trustProxy);
+    this.#wss.handleUpgrade(request, socket, head, (ws: WebSocket) => {
+      // Counted here, not before: ws answers a malformed handshake itself and never calls back.
+      this.#perIp.set(ip, (this.#perIp.get(ip) ?? 0) + 1);
+      const connection = new Connection(ws, this.#context, { id: randomBytes(9).toString('base64url'), ip });
+      this.#connections.add(connection);
+      this.#options.metrics.connections.inc();
+    });
+  }
+
+  #admission(request: IncomingMessage): { code: ErrorCode; retryAfter?: number } | undefined {
+    if (this.#draining) return { code: 'server_busy', retryAfter: 1 };
+    if (!this.#originAllowed(request)) return { code: 'origin_forbidden' };
+    const offered = String(request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+    if (!offered.includes(SUBPROTOCOL)) return { code: 'unsupported_subprotocol' };
+    const node = this.#nodeRate.consume('node');
+    if (!node.allowed) return { code: 'server_busy', retryAfter: node.retryAfterSeconds };
+    const ip = clientIp(request, this.#options.trustProxy);
+    const handshake = this.#handshakes.consume(ip);
+    if (!handshake.allowed) return { code: 'handshake_rate_limited', retryAfter: handshake.retryAfterSeconds };
+    if ((this.#perIp.get(ip) ?? 0) >= this.limits.maxConnectionsPerIp) return { code: 'too_many_connections', retryAfter: 5 };
+    return undefined;
+  }
+
+  /** Browsers always send Origin: it must be this site or on the allow-list (no cross-site hijacking). */
+  #originAllowed(request: IncomingMessage): boolean {
+    const origin = request.headers.origin;
+    if (origin === undefined) return true;
+    if (this.#options.allowedOrigins.includes(origin)) return true;
+    try {
+      return new URL(origin).host === request.headers.host;
+    } catch {
+      return false;
+    }
+  }
+
+  #tick(): void {
+    const now = this.#clock();
+    for (const connection of this.#connections) connection.tick(now);
+  }
+
+  #makeContext(): ConnectionContext {
+    const options = this.#options;
+    return {
+      hub: options.hub,
+      limits: this.limits,
+      scheduler: new FlushScheduler(),
+      metrics: options.metrics,
+      log: options.log,
+      clock: this.#clock,
+      verify: (token) => this.#verify(token),
+      admitUser: (connection, userId) => {
+        const mine = this.#byUser.get(userId) ?? new Set<Connection>();
+        if (mine.size >= this.limits.maxConnectionsPerUser) return false;
+        mine.add(connection);
+        this.#byUser.set(userId, mine);
+        return true;
+      },
+      rebindSession: (connection, sessionId) => this.#bindSession(connection, sessionId),
+      onStateChange: (connection, change) => {
+        if (change.to === 'open' && connection.claims !== undefined) this.#bindSession(connection, connection.claims.sessionId);
+        if (change.to === 'closing' || change.to === 'closed') options.metrics.closes.inc({ reason: change.reason ?? String(change.code ?? 'peer') });
+        if (change.to === 'closed') this.#forget(connection);
+      },
+    };
+  }
+
+  async #verify(token: string): Promise<TokenVerdict> {
+    try {
+      const claims = await this.#options.tokens.verify(token);
+      if (!(await this.#options.sessions.isActive(claims.sessionId))) return { ok: false, code: 'session_revoked' };
+      const name = await this.#options.userName(claims.userId);
+      if (name === undefined) return { ok: false, code: 'token_invalid' };
+      return { ok: true, claims, name };
+    } catch (error) {
+      if (error instanceof TandemError) return { ok: false, code: error.code };
+      throw error;
+    }
+  }
+
+  #bindSession(connection: Connection, sessionId: string): void {
+    this.#unbindSession(connection);
+    const set = this.#bySession.get(sessionId) ?? new Set<Connection>();
+    set.add(connection);
+    this.#bySession.set(sessionId, set);
+    this.#sessionOf.set(connection, sessionId);
+  }
+
+  #unbindSession(connection: Connection): void {
+    const previous = this.#sessionOf.get(connection);
+    if (previous === undefined) return;
+    const set = this.#bySession.get(previous);
+    set?.delete(connection);
+    if (set?.size === 0) this.#bySession.delete(previous);
+    this.#sessionOf.delete(connection);
+  }
+
+  #forget(connection: Connection): void {
+    if (!this.#connections.delete(connection)) return;
+    this.#options.metrics.connections.dec();
+    this.#unbindSession(connection);
+    const count = (this.#perIp.get(connection.ip) ?? 1) - 1;
+    if (count <= 0) this.#perIp.delete(connection.ip);
+    else this.#perIp.set(connection.ip, count);
+    const mine = this.#byUser.get(connection.user.id);
+    mine?.delete(connection);
+    if (mine?.size === 0) this.#byUser.delete(connection.user.id);
+  }
+}
+
+const REASONS: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 503: 'Service Unavailable' };
+
+/** Answers a refused upgrade with a plain HTTP problem response and closes the socket. */
+function refuse(socket: Duplex, code: ErrorCode | 'not_found', metrics: RealtimeMetrics, retryAfter?: number): void {
+  const entry = errorCatalog[code];
+  metrics.refusals.inc({ reason: code });
+  const body = JSON.stringify({ type: `urn:tandem:error:${code}`, title: entry.title, status: entry.status, code });
+  const headers = [
+    `HTTP/1.1 ${entry.status} ${REASONS[entry.status] ?? 'Refused'}`,
+    'Content-Type: application/problem+json',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Connection: close',
+    ...(retryAfter === undefined ? [] : [`Retry-After: ${retryAfter}`]),
+  ];
+  socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
+}
