@@ -65,7 +65,7 @@ export class TestSocket {
     return answer;
   }
 
-  /** Resolves with the next frame (already received or future) that passes `test`. */
+  /** Resolves with the next frame received from now on that passes `test` (earlier ones are in `frames`). */
   next(test: (f: Frame) => boolean, timeoutMs = 5_000): Promise<Frame> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(this.frames.slice(-5))}`)), timeoutMs);

@@ -27,7 +27,6 @@ export class Connection implements Subscriber {
   readonly #machine: ConnectionStateMachine;
   #queue: string[] = [];
   #queuedBytes = 0;
-  #queuedAt = 0;
   #tokens: number;
   #refilledAt: number;
   #invalidFrames = 0;
@@ -58,7 +57,8 @@ export class Connection implements Subscriber {
 
   /** Hub delivery: queue a frame; over the byte cap, ephemeral frames drop and durable ones close. */
   send(frame: string, kind: 'durable' | 'ephemeral'): void {
-    if (!this.#machine.is('open', 'authenticating')) return;
+    const state = this.#machine.state;
+    if (state !== 'open' && state !== 'authenticating') return;
     if (this.#ws.bufferedAmount + this.#queuedBytes + frame.length > this.#ctx.limits.outboundBufferBytes) {
       if (kind === 'ephemeral') {
         this.#ctx.metrics.dropped.inc();
@@ -67,35 +67,32 @@ export class Connection implements Subscriber {
       this.close(CloseCode.slowConsumer, 'slow_consumer');
       return;
     }
-    if (this.#queue.length === 0) {
-      this.#queuedAt = performance.now();
-      this.#ctx.scheduler.mark(this);
-    }
-    this.#queue.push(frame);
-    this.#queuedBytes += frame.length;
+    this.#enqueue(frame);
   }
 
-  /** Writes everything queued this turn as one WebSocket message (frames joined by newlines). */
-  flush(): void {
+  /** Writes everything queued this turn as one WebSocket text message (frames joined by newlines). */
+  flush(encode: (frames: readonly string[]) => Buffer): { frames: number; bytes: number } {
     const queue = this.#queue;
-    if (queue.length === 0 || this.#ws.readyState !== this.#ws.OPEN) return;
-    const payload = queue.length === 1 ? queue[0]! : queue.join('\n');
-    this.#ctx.metrics.queueDepth.observe(queue.length);
-    this.#ctx.metrics.flushLatency.observe((performance.now() - this.#queuedAt) / 1000);
-    this.#ctx.metrics.messagesOut.inc({ kind: 'frame' }, queue.length);
-    this.#ctx.metrics.bytesOut.inc(payload.length);
+    if (queue.length === 0 || this.#ws.readyState !== this.#ws.OPEN) return { frames: 0, bytes: 0 };
+    const payload = encode(queue);
     this.#queue = [];
     this.#queuedBytes = 0;
-    this.#ws.send(payload);
+    this.#ws.send(payload, { binary: false });
+    return { frames: queue.length, bytes: payload.length };
+  }
+
+  #enqueue(frame: string): void {
+    if (this.#queue.length === 0) this.#ctx.scheduler.mark(this);
+    this.#queue.push(frame);
+    this.#queuedBytes += frame.length;
   }
 
   /** Sends a close frame (code + reason) and moves to closing; the tick terminates laggards. */
   close(code: number, reason: string): void {
     if (!this.#machine.transition('closing', { code, reason })) return;
     this.#closingSince = this.#ctx.clock();
-    this.#ctx.scheduler.forget(this);
     this.#ctx.hub.removeSubscriber(this);
-    this.flush();
+    this.#ctx.scheduler.flushNow(this);
     this.#ws.close(code, reason.slice(0, 123));
   }
 
@@ -250,8 +247,14 @@ export class Connection implements Subscriber {
     this.#sendFrame(id === undefined ? { t: 'err', c: code, m: message } : { t: 'err', id, c: code, m: message });
   }
 
+  /**
+   * Answers and notices to this client. They bypass the outbound cap: they are bounded by the
+   * client's own request rate, and a large recovery answer must not close the very connection
+   * that is recovering (it would reconnect and recover again, in a loop).
+   */
   #sendFrame(frame: object): void {
-    this.send(JSON.stringify(frame), 'durable');
+    const state = this.#machine.state;
+    if (state === 'open' || state === 'authenticating') this.#enqueue(JSON.stringify(frame));
   }
 
   #onClosed(code: number): void {

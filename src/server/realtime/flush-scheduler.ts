@@ -5,30 +5,80 @@
  *
  * Not a microtask: a REST write's events are published one `await` apart (hub.publishCommitted),
  * and a microtask queued by the first one would run, and write, before the second is queued.
+ *
+ * Encoding happens once per distinct payload, not once per connection: subscribers of the same
+ * channel queue the very same frame strings, so consecutive connections usually share the bytes.
  */
 export interface Flushable {
-  flush(): void;
+  /** Writes what is queued; returns the number of frames and bytes written. */
+  flush(encode: (frames: readonly string[]) => Buffer): { frames: number; bytes: number };
+}
+
+export interface FlushStats {
+  writes: number;
+  frames: number;
+  bytes: number;
+  /** Most frames coalesced into one write in this run. */
+  maxFramesPerWrite: number;
+  /** Milliseconds from the first frame queued in this turn to the end of the writes. */
+  latencyMs: number;
 }
 
 export class FlushScheduler {
   readonly #dirty = new Set<Flushable>();
+  readonly #onRun: (stats: FlushStats) => void;
   #scheduled = false;
+  #markedAt = 0;
+  #lastFrames: readonly string[] = [];
+  #lastBuffer: Buffer = Buffer.alloc(0);
+
+  constructor(onRun: (stats: FlushStats) => void = () => {}) {
+    this.#onRun = onRun;
+  }
+
+  readonly #encode = (frames: readonly string[]): Buffer => {
+    const last = this.#lastFrames;
+    if (frames.length === last.length && frames.every((f, i) => f === last[i])) return this.#lastBuffer;
+    this.#lastFrames = frames;
+    this.#lastBuffer = Buffer.from(frames.length === 1 ? frames[0]! : frames.join('\n'));
+    return this.#lastBuffer;
+  };
+
   readonly #run = () => {
     this.#scheduled = false;
     const dirty = [...this.#dirty];
     this.#dirty.clear();
-    for (const item of dirty) item.flush();
+    const stats: FlushStats = { writes: 0, frames: 0, bytes: 0, maxFramesPerWrite: 0, latencyMs: 0 };
+    for (const item of dirty) {
+      const written = item.flush(this.#encode);
+      if (written.frames === 0) continue;
+      stats.writes += 1;
+      stats.frames += written.frames;
+      stats.bytes += written.bytes;
+      if (written.frames > stats.maxFramesPerWrite) stats.maxFramesPerWrite = written.frames;
+    }
+    this.#lastFrames = [];
+    this.#lastBuffer = Buffer.alloc(0);
+    stats.latencyMs = performance.now() - this.#markedAt;
+    if (stats.writes > 0) this.#onRun(stats);
   };
 
   mark(item: Flushable): void {
     this.#dirty.add(item);
     if (!this.#scheduled) {
       this.#scheduled = true;
+      this.#markedAt = performance.now();
       setImmediate(this.#run);
     }
   }
 
   forget(item: Flushable): void {
     this.#dirty.delete(item);
+  }
+
+  /** Writes one connection's queue now (before a close frame), outside the turn's batch. */
+  flushNow(item: Flushable): void {
+    this.#dirty.delete(item);
+    item.flush((frames) => Buffer.from(frames.join('\n')));
   }
 }

@@ -47,6 +47,8 @@ export class RealtimeGateway {
   readonly #byUser = new Map<number, Set<Connection>>();
   readonly #bySession = new Map<string, Set<Connection>>();
   readonly #sessionOf = new Map<Connection, string>();
+  /** Sessions revoked in the last minute, to catch connections whose auth raced the revocation. */
+  readonly #recentlyRevoked = new Map<string, number>();
   readonly #handshakes: KeyedRateLimiter;
   readonly #nodeRate: KeyedRateLimiter;
   readonly #timers: NodeJS.Timeout[] = [];
@@ -68,7 +70,10 @@ export class RealtimeGateway {
     this.#handshakes = new KeyedRateLimiter({ capacity: this.limits.handshakesPerIpPerSecond * 2, refillPerSecond: this.limits.handshakesPerIpPerSecond, clock: this.#clock });
     this.#nodeRate = new KeyedRateLimiter({ capacity: this.limits.newConnectionsPerSecond, refillPerSecond: this.limits.newConnectionsPerSecond, clock: this.#clock });
     this.#context = this.#makeContext();
-    this.#unsubscribeRevocations = options.sessions.onRevoked((sessionId) => this.closeSession(sessionId, CloseCode.sessionRevoked, 'session_revoked'));
+    this.#unsubscribeRevocations = options.sessions.onRevoked((sessionId) => {
+      this.#recentlyRevoked.set(sessionId, this.#clock());
+      this.closeSession(sessionId, CloseCode.sessionRevoked, 'session_revoked');
+    });
     const tick = setInterval(() => this.#tick(), options.tickMs ?? 1_000);
     const beat = setInterval(() => this.#connections.forEach((c) => c.heartbeat()), this.limits.heartbeatIntervalMs);
     tick.unref();
@@ -135,12 +140,16 @@ export class RealtimeGateway {
     if (!this.#originAllowed(request)) return { code: 'origin_forbidden' };
     const offered = String(request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
     if (!offered.includes(SUBPROTOCOL)) return { code: 'unsupported_subprotocol' };
-    const node = this.#nodeRate.consume('node');
-    if (!node.allowed) return { code: 'server_busy', retryAfter: node.retryAfterSeconds };
+    // The node-wide budget is only spent by a handshake every per-IP check let through: one
+    // address refused for its own rate must not use up everyone else's new connections.
+    const busy = this.#nodeRate.peek('node');
+    if (!busy.allowed) return { code: 'server_busy', retryAfter: busy.retryAfterSeconds };
     const ip = clientIp(request, this.#options.trustProxy);
     const handshake = this.#handshakes.consume(ip);
     if (!handshake.allowed) return { code: 'handshake_rate_limited', retryAfter: handshake.retryAfterSeconds };
     if ((this.#perIp.get(ip) ?? 0) >= this.limits.maxConnectionsPerIp) return { code: 'too_many_connections', retryAfter: 5 };
+    const node = this.#nodeRate.consume('node');
+    if (!node.allowed) return { code: 'server_busy', retryAfter: node.retryAfterSeconds };
     return undefined;
   }
 
@@ -158,6 +167,7 @@ export class RealtimeGateway {
 
   #tick(): void {
     const now = this.#clock();
+    for (const [sessionId, at] of this.#recentlyRevoked) if (now - at > 60_000) this.#recentlyRevoked.delete(sessionId);
     for (const connection of this.#connections) connection.tick(now);
   }
 
@@ -166,7 +176,14 @@ export class RealtimeGateway {
     return {
       hub: options.hub,
       limits: this.limits,
-      scheduler: new FlushScheduler(),
+      // Metrics per coalesced run, not per delivery: at 10,000 subscribers a per-write
+      // histogram observation would cost more than the write's own JavaScript.
+      scheduler: new FlushScheduler((run) => {
+        options.metrics.messagesOut.inc({ kind: 'frame' }, run.frames);
+        options.metrics.bytesOut.inc(run.bytes);
+        options.metrics.flushLatency.observe(run.latencyMs / 1000);
+        options.metrics.queueDepth.observe(run.maxFramesPerWrite);
+      }),
       metrics: options.metrics,
       log: options.log,
       clock: this.#clock,
@@ -201,6 +218,11 @@ export class RealtimeGateway {
   }
 
   #bindSession(connection: Connection, sessionId: string): void {
+    // A token verified just before its session was revoked would otherwise outlive the logout.
+    if (this.#recentlyRevoked.has(sessionId)) {
+      connection.close(CloseCode.sessionRevoked, 'session_revoked');
+      return;
+    }
     this.#unbindSession(connection);
     const set = this.#bySession.get(sessionId) ?? new Set<Connection>();
     set.add(connection);

@@ -27,10 +27,10 @@ export class RealtimeMetrics {
     this.dropped = new Counter({ name: 'tandem_ws_ephemeral_dropped_total', help: 'Ephemeral frames dropped for slow consumers', registers });
     this.flushLatency = new Histogram({
       name: 'tandem_ws_publish_to_write_seconds',
-      help: 'Time from a frame being queued for a connection to its socket write',
+      help: 'Per coalesced write run: time from the first frame queued in the turn to the end of the socket writes',
       buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
       registers,
     });
-    this.queueDepth = new Histogram({ name: 'tandem_ws_queue_depth_frames', help: 'Frames written per coalesced socket write', buckets: [1, 2, 5, 10, 50, 100, 500], registers });
+    this.queueDepth = new Histogram({ name: 'tandem_ws_queue_depth_frames', help: 'Per coalesced write run: the most frames any one connection got in a single write', buckets: [1, 2, 5, 10, 50, 100, 500], registers });
   }
 }
