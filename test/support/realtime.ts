@@ -23,7 +23,12 @@ export class TestSocket {
     this.ws = ws;
     ws.on('message', (data) => {
       for (const line of data.toString().split('\n')) {
-        const frame = JSON.parse(line) as Frame;
+        let frame: Frame;
+        try {
+          frame = JSON.parse(line) as Frame;
+        } catch {
+          frame = { t: 'unparseable', raw: line };
+        }
         this.frames.push(frame);
         this.#waiters = this.#waiters.filter((w) => (w.test(frame) ? (w.resolve(frame), false) : true));
       }
@@ -57,10 +62,10 @@ export class TestSocket {
     this.ws.send(data);
   }
 
-  /** Sends a frame with a fresh id and resolves with the ack or err that answers it. */
+  /** Sends a frame with a fresh id and resolves with the ack, err or pong that answers it. */
   request(frame: Record<string, unknown>): Promise<Frame> {
     const id = this.#nextId++;
-    const answer = this.next((f) => f.id === id && (f.t === 'ack' || f.t === 'err'));
+    const answer = this.next((f) => f.id === id && (f.t === 'ack' || f.t === 'err' || f.t === 'pong'));
     this.ws.send(JSON.stringify({ ...frame, id }));
     return answer;
   }
@@ -68,8 +73,12 @@ export class TestSocket {
   /** Resolves with the next frame received from now on that passes `test` (earlier ones are in `frames`). */
   next(test: (f: Frame) => boolean, timeoutMs = 5_000): Promise<Frame> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(this.frames.slice(-5))}`)), timeoutMs);
-      this.#waiters.push({ test, resolve: (f) => (clearTimeout(timer), resolve(f)) });
+      const waiter = { test, resolve: (f: Frame) => (clearTimeout(timer), resolve(f)) };
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        reject(new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(this.frames.slice(-5))}`));
+      }, timeoutMs);
+      this.#waiters.push(waiter);
     });
   }
 

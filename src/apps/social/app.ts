@@ -79,7 +79,8 @@ export async function buildSocialApp(options: SocialAppOptions): Promise<SocialA
     description: 'REST half of the Tandem reference app. Every GET carries a strong ETag; lists that have a realtime channel report its position in Tandem-Channel / Tandem-Position.',
   }, { upgradeInsecureRequests: config.hsts });
   const { broker, hub, gateway } = createRealtime({ config, db, tokens, sessions, announcer, registry: metrics.registry, log: app.log, options });
-  const store = { db, dialect, epochOf: async (channel: string) => (await broker.position(channel)).epoch };
+  // The memory broker has one epoch for all channels: no per-channel lookup (or state) per GET.
+  const store = { db, dialect, epochOf: async () => broker.epoch };
   const ctx: SocialContext = { app, db, store, hub, announcer, tokens, sessions, config, authenticate: installAuthentication(app, tokens, sessions) };
   registerAuthRoutes(ctx);
   registerUserRoutes(ctx);

@@ -5,6 +5,8 @@ import { appendEntry, historyAt, raisePosition, readSince, trimHistory, type Cha
 export interface MemoryBrokerOptions {
   /** Most publications kept per channel. Default 1000. */
   historyMaxCount?: number;
+  /** How often idle channels are trimmed by age, ms. Default 60_000. */
+  sweepIntervalMs?: number;
   /** Oldest publication kept, in ms. Default 600_000 (10 minutes). */
   historyMaxAgeMs?: number;
   /**
@@ -45,6 +47,7 @@ export class MemoryBroker implements Broker {
   // A Set of wrapper objects, so one function can be registered (and removed) more than once.
   readonly #registrations = new Set<Registration>();
   #closed = false;
+  readonly #sweeper: NodeJS.Timeout;
 
   constructor(options: MemoryBrokerOptions = {}) {
     this.epoch = (options.newEpoch ?? randomUUID)();
@@ -54,6 +57,10 @@ export class MemoryBroker implements Broker {
     this.#positionSource = options.positionSource;
     this.#onListenerError = options.onListenerError ?? ((error) =>
       process.emitWarning(`A broker listener threw: ${error instanceof Error ? error.message : String(error)}`, { type: 'BrokerListenerError' }));
+    // Age limits are otherwise applied when a channel is touched; an idle channel would keep
+    // its history forever. The sweep keeps each channel's position (tiny) and frees its entries.
+    this.#sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 60_000);
+    this.#sweeper.unref();
   }
 
   async publish(message: BrokerMessage): Promise<void> {
@@ -89,7 +96,14 @@ export class MemoryBroker implements Broker {
     return { epoch: this.epoch, offset: history.last };
   }
 
+  /** Trims every channel's history by age now (the broker also does it every sweepIntervalMs). */
+  sweep(): void {
+    const now = this.#clock();
+    for (const history of this.#channels.values()) trimHistory(history, now, this.#limits);
+  }
+
   async close(): Promise<void> {
+    clearInterval(this.#sweeper);
     this.#closed = true;
     this.#registrations.clear();
     this.#channels.clear();

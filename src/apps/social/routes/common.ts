@@ -1,22 +1,5 @@
 import { Type } from 'typebox';
-import type { Kysely } from 'kysely';
-import { etag } from '../../../server/http/caching';
-import type { PageQuery } from '../../../server/http/pagination';
-import { readPosition } from '../../../server/store/channel-log';
-import type { ServerTables } from '../../../server/store/database';
 import { ProblemSchema } from '../schemas';
-
-/**
- * A list's channel position: it goes into the ETag (so a 304 costs one indexed lookup)
- * and into the Tandem-Channel / Tandem-Position headers (so a client can subscribe from it).
- */
-export async function listSnapshot(db: Kysely<ServerTables>, channel: string, scope: string, query: PageQuery) {
-  const position = await readPosition(db, channel);
-  return {
-    etag: etag(scope, position, `l${query.limit ?? 20}`, query.cursor ?? '-'),
-    headers: { 'tandem-channel': channel, 'tandem-position': String(position) },
-  };
-}
 
 const problemResponse = { description: 'An RFC 9457 problem with a stable `code` (docs/errors.md)', content: { 'application/problem+json': { schema: ProblemSchema } } };
 
