@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { SignJWT, jwtVerify, errors as joseErrors, type JWTHeaderParameters } from 'jose';
 import type { Kysely } from 'kysely';
 import { TandemError } from '../errors';
@@ -11,9 +11,10 @@ export interface AccessClaims {
   expiresAt: number;
 }
 
+/** Keys are imported once as KeyObjects: jose would otherwise re-import raw bytes on every sign and verify. */
 interface SigningKey {
   kid: string;
-  key: Uint8Array;
+  key: KeyObject;
 }
 
 /**
@@ -23,7 +24,7 @@ interface SigningKey {
  */
 export class TokenService {
   readonly #signing: SigningKey;
-  readonly #keys: Map<string, Uint8Array>;
+  readonly #keys: Map<string, KeyObject>;
   readonly #ttlSeconds: number;
   readonly #clock: () => number;
 
@@ -43,7 +44,7 @@ export class TokenService {
     const clock = options.clock ?? Date.now;
     if (options.secret !== undefined) {
       const kid = createHash('sha256').update(options.secret).digest('base64url').slice(0, 16);
-      return new TokenService([{ kid, key: new TextEncoder().encode(options.secret) }], options.ttlSeconds, clock);
+      return new TokenService([{ kid, key: createSecretKey(Buffer.from(options.secret)) }], options.ttlSeconds, clock);
     }
     let rows = await db.selectFrom('signing_keys').selectAll().orderBy('created_at').execute();
     if (rows.length === 0) {
@@ -51,7 +52,7 @@ export class TokenService {
       await db.insertInto('signing_keys').values(row).onConflict((oc) => oc.doNothing()).execute();
       rows = await db.selectFrom('signing_keys').selectAll().orderBy('created_at').execute();
     }
-    const keys = rows.map((r) => ({ kid: r.kid, key: Buffer.from(r.secret, 'base64url') }));
+    const keys = rows.map((r) => ({ kid: r.kid, key: createSecretKey(Buffer.from(r.secret, 'base64url')) }));
     return new TokenService(keys, options.ttlSeconds, clock);
   }
 
@@ -92,7 +93,7 @@ export class TokenService {
     }
   }
 
-  #keyFor(header: JWTHeaderParameters): Uint8Array {
+  #keyFor(header: JWTHeaderParameters): KeyObject {
     const key = header.kid === undefined ? undefined : this.#keys.get(header.kid);
     if (key === undefined) throw new TandemError('token_invalid', 'Unknown signing key');
     return key;

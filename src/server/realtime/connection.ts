@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { CloseCode } from '../../protocol/close-codes';
 import { decodeClientFrame } from '../../protocol/codec';
@@ -6,9 +7,23 @@ import type { AccessClaims } from '../auth/tokens';
 import { errorCatalog, type ErrorCode } from '../errors';
 import type { ConnectionContext } from './context';
 import { ConnectionStateMachine } from './state';
+import { payloadOf } from './text-frame';
 import type { Subscriber } from './types';
 
 const textDecoder = new TextDecoder();
+const kConnection = Symbol('tandem.connection');
+type SocketWithConnection = WebSocket & { [kConnection]: Connection };
+type Listener = (...args: unknown[]) => void;
+
+/**
+ * ws keeps its net.Socket in `_socket` (not public API). Writing a pre-framed message there is
+ * what makes "frame once per publication" possible; if a future ws hides it, flush falls back
+ * to ws.send and only loses that optimisation.
+ */
+function rawSocketOf(ws: WebSocket): (Duplex & { writableLength: number }) | undefined {
+  const socket = (ws as unknown as { _socket?: Duplex & { writableLength: number } })._socket;
+  return socket !== undefined && socket !== null && typeof socket.write === 'function' ? socket : undefined;
+}
 
 /**
  * One realtime connection: an explicit state machine, the per-message checks (size by ws,
@@ -24,17 +39,21 @@ export class Connection implements Subscriber {
   alive = true;
   readonly #ws: WebSocket;
   readonly #ctx: ConnectionContext;
-  readonly #machine: ConnectionStateMachine;
+  readonly #machine: ConnectionStateMachine<Connection>;
   #queue: string[] = [];
   #queuedBytes = 0;
+  /** Bytes the socket still held after our last write: a cheap, conservative backlog estimate. */
+  #backlog = 0;
   #tokens: number;
   #refilledAt: number;
   #invalidFrames = 0;
   #floodDrops = 0;
   #warnedExpiryFor = 0;
   #closingSince = 0;
-  readonly #channels = new Set<string>();
-  #inbound: Promise<void> = Promise.resolve();
+  /** Channels this connection subscribed to (for the subscriptions gauge); created on first use. */
+  #channels: Set<string> | undefined;
+  /** The tail of the in-order processing chain; undefined when nothing is in flight. */
+  #inbound: Promise<void> | undefined;
 
   constructor(ws: WebSocket, ctx: ConnectionContext, meta: { id: string; ip: string }) {
     this.#ws = ws;
@@ -44,12 +63,28 @@ export class Connection implements Subscriber {
     this.openedAt = ctx.clock();
     this.#tokens = ctx.limits.messageBurst;
     this.#refilledAt = this.openedAt;
-    this.#machine = new ConnectionStateMachine((change) => ctx.onStateChange(this, change));
-    ws.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
-    ws.on('pong', () => (this.alive = true));
-    ws.on('close', (code) => this.#onClosed(code));
-    ws.on('error', () => ws.terminate());
+    this.#machine = new ConnectionStateMachine<Connection>(this, ctx.onStateChange);
+    (ws as SocketWithConnection)[kConnection] = this;
+    const events = ws as unknown as NodeJS.EventEmitter;
+    events.on('message', Connection.#onMessageShared as Listener);
+    events.on('pong', Connection.#onPongShared as Listener);
+    events.on('close', Connection.#onCloseShared as Listener);
+    events.on('error', Connection.#onErrorShared as Listener);
   }
+
+  // One set of listeners for every socket (ws calls them with `this` = the socket).
+  static #onMessageShared = function (this: SocketWithConnection, data: Buffer, isBinary: boolean) {
+    this[kConnection].#onMessage(data, isBinary);
+  };
+  static #onPongShared = function (this: SocketWithConnection) {
+    this[kConnection].alive = true;
+  };
+  static #onCloseShared = function (this: SocketWithConnection, code: number) {
+    this[kConnection].#onClosed(code);
+  };
+  static #onErrorShared = function (this: SocketWithConnection) {
+    this.terminate();
+  };
 
   get state() {
     return this.#machine.state;
@@ -59,7 +94,9 @@ export class Connection implements Subscriber {
   send(frame: string, kind: 'durable' | 'ephemeral'): void {
     const state = this.#machine.state;
     if (state !== 'open' && state !== 'authenticating') return;
-    if (this.#ws.bufferedAmount + this.#queuedBytes + frame.length > this.#ctx.limits.outboundBufferBytes) {
+    // Fast estimate first (the socket backlog as of the last flush); the exact figure only near the cap.
+    const cap = this.#ctx.limits.outboundBufferBytes;
+    if (this.#backlog + this.#queuedBytes + frame.length > cap && this.#ws.bufferedAmount + this.#queuedBytes + frame.length > cap) {
       if (kind === 'ephemeral') {
         this.#ctx.metrics.dropped.inc();
         return;
@@ -70,15 +107,26 @@ export class Connection implements Subscriber {
     this.#enqueue(frame);
   }
 
-  /** Writes everything queued this turn as one WebSocket text message (frames joined by newlines). */
-  flush(encode: (frames: readonly string[]) => Buffer): { frames: number; bytes: number } {
+  /**
+   * Writes everything queued this turn as one WebSocket text message (frames joined by newlines).
+   * The frame arrives pre-built (shared by every connection with the same queue) and goes straight
+   * to the socket: with permessage-deflate off, ws's sender writes synchronously too, so order with
+   * its own frames (pings, close) is kept.
+   */
+  flush(frame: (frames: readonly string[]) => Buffer): { frames: number; bytes: number } {
     const queue = this.#queue;
     if (queue.length === 0 || this.#ws.readyState !== this.#ws.OPEN) return { frames: 0, bytes: 0 };
-    const payload = encode(queue);
+    const bytes = frame(queue);
     this.#queue = [];
     this.#queuedBytes = 0;
-    this.#ws.send(payload, { binary: false });
-    return { frames: queue.length, bytes: payload.length };
+    const socket = rawSocketOf(this.#ws);
+    if (socket === undefined) {
+      this.#ws.send(payloadOf(bytes), { binary: false });
+    } else {
+      socket.write(bytes);
+      this.#backlog = socket.writableLength;
+    }
+    return { frames: queue.length, bytes: bytes.length };
   }
 
   #enqueue(frame: string): void {
@@ -135,7 +183,11 @@ export class Connection implements Subscriber {
     if (this.#machine.is('closing', 'closed')) return;
     this.#ctx.metrics.bytesIn.inc(data.length);
     if (!this.#admitMessage()) return;
-    this.#inbound = this.#inbound.then(() => this.#process(data, isBinary));
+    const run = (this.#inbound ?? Promise.resolve()).then(() => this.#process(data, isBinary));
+    this.#inbound = run;
+    void run.finally(() => {
+      if (this.#inbound === run) this.#inbound = undefined;
+    });
   }
 
   async #process(data: Buffer, isBinary: boolean): Promise<void> {
@@ -189,7 +241,7 @@ export class Connection implements Subscriber {
         // The ack is written when the subscription goes live, so no publication overtakes it.
         await this.#ctx.hub.subscribe(this, frame.ch, frame.since, {
           onAnswer: (result) => {
-            this.#channels.add(frame.ch);
+            (this.#channels ??= new Set()).add(frame.ch);
             this.#ctx.metrics.subscriptions.inc();
             this.#sendFrame({ t: 'ack', id: frame.id, d: result });
           },
@@ -198,7 +250,7 @@ export class Connection implements Subscriber {
       }
       case 'unsub': {
         await this.#ctx.hub.unsubscribe(this, frame.ch);
-        if (this.#channels.delete(frame.ch)) this.#ctx.metrics.subscriptions.dec();
+        if (this.#channels?.delete(frame.ch) === true) this.#ctx.metrics.subscriptions.dec();
         return this.#sendFrame({ t: 'ack', id: frame.id });
       }
       case 'pub': {
@@ -261,8 +313,8 @@ export class Connection implements Subscriber {
     this.#ctx.scheduler.forget(this);
     if (this.#machine.is('closed')) return;
     if (!this.#machine.is('closing')) this.#ctx.hub.removeSubscriber(this);
-    this.#ctx.metrics.subscriptions.dec(this.#channels.size);
-    this.#channels.clear();
+    this.#ctx.metrics.subscriptions.dec(this.#channels?.size ?? 0);
+    this.#channels = undefined;
     this.#machine.transition('closed', { code });
   }
 }

@@ -1,3 +1,5 @@
+import { textFrame } from './text-frame';
+
 /**
  * Coalesces writes: connections that queued frames during this event-loop turn are flushed once,
  * at the end of the turn (setImmediate, i.e. after every promise continuation of the turn has
@@ -6,12 +8,13 @@
  * Not a microtask: a REST write's events are published one `await` apart (hub.publishCommitted),
  * and a microtask queued by the first one would run, and write, before the second is queued.
  *
- * Encoding happens once per distinct payload, not once per connection: subscribers of the same
- * channel queue the very same frame strings, so consecutive connections usually share the bytes.
+ * Encoding and WebSocket framing happen once per distinct payload, not once per connection:
+ * subscribers of the same channel queue the very same frame strings, so consecutive connections
+ * usually share the bytes.
  */
 export interface Flushable {
-  /** Writes what is queued; returns the number of frames and bytes written. */
-  flush(encode: (frames: readonly string[]) => Buffer): { frames: number; bytes: number };
+  /** Writes what is queued, framed by `frame`; returns the number of frames and bytes written. */
+  flush(frame: (frames: readonly string[]) => Buffer): { frames: number; bytes: number };
 }
 
 export interface FlushStats {
@@ -40,12 +43,13 @@ export class FlushScheduler {
     const last = this.#lastFrames;
     if (frames.length === last.length && frames.every((f, i) => f === last[i])) return this.#lastBuffer;
     this.#lastFrames = frames;
-    this.#lastBuffer = Buffer.from(frames.length === 1 ? frames[0]! : frames.join('\n'));
+    this.#lastBuffer = textFrame(frames.length === 1 ? frames[0]! : frames.join('\n'));
     return this.#lastBuffer;
   };
 
   readonly #run = () => {
     this.#scheduled = false;
+    // Items marked while flushing (none today: flush does not publish) go to the next run.
     const dirty = [...this.#dirty];
     this.#dirty.clear();
     const stats: FlushStats = { writes: 0, frames: 0, bytes: 0, maxFramesPerWrite: 0, latencyMs: 0 };
@@ -79,6 +83,6 @@ export class FlushScheduler {
   /** Writes one connection's queue now (before a close frame), outside the turn's batch. */
   flushNow(item: Flushable): void {
     this.#dirty.delete(item);
-    item.flush((frames) => Buffer.from(frames.join('\n')));
+    item.flush((frames) => textFrame(frames.join('\n')));
   }
 }

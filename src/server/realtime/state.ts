@@ -15,12 +15,18 @@ export interface StateChange {
   reason?: string;
 }
 
-/** An explicit state machine: illegal moves are refused (and reported), never silently taken. */
-export class ConnectionStateMachine {
+/**
+ * An explicit state machine: illegal moves are refused (and reported), never silently taken.
+ * The listener gets the owner back, so one shared listener serves every connection (no closure
+ * per connection: idle memory per socket is part of the product).
+ */
+export class ConnectionStateMachine<Owner = unknown> {
   #state: ConnectionState = 'authenticating';
-  readonly #onChange: (change: StateChange) => void;
+  readonly #owner: Owner;
+  readonly #onChange: (owner: Owner, change: StateChange) => void;
 
-  constructor(onChange: (change: StateChange) => void = () => {}) {
+  constructor(owner: Owner, onChange: (owner: Owner, change: StateChange) => void = () => {}) {
+    this.#owner = owner;
     this.#onChange = onChange;
   }
 
@@ -37,7 +43,7 @@ export class ConnectionStateMachine {
     if (!TRANSITIONS[this.#state].includes(to)) return false;
     const from = this.#state;
     this.#state = to;
-    this.#onChange({ from, to, ...detail });
+    this.#onChange(this.#owner, { from, to, ...detail });
     return true;
   }
 }
