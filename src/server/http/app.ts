@@ -1,19 +1,21 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyHttpOptions, type RawServerDefault } from 'fastify';
+import Fastify, { type FastifyError, type FastifyHttpOptions, type RawServerDefault } from 'fastify';
 import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { TandemError } from '../errors';
 import { KeyedRateLimiter } from '../limits/rate-limiter';
 import type { Config } from '../ops/config';
 import type { Metrics } from '../ops/metrics';
-import { installProblemHandlers } from './problem';
+import { installProblemHandlers, sendFrameworkProblem } from './problem';
+import { securityHeaders } from './security-headers';
 import { createValidatorCompiler } from './validation';
 
-const EXPOSED_HEADERS = ['ETag', 'Link', 'Retry-After', 'Idempotent-Replayed', 'X-Request-Id', 'Tandem-Channel', 'Tandem-Position', 'Location'];
+const EXPOSED_HEADERS = ['ETag', 'Link', 'Retry-After', 'Idempotent-Replayed', 'X-Request-Id', 'Tandem-Channel', 'Tandem-Epoch', 'Tandem-Position', 'Location'];
 const ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Idempotency-Key', 'X-Request-Id'];
 const UNLIMITED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+/** An incoming X-Request-Id is kept only when it is a sane token; otherwise a new one is made. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export interface HttpAppOptions {
   config: Config;
@@ -34,17 +36,34 @@ export async function createHttpApp(options: HttpAppOptions) {
     bodyLimit: config.bodyLimitBytes,
     // Fastify accepts a hop count at run time; its types only list the other forms.
     trustProxy: config.trustProxy as boolean,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    // Echo a caller's X-Request-Id (tracing across services) only if it is safe to log and echo.
+    requestIdHeader: false,
+    genReqId: (request) => {
+      const incoming = request.headers['x-request-id'];
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // Malformed percent-encoding and over-long path params are refused by the router before any
+    // hook runs; without this they would answer Fastify's own application/json body.
+    frameworkErrors: sendFrameworkProblem,
   };
   const app = Fastify(fastifyOptions).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(createValidatorCompiler());
   installProblemHandlers(app);
+  // Only JSON bodies are spoken here: Fastify's default text/plain parser would turn a text body
+  // into a string and answer a confusing validation error instead of 415.
+  app.removeContentTypeParser('text/plain');
   options.metrics.install(app);
+  // First hook of all, so answers given early by other hooks (CORS preflights, the rate limit)
+  // carry the id too.
+  // (Callback-style hooks: no promise per request on the hot path.)
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    done();
+  });
 
   await app.register(cookie);
   await app.register(cors, {
@@ -55,25 +74,26 @@ export async function createHttpApp(options: HttpAppOptions) {
     methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'],
     maxAge: 600,
   });
-  await app.register(helmet, {
-    global: true,
-    crossOriginResourcePolicy: { policy: 'same-site' },
-    // HSTS and upgrade-insecure-requests only make sense behind TLS; on plain-HTTP localhost
-    // they would break the app, so they follow TANDEM_HSTS (set it where TLS terminates here).
-    hsts: config.hsts ? { maxAge: 31_536_000, includeSubDomains: true } : false,
-    contentSecurityPolicy: { directives: { upgradeInsecureRequests: config.hsts ? [] : null } },
+  const headers = securityHeaders({ hsts: config.hsts });
+  // On every request (global), on the raw response like @fastify/helmet, after CORS and before the limit.
+  app.addHook('onRequest', (_request, reply, done) => {
+    for (const name of headers.remove) reply.raw.removeHeader(name);
+    for (const [name, value] of headers.set) reply.raw.setHeader(name, value);
+    done();
   });
 
   const limiter = new KeyedRateLimiter({ capacity: config.rateLimitBurst, refillPerSecond: config.rateLimitPerMinute / 60 });
-  app.addHook('onRequest', async (request, reply) => {
-    reply.header('x-request-id', request.id);
-    if (UNLIMITED_PATHS.has(request.url)) return;
+  app.addHook('onRequest', (request, _reply, done) => {
+    // The route template, not the raw URL: '/healthz?probe=1' and '/healthz/' are health checks too.
+    if (UNLIMITED_PATHS.has(request.routeOptions.url ?? '')) return done();
     const decision = limiter.consume(request.ip);
     if (!decision.allowed) {
-      throw new TandemError('rate_limited', `Retry in ${decision.retryAfterSeconds} s`, {
+      const error = new TandemError('rate_limited', `Retry in ${decision.retryAfterSeconds} s`, {
         headers: { 'retry-after': String(decision.retryAfterSeconds) },
       });
+      return done(error as unknown as FastifyError);
     }
+    done();
   });
   return app;
 }

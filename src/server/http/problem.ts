@@ -36,6 +36,7 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed_json',
   FST_ERR_CTP_INVALID_JSON_BODY: 'malformed_json',
   FST_ERR_BAD_URL: 'not_found',
+  FST_ERR_MAX_PARAM_LENGTH: 'not_found',
   FST_ERR_ASYNC_CONSTRAINT: 'not_found',
 };
 
@@ -64,6 +65,16 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, error:
     .header('cache-control', 'no-store')
     .type(PROBLEM_CONTENT_TYPE)
     .send(JSON.stringify(toProblem(error, request.url)));
+}
+
+/**
+ * Fastify's `frameworkErrors` hook: errors the router raises before any route hook runs
+ * (bad percent-encoding, over-long params). No onRequest hook has set the request id or the
+ * security headers yet, so this sets the id and nosniff itself.
+ */
+export function sendFrameworkProblem(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  reply.header('x-request-id', request.id).header('x-content-type-options', 'nosniff');
+  void sendProblem(request, reply, asTandemError(error));
 }
 
 /** Installs the problem+json error and not-found handlers. */

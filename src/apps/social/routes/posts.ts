@@ -3,14 +3,15 @@ import { claimsOf } from '../../../server/auth/authenticate';
 import { TandemError } from '../../../server/errors';
 import { assertIfMatch, etag, sendConditional } from '../../../server/http/caching';
 import { runIdempotent, sendStored } from '../../../server/http/idempotency';
-import { decodeCursor, nextLink, PageQuery, paginate } from '../../../server/http/pagination';
+import { sendChannelPage } from '../../../server/http/channel-page';
+import { PageQuery } from '../../../server/http/pagination';
 import { inTransaction } from '../../../server/store/channel-log';
 import { channels } from '../channels';
 import type { SocialContext } from '../context';
 import { commentOwner, createComment, deleteComment, listComments } from '../repos/comments';
 import { createPost, deletePost, getPost, listPosts, postVersion, updatePost } from '../repos/posts';
 import { Comment, CommentBody, Id, IdParams, Page, Post, PostBody } from '../schemas';
-import { ConditionalHeaders, IdempotencyHeaders, IfMatchHeaders, listSnapshot, NoContent, NotModified, problems } from './common';
+import { ConditionalHeaders, IdempotencyHeaders, IfMatchHeaders, NoContent, NotModified, problems } from './common';
 
 const postEtag = (id: number, version: number) => etag('post', id, `v${version}`);
 const commentEtag = (id: number, version: number) => etag('comment', id, `v${version}`);
@@ -21,25 +22,26 @@ export function registerPostRoutes(ctx: SocialContext): void {
 
   app.get('/api/posts', {
     schema: { tags, summary: 'The feed: posts, newest first', querystring: PageQuery, headers: ConditionalHeaders, response: { 200: Page(Post), 304: NotModified, ...problems(400) } },
-  }, async (request, reply) => {
-    const query = request.query;
-    const before = decodeCursor(query.cursor);
-    const snapshot = await listSnapshot(db, channels.feed, 'feed', query);
-    return sendConditional(request, reply, {
-      ...snapshot,
+  }, async (request, reply) =>
+    sendChannelPage(request, reply, ctx.store, {
+      channel: channels.feed,
+      scope: 'feed',
       policy: 'publicList',
-      build: async () => {
-        const page = paginate(await listPosts(db, before, query.limit ?? 20), query.limit ?? 20);
-        reply.headers(nextLink(request.url, page.nextCursor));
-        return page;
-      },
-    });
-  });
+      query: request.query,
+      load: (trx, cursor, limit) => listPosts(trx, cursor, limit),
+    }));
 
   app.get('/api/posts/:id', {
     schema: { tags, summary: 'One post', params: IdParams, headers: ConditionalHeaders, response: { 200: Post, 304: NotModified, ...problems(404) } },
   }, async (request, reply) => {
     const { id } = request.params;
+    if (request.headers['if-none-match'] === undefined) {
+      // No cached copy to revalidate, so the answer is the post itself: one query reads it and
+      // its version together (the ETag and the body can never disagree).
+      const post = await getPost(db, id);
+      if (post === undefined) throw new TandemError('not_found', `Post ${id} does not exist`);
+      return sendConditional(request, reply, { etag: postEtag(id, post.version), policy: 'publicItem', build: () => post });
+    }
     const current = await postVersion(db, id);
     if (current === undefined) throw new TandemError('not_found', `Post ${id} does not exist`);
     return sendConditional(request, reply, {
@@ -109,18 +111,13 @@ export function registerPostRoutes(ctx: SocialContext): void {
     },
   }, async (request, reply) => {
     const { id } = request.params;
-    const query = request.query;
-    const after = decodeCursor(query.cursor);
     if ((await postVersion(db, id)) === undefined) throw new TandemError('not_found', `Post ${id} does not exist`);
-    const snapshot = await listSnapshot(db, channels.post(id), `comments.${id}`, query);
-    return sendConditional(request, reply, {
-      ...snapshot,
+    return sendChannelPage(request, reply, ctx.store, {
+      channel: channels.post(id),
+      scope: `comments.${id}`,
       policy: 'publicList',
-      build: async () => {
-        const page = paginate(await listComments(db, id, after, query.limit ?? 20), query.limit ?? 20);
-        reply.headers(nextLink(request.url, page.nextCursor));
-        return page;
-      },
+      query: request.query,
+      load: (trx, cursor, limit) => listComments(trx, id, cursor, limit),
     });
   });
 
