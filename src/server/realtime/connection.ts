@@ -36,6 +36,8 @@ export class Connection implements Subscriber {
   readonly openedAt: number;
   user = { id: 0, name: '' };
   claims: AccessClaims | undefined;
+  /** The session this connection belongs to (logout closes it); set by the gateway. */
+  sessionId: string | undefined;
   alive = true;
   readonly #ws: WebSocket;
   readonly #ctx: ConnectionContext;
@@ -50,8 +52,6 @@ export class Connection implements Subscriber {
   #floodDrops = 0;
   #warnedExpiryFor = 0;
   #closingSince = 0;
-  /** Channels this connection subscribed to (for the subscriptions gauge); created on first use. */
-  #channels: Set<string> | undefined;
   /** The tail of the in-order processing chain; undefined when nothing is in flight. */
   #inbound: Promise<void> | undefined;
 
@@ -241,8 +241,6 @@ export class Connection implements Subscriber {
         // The ack is written when the subscription goes live, so no publication overtakes it.
         await this.#ctx.hub.subscribe(this, frame.ch, frame.since, {
           onAnswer: (result) => {
-            (this.#channels ??= new Set()).add(frame.ch);
-            this.#ctx.metrics.subscriptions.inc();
             this.#sendFrame({ t: 'ack', id: frame.id, d: result });
           },
         });
@@ -250,7 +248,6 @@ export class Connection implements Subscriber {
       }
       case 'unsub': {
         await this.#ctx.hub.unsubscribe(this, frame.ch);
-        if (this.#channels?.delete(frame.ch) === true) this.#ctx.metrics.subscriptions.dec();
         return this.#sendFrame({ t: 'ack', id: frame.id });
       }
       case 'pub': {
@@ -313,8 +310,6 @@ export class Connection implements Subscriber {
     this.#ctx.scheduler.forget(this);
     if (this.#machine.is('closed')) return;
     if (!this.#machine.is('closing')) this.#ctx.hub.removeSubscriber(this);
-    this.#ctx.metrics.subscriptions.dec(this.#channels?.size ?? 0);
-    this.#channels = undefined;
     this.#machine.transition('closed', { code });
   }
 }

@@ -46,7 +46,6 @@ export class RealtimeGateway {
   readonly #perIp = new Map<string, number>();
   readonly #byUser = new Map<number, Set<Connection>>();
   readonly #bySession = new Map<string, Set<Connection>>();
-  readonly #sessionOf = new Map<Connection, string>();
   /** Sessions revoked in the last minute, to catch connections whose auth raced the revocation. */
   readonly #recentlyRevoked = new Map<string, number>();
   readonly #handshakes: KeyedRateLimiter;
@@ -70,6 +69,7 @@ export class RealtimeGateway {
     this.#handshakes = new KeyedRateLimiter({ capacity: this.limits.handshakesPerIpPerSecond * 2, refillPerSecond: this.limits.handshakesPerIpPerSecond, clock: this.#clock });
     this.#nodeRate = new KeyedRateLimiter({ capacity: this.limits.newConnectionsPerSecond, refillPerSecond: this.limits.newConnectionsPerSecond, clock: this.#clock });
     this.#context = this.#makeContext();
+    options.metrics.observe({ connections: () => this.#connections.size, subscriptions: () => options.hub.stats().subscriptions });
     this.#unsubscribeRevocations = options.sessions.onRevoked((sessionId) => {
       this.#recentlyRevoked.set(sessionId, this.#clock());
       this.closeSession(sessionId, CloseCode.sessionRevoked, 'session_revoked');
@@ -131,7 +131,6 @@ export class RealtimeGateway {
       this.#perIp.set(ip, (this.#perIp.get(ip) ?? 0) + 1);
       const connection = new Connection(ws, this.#context, { id: randomBytes(9).toString('base64url'), ip });
       this.#connections.add(connection);
-      this.#options.metrics.connections.inc();
     });
   }
 
@@ -227,21 +226,20 @@ export class RealtimeGateway {
     const set = this.#bySession.get(sessionId) ?? new Set<Connection>();
     set.add(connection);
     this.#bySession.set(sessionId, set);
-    this.#sessionOf.set(connection, sessionId);
+    connection.sessionId = sessionId;
   }
 
   #unbindSession(connection: Connection): void {
-    const previous = this.#sessionOf.get(connection);
+    const previous = connection.sessionId;
     if (previous === undefined) return;
     const set = this.#bySession.get(previous);
     set?.delete(connection);
     if (set?.size === 0) this.#bySession.delete(previous);
-    this.#sessionOf.delete(connection);
+    connection.sessionId = undefined;
   }
 
   #forget(connection: Connection): void {
     if (!this.#connections.delete(connection)) return;
-    this.#options.metrics.connections.dec();
     this.#unbindSession(connection);
     const count = (this.#perIp.get(connection.ip) ?? 1) - 1;
     if (count <= 0) this.#perIp.delete(connection.ip);

@@ -14,10 +14,14 @@ export class RealtimeMetrics {
   readonly flushLatency: Histogram;
   readonly queueDepth: Histogram;
 
+  #sources: { connections(): number; subscriptions(): number } = { connections: () => 0, subscriptions: () => 0 };
+
   constructor(registry: Registry) {
     const registers = [registry];
-    this.connections = new Gauge({ name: 'tandem_ws_connections', help: 'Open realtime connections', registers });
-    this.subscriptions = new Gauge({ name: 'tandem_ws_subscriptions', help: 'Active channel subscriptions', registers });
+    // Read at scrape time from the gateway and the hub, so no connection keeps counters of its own.
+    const sources = () => this.#sources;
+    this.connections = new Gauge({ name: 'tandem_ws_connections', help: 'Open realtime connections', registers, collect() { this.set(sources().connections()); } });
+    this.subscriptions = new Gauge({ name: 'tandem_ws_subscriptions', help: 'Active channel subscriptions', registers, collect() { this.set(sources().subscriptions()); } });
     this.messagesIn = new Counter({ name: 'tandem_ws_messages_in_total', help: 'Inbound frames by type', labelNames: ['type'], registers });
     this.messagesOut = new Counter({ name: 'tandem_ws_messages_out_total', help: 'Outbound frames by kind', labelNames: ['kind'], registers });
     this.bytesIn = new Counter({ name: 'tandem_ws_bytes_in_total', help: 'Inbound payload bytes', registers });
@@ -32,5 +36,10 @@ export class RealtimeMetrics {
       registers,
     });
     this.queueDepth = new Histogram({ name: 'tandem_ws_queue_depth_frames', help: 'Per coalesced write run: the most frames any one connection got in a single write', buckets: [1, 2, 5, 10, 50, 100, 500], registers });
+  }
+
+  /** Where the connection and subscription gauges read their values. */
+  observe(sources: { connections(): number; subscriptions(): number }): void {
+    this.#sources = sources;
   }
 }

@@ -3,7 +3,7 @@ import type { Hub } from '../hub';
 export type { Subscriber } from '../hub';
 
 /** What the gateway needs from the hub. */
-export type HubPort = Pick<Hub, 'subscribe' | 'unsubscribe' | 'publishEphemeral' | 'removeSubscriber'>;
+export type HubPort = Pick<Hub, 'subscribe' | 'unsubscribe' | 'publishEphemeral' | 'removeSubscriber' | 'stats'>;
 
 /** Limits of the realtime gateway; every one is something an attacker would otherwise control. */
 export interface RealtimeLimits {

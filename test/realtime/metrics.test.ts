@@ -1,0 +1,45 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerUser, startServer, type TestServer } from '../support/server';
+import { refusedHandshake, TestSocket } from '../support/realtime';
+import { createPost, metric, waitFor } from './support';
+
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await startServer({ env: { TANDEM_PRESENCE_GRACE_MS: '0' } });
+});
+afterAll(() => server.close());
+
+describe('realtime metrics', () => {
+  it('count connections, subscriptions, frames in by type, bytes, refusals and closes', async () => {
+    const user = await registerUser(server);
+    const a = await TestSocket.connect(server, user.accessToken);
+    const b = await TestSocket.connect(server, user.accessToken);
+    expect((await a.request({ t: 'sub', ch: 'feed' })).t).toBe('ack');
+    expect((await b.request({ t: 'sub', ch: 'feed' })).t).toBe('ack');
+    expect((await b.request({ t: 'sub', ch: `user:${user.id}` })).t).toBe('ack');
+    expect(await metric(server, 'tandem_ws_connections')).toBe(2);
+    expect(await metric(server, 'tandem_ws_subscriptions')).toBe(3);
+    expect(await metric(server, 'tandem_ws_messages_in_total', 'type="sub"')).toBe(3);
+    expect(await metric(server, 'tandem_ws_messages_in_total', 'type="auth"')).toBe(2);
+
+    const bytesBefore = await metric(server, 'tandem_ws_bytes_out_total');
+    await createPost(server, user, 'counted');
+    await a.next((f) => f.t === 'pub');
+    await b.next((f) => f.t === 'pub');
+    expect(await metric(server, 'tandem_ws_bytes_out_total')).toBeGreaterThan(bytesBefore);
+
+    const refused = await refusedHandshake(server, { origin: 'https://evil.example' });
+    expect(refused.status).toBe(403);
+    expect(await metric(server, 'tandem_ws_refusals_total', 'reason="origin_forbidden"')).toBe(1);
+
+    a.close();
+    b.sendRaw('not json');
+    await b.next((f) => f.t === 'err');
+    b.close();
+    await waitFor(() => server.social.gateway.connectionCount === 0);
+    expect(await metric(server, 'tandem_ws_connections')).toBe(0);
+    expect(await metric(server, 'tandem_ws_subscriptions')).toBe(0);
+    expect(await metric(server, 'tandem_ws_publish_to_write_seconds_count')).toBeGreaterThan(0);
+  });
+});
