@@ -1,0 +1,45 @@
+/**
+ * The markdown tables printed after a run (or by --report): deliveries per scenario, idle memory
+ * per connection, and the targets.
+ */
+import { fmt, fmtInt, pct } from './format';
+import type { Measurement, MemoryMeasurement } from './measure';
+import { LABEL } from './settings';
+import { summarize, summarizeMemory, type MemorySummary, type Summary } from './summary';
+import { targets, type Target } from './targets';
+
+function markdown(summary: Summary[], mem: MemorySummary[], goals: Target[]): string {
+  const lines: string[] = [];
+  lines.push('| subscribers | scenario | server | deliveries/s | server CPU µs/delivery | p50 ms | p99 ms | server core | client core | limited by |');
+  lines.push('| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  for (const s of summary) {
+    const runs = s.validRuns === s.runs ? '' : ` (${s.validRuns}/${s.runs} valid)`;
+    lines.push(
+      `| ${s.subscribers.toLocaleString('en-US')} | ${s.mode} | ${LABEL[s.server]}${runs} | ${fmtInt(s.deliveriesPerSecond)} | ${fmt(s.serverCpuMicrosPerDelivery, 2)} | ${fmt(s.p50Ms, 2)} | ${fmt(s.p99Ms, 2)} | ${pct(s.serverCoreUse)} | ${pct(s.clientCoreUse)} | ${s.limitedBy} |`,
+    );
+  }
+  lines.push('');
+  const kib = (v: number | null) => (v === null ? 'n/a' : `${fmt(v / 1024, 2)} KiB`);
+  lines.push('| connections | server | idle RSS per connection | marginal RSS per added connection | JS heap per connection |');
+  lines.push('| ---: | --- | ---: | ---: | ---: |');
+  for (const m of mem) {
+    lines.push(`| ${m.subscribers.toLocaleString('en-US')} | ${LABEL[m.server]} | ${kib(m.bytesPerConnection)} | ${kib(m.marginalBytesPerConnection)} | ${kib(m.heapBytesPerConnection)} |`);
+  }
+  lines.push('');
+  lines.push('| target | Tandem / other (medians) | goal | result | detail | ratio in each round | by server CPU per delivery |');
+  lines.push('| --- | ---: | --- | --- | --- | --- | ---: |');
+  for (const g of goals) {
+    const cpu = g.byCpu === null ? '' : `${fmt(g.byCpu, 2)}×`;
+    const rounds = g.perRound.map((r) => fmt(r, 2)).join(', ');
+    lines.push(`| ${g.name} | ${fmt(g.measured, 2)}× | ${g.goal} | ${g.pass === null ? 'n/a' : g.pass ? 'PASS' : 'MISS'} | ${g.detail} | ${rounds} | ${cpu} |`);
+  }
+  return lines.join('\n');
+}
+
+/** Medians, memory medians and targets of the measurements, and the markdown that shows them. */
+export function render(measurements: Measurement[], memory: MemoryMeasurement[]): { summary: Summary[]; mem: MemorySummary[]; goals: Target[]; table: string } {
+  const summary = summarize(measurements);
+  const mem = summarizeMemory(memory);
+  const goals = targets({ summary, mem, measurements, memory });
+  return { summary, mem, goals, table: markdown(summary, mem, goals) };
+}

@@ -1,0 +1,117 @@
+/**
+ * The goals Tandem is held to: deliveries/s against bare ws and Socket.IO, p99 latency and idle
+ * memory per connection against bare ws, each as a ratio of medians plus the ratio in each round.
+ */
+import type { ServerKind } from './clients';
+import type { PublishMode } from './common';
+import { fmt, fmtInt } from './format';
+import type { Measurement, MemoryMeasurement } from './measure';
+import { LABEL, maxSize, opts } from './settings';
+import type { MemorySummary, Summary } from './summary';
+
+export interface Target {
+  name: string;
+  measured: number | null;
+  /** The same comparison by server CPU per delivery (other / Tandem): less sensitive to a shared core. */
+  byCpu: number | null;
+  /** The ratio within each round (servers of one round run minutes apart, not hours): the spread behind the median. */
+  perRound: number[];
+  goal: string;
+  pass: boolean | null;
+  detail: string;
+}
+
+export interface TargetInputs {
+  summary: Summary[];
+  mem: MemorySummary[];
+  measurements: Measurement[];
+  memory: MemoryMeasurement[];
+}
+
+/** Tandem and `s` were both benched. */
+const has = (s: ServerKind) => opts.servers.includes(s) && opts.servers.includes('tandem');
+const ratio = (a: number | null | undefined, b: number | null | undefined) => (a == null || b == null || b === 0 ? null : a / b);
+const rounds = () => Array.from({ length: opts.rounds }, (_, i) => i + 1);
+
+function getter(summary: Summary[]) {
+  return (server: ServerKind, n: number, mode: PublishMode) => summary.find((s) => s.server === server && s.subscribers === n && s.mode === mode);
+}
+
+/** Tandem / `other` of `f` within each round that has a valid measurement of both. */
+function perRound(measurements: Measurement[], other: ServerKind, n: number, mode: PublishMode, f: (m: Measurement) => number | null): number[] {
+  return rounds().flatMap((round) => {
+    const find = (server: ServerKind) => measurements.find((m) => m.round === round && m.server === server && m.subscribers === n && m.mode === mode && m.valid);
+    const r = ratio(find('tandem') && f(find('tandem')!), find(other) && f(find(other)!));
+    return r === null ? [] : [r];
+  });
+}
+
+function throughputTargets({ summary, measurements }: TargetInputs): Target[] {
+  const get = getter(summary);
+  const out: Target[] = [];
+  for (const n of opts.sizes) {
+    const rows: Array<[ServerKind, PublishMode, number]> = [
+      ['ws', 'single', 1],
+      ['ws', 'burst', 3],
+      ['socketio', 'single', 2],
+      ['socketio', 'burst', 3],
+    ];
+    for (const [other, mode, goal] of rows) {
+      if (!has(other)) continue;
+      const r = ratio(get('tandem', n, mode)?.deliveriesPerSecond, get(other, n, mode)?.deliveriesPerSecond);
+      out.push({
+        name: `deliveries/s vs ${LABEL[other]}, ${mode}, ${n.toLocaleString('en-US')} subscribers`,
+        measured: r,
+        byCpu: ratio(get(other, n, mode)?.serverCpuMicrosPerDelivery, get('tandem', n, mode)?.serverCpuMicrosPerDelivery),
+        perRound: perRound(measurements, other, n, mode, (m) => m.deliveriesPerSecond),
+        goal: `≥ ${goal}×`,
+        pass: r === null ? null : r >= goal,
+        detail: `${fmtInt(get('tandem', n, mode)?.deliveriesPerSecond ?? null)} vs ${fmtInt(get(other, n, mode)?.deliveriesPerSecond ?? null)}`,
+      });
+    }
+  }
+  return out;
+}
+
+function latencyTargets({ summary, measurements }: TargetInputs): Target[] {
+  const get = getter(summary);
+  return (['paced', 'single'] as const).map((mode) => {
+    const t = get('tandem', maxSize(), mode)?.p99Ms;
+    const w = get('ws', maxSize(), mode)?.p99Ms;
+    const r = ratio(t, w);
+    return {
+      name: `p99 latency vs bare ws, ${mode}${mode === 'paced' ? ' (same offered load)' : ' (back to back)'}, ${maxSize().toLocaleString('en-US')} subscribers`,
+      measured: r,
+      byCpu: null,
+      perRound: perRound(measurements, 'ws', maxSize(), mode, (m) => m.p99Ms),
+      goal: '≤ 1×',
+      pass: r === null ? null : r <= 1,
+      detail: `${fmt(t ?? null, 2)} ms vs ${fmt(w ?? null, 2)} ms`,
+    };
+  });
+}
+
+function memoryTarget({ mem, memory }: TargetInputs): Target {
+  const memPerRound = rounds().flatMap((round) => {
+    const find = (server: ServerKind) => memory.find((m) => m.round === round && m.server === server && m.subscribers === maxSize());
+    const r = ratio(find('tandem')?.bytesPerConnection, find('ws')?.bytesPerConnection);
+    return r === null ? [] : [r];
+  });
+  const t = mem.find((m) => m.server === 'tandem' && m.subscribers === maxSize())?.bytesPerConnection;
+  const w = mem.find((m) => m.server === 'ws' && m.subscribers === maxSize())?.bytesPerConnection;
+  const r = ratio(t, w);
+  return {
+    name: `idle RSS per connection vs bare ws, ${maxSize().toLocaleString('en-US')} connections`,
+    measured: r,
+    byCpu: null,
+    perRound: memPerRound,
+    goal: '≤ 1.3×',
+    pass: r === null ? null : r <= 1.3,
+    detail: `${fmt(t == null ? null : t / 1024, 2)} KiB vs ${fmt(w == null ? null : w / 1024, 2)} KiB`,
+  };
+}
+
+/** Every target that the benched servers allow, throughput first. */
+export function targets(inputs: TargetInputs): Target[] {
+  return [...throughputTargets(inputs), ...(has('ws') ? [...latencyTargets(inputs), memoryTarget(inputs)] : [])];
+}
