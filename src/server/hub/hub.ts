@@ -1,4 +1,5 @@
 import type { PresenceUser, SubscribeResult } from '../../protocol/frames';
+import { SmallMap } from '../util/small-collections';
 import type { Broker, BrokerMessage } from '../broker/broker';
 import { deliverPublication, sendToLive } from './fanout';
 import { presenceFrame } from './frames-out';
@@ -63,7 +64,8 @@ export class Hub {
   /** Recovering and live subscriptions by channel: the delivery path. */
   readonly #channels = new Map<string, Set<Subscription>>();
   /** Every subscription (any state) by subscriber id, then channel. */
-  readonly #subscribers = new Map<string, Map<string, Subscription>>();
+  /** Per connection its subscriptions by channel; usually one, so kept inline (SmallMap). */
+  readonly #subscribers = new Map<string, SmallMap<string, Subscription>>();
   readonly #stopListening: () => void;
   #subscriptionCount = 0;
   #generation = 0;
@@ -209,7 +211,7 @@ export class Hub {
   #register(sub: Subscriber, channel: string, policy: ChannelPolicy): Subscription {
     let subscriptions = this.#subscribers.get(sub.id);
     if (subscriptions === undefined) {
-      subscriptions = new Map();
+      subscriptions = new SmallMap();
       this.#subscribers.set(sub.id, subscriptions);
     }
     const subscription = new Subscription(sub, channel, policy, ++this.#generation);

@@ -8,6 +8,7 @@ import type { SessionStore } from '../auth/sessions';
 import type { TokenService } from '../auth/tokens';
 import { errorCatalog, TandemError, type ErrorCode } from '../errors';
 import { KeyedRateLimiter } from '../limits/rate-limiter';
+import { SmallSet } from '../util/small-collections';
 import { clientIp } from './client-ip';
 import { Connection } from './connection';
 import type { ConnectionContext, TokenVerdict } from './context';
@@ -44,8 +45,8 @@ export class RealtimeGateway {
   readonly #context: ConnectionContext;
   readonly #connections = new Set<Connection>();
   readonly #perIp = new Map<string, number>();
-  readonly #byUser = new Map<number, Set<Connection>>();
-  readonly #bySession = new Map<string, Set<Connection>>();
+  readonly #byUser = new Map<number, SmallSet<Connection>>();
+  readonly #bySession = new Map<string, SmallSet<Connection>>();
   /** Sessions revoked in the last minute, to catch connections whose auth raced the revocation. */
   readonly #recentlyRevoked = new Map<string, number>();
   readonly #handshakes: KeyedRateLimiter;
@@ -188,7 +189,7 @@ export class RealtimeGateway {
       clock: this.#clock,
       verify: (token) => this.#verify(token),
       admitUser: (connection, userId) => {
-        const mine = this.#byUser.get(userId) ?? new Set<Connection>();
+        const mine = this.#byUser.get(userId) ?? new SmallSet<Connection>();
         if (mine.size >= this.limits.maxConnectionsPerUser) return false;
         mine.add(connection);
         this.#byUser.set(userId, mine);
@@ -223,7 +224,7 @@ export class RealtimeGateway {
       return;
     }
     this.#unbindSession(connection);
-    const set = this.#bySession.get(sessionId) ?? new Set<Connection>();
+    const set = this.#bySession.get(sessionId) ?? new SmallSet<Connection>();
     set.add(connection);
     this.#bySession.set(sessionId, set);
     connection.sessionId = sessionId;
