@@ -1,0 +1,84 @@
+import type { Timers } from '../http';
+
+export type { Timers };
+
+/**
+ * The platform pieces the realtime client needs, injected so that the client has no runtime
+ * dependency and no Node-only import: a browser uses its globals, Node 20 passes `ws`.
+ */
+
+/**
+ * The part of the WHATWG WebSocket the client uses. Handler slots take `never` so that any
+ * implementation's own event types fit (a browser's MessageEvent, `ws`'s); the client assigns
+ * its handlers and never calls the slots itself.
+ */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: never) => void) | null;
+  onmessage: ((event: never) => void) | null;
+  onclose: ((event: never) => void) | null;
+  onerror: ((event: never) => void) | null;
+}
+
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
+
+/** Where `online` / `offline` events come from (a browser's `window`). */
+export interface NetworkEvents {
+  addEventListener(type: 'online' | 'offline', listener: () => void): void;
+  removeEventListener(type: 'online' | 'offline', listener: () => void): void;
+}
+
+export interface Platform {
+  WebSocket: WebSocketConstructor;
+  timers: Timers;
+  clock: () => number;
+  random: () => number;
+  network: NetworkEvents | undefined;
+}
+
+export interface PlatformOptions {
+  /** Default: `globalThis.WebSocket`. In Node 20 pass `ws`'s `WebSocket`. */
+  WebSocket?: WebSocketConstructor;
+  /** Default: the global setTimeout / clearTimeout. */
+  timers?: Timers;
+  /** Default: `Date.now`. */
+  clock?: () => number;
+  /** Default: `Math.random`. */
+  random?: () => number;
+  /** Default: `globalThis` when it has `addEventListener` (browsers); `null` turns the events off. */
+  network?: NetworkEvents | null;
+}
+
+const defaultTimers: Timers = {
+  setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
+  clearTimeout: (handle) => globalThis.clearTimeout(handle as Parameters<typeof globalThis.clearTimeout>[0]),
+};
+
+export function resolvePlatform(options: PlatformOptions): Platform {
+  const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  if (WebSocketImpl === undefined) throw new TypeError('No WebSocket implementation: pass the WebSocket option (in Node, `ws`)');
+  const global = globalThis as Partial<NetworkEvents>;
+  const network = options.network === null ? undefined : options.network ?? (typeof global.addEventListener === 'function' && typeof global.removeEventListener === 'function' ? (globalThis as unknown as NetworkEvents) : undefined);
+  return {
+    WebSocket: WebSocketImpl,
+    timers: options.timers ?? defaultTimers,
+    clock: options.clock ?? Date.now,
+    random: options.random ?? Math.random,
+    network,
+  };
+}
+
+/** Listens to `online` / `offline` when the platform has them; returns the function that stops. */
+export function watchNetwork(network: NetworkEvents | undefined, handlers: { online(): void; offline(): void }): () => void {
+  if (network === undefined) return () => {};
+  const online = () => handlers.online();
+  const offline = () => handlers.offline();
+  network.addEventListener('online', online);
+  network.addEventListener('offline', offline);
+  return () => {
+    network.removeEventListener('online', online);
+    network.removeEventListener('offline', offline);
+  };
+}

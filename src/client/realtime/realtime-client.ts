@@ -1,0 +1,298 @@
+import type { Publication, ServerFrame, StreamPosition, SubscribeResult } from '../../protocol/frames';
+import { Backoff } from '../backoff';
+import { Emitter } from './emitter';
+import { defaults, type RealtimeClientEvents, type RealtimeClientOptions } from './options';
+import { resolvePlatform, watchNetwork, type Platform } from './platform';
+import { RealtimeError } from './realtime-error';
+import { decideReconnect, isCredentialFailure } from './reconnect-policy';
+import { RequestTracker, type AnswerFrame } from './requests';
+import { createConnectionState, type ConnectionState, type SubscriptionState } from './state';
+import { ChannelSubscription, type MessageHandler, type Subscription } from './subscription';
+import { LOCAL_CLOSE, Transport, type TransportClose } from './transport';
+
+/**
+ * The realtime half of the SDK: one connection that reconnects by itself, restores every
+ * subscription from its last position, and delivers each publication once, in order.
+ *
+ * @example
+ * const client = new RealtimeClient({ url: 'wss://example.com/realtime', tokens, WebSocket });
+ * client.on('state', ({ state, code, nextAttemptAt }) => render(state));
+ * client.on('resync', (channel) => refetch(channel));
+ * const sub = client.subscribe('post:42', (m) => console.log(m.event, m.data), { since: { e, o: 17 } });
+ * client.connect();
+ */
+export class RealtimeClient {
+  readonly #options: RealtimeClientOptions;
+  readonly #platform: Platform;
+  readonly #backoff: Backoff;
+  readonly #machine = createConnectionState();
+  readonly #events = new Emitter<RealtimeClientEvents>();
+  readonly #requests: RequestTracker;
+  readonly #subscriptions = new Map<string, ChannelSubscription>();
+  /** Bumped by every connection attempt and by disconnect(): callbacks of older ones are dropped. */
+  #generation = 0;
+  #transport: Transport | undefined;
+  #retryTimer: unknown;
+  /** The token last presented on the current connection (auth or refresh). */
+  #token: string | undefined;
+  /** A token the server said expired (4501): the next attempt must not present it again. */
+  #rejectedToken: string | undefined;
+  #stopListening: Array<() => void> = [];
+
+  constructor(options: RealtimeClientOptions) {
+    this.#options = options;
+    this.#platform = resolvePlatform(options);
+    this.#backoff = options.backoff instanceof Backoff ? options.backoff : new Backoff({ random: this.#platform.random, now: this.#platform.clock, ...options.backoff });
+    this.#requests = new RequestTracker(this.#platform.timers);
+    this.#machine.onChange((change) => this.#events.emit('state', change));
+  }
+
+  get state(): ConnectionState {
+    return this.#machine.state;
+  }
+
+  on<K extends keyof RealtimeClientEvents>(event: K, listener: RealtimeClientEvents[K]): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  /** Starts connecting (from 'idle' or 'closed'); a no-op while connecting, open or reconnecting. */
+  connect(): void {
+    if (!this.#machine.is('idle', 'closed')) return;
+    this.#listen();
+    this.#attempt();
+  }
+
+  /** Closes the connection and stops reconnecting; subscriptions are kept for a later connect(). */
+  disconnect(): void {
+    this.#stop({ code: 1000, reason: 'client_disconnect' });
+  }
+
+  /**
+   * Subscribes to a channel. With `since` (e.g. a REST list's `Tandem-Position` and the epoch)
+   * only what follows it is delivered. One subscription per channel at a time.
+   */
+  subscribe(channel: string, handler: MessageHandler, options: { since?: StreamPosition } = {}): Subscription {
+    if (this.#subscriptions.has(channel)) throw new RealtimeError('already_subscribed', `Already subscribed to ${channel}`);
+    const subscription = new ChannelSubscription(channel, handler, options.since, (s, was) => this.#unsubscribe(s, was));
+    this.#subscriptions.set(channel, subscription);
+    if (this.#machine.is('open')) this.#sendSubscribe(this.#generation, subscription);
+    return subscription;
+  }
+
+  /** The subscription to a channel, if any. */
+  subscription(channel: string): Subscription | undefined {
+    return this.#subscriptions.get(channel);
+  }
+
+  /**
+   * Publishes an ephemeral event (typing) to a channel this user may publish on. Not queued:
+   * rejects with `not_connected` unless open, and with the server's code when refused.
+   */
+  async publish(channel: string, event: string, data?: unknown): Promise<void> {
+    if (!this.#machine.is('open')) throw new RealtimeError('not_connected', `Not connected (${this.#machine.state})`);
+    const answer = await this.#request(data === undefined ? { t: 'pub', ch: channel, ev: event } : { t: 'pub', ch: channel, ev: event, d: data });
+    if (answer.t === 'err') throw new RealtimeError(answer.c ?? 'unknown', answer.m ?? 'Refused');
+  }
+
+  #attempt(): void {
+    const generation = ++this.#generation;
+    if (!this.#machine.transition('connecting') || generation !== this.#generation) return;
+    const token = this.#rejectedToken === undefined ? this.#options.tokens.getFresh() : this.#options.tokens.refreshAfterRejection(this.#rejectedToken);
+    token.catch(() => {}); // Handled once the socket is open; a socket that never opens leaves it unread.
+    const url = typeof this.#options.url === 'function' ? this.#options.url() : this.#options.url;
+    const transportOptions = {
+      url,
+      platform: this.#platform,
+      heartbeatIntervalMs: this.#options.heartbeatIntervalMs ?? defaults.heartbeatIntervalMs,
+      connectTimeoutMs: this.#options.connectTimeoutMs ?? defaults.connectTimeoutMs,
+    };
+    try {
+      this.#transport = new Transport(transportOptions, {
+        open: () => void this.#authenticate(generation, token),
+        frame: (frame) => this.#onFrame(generation, frame),
+        close: (close) => this.#onClose(generation, close),
+      });
+    } catch (error) {
+      // A malformed URL or a missing WebSocket: retrying cannot help.
+      this.#stop({ code: LOCAL_CLOSE, reason: `cannot_connect: ${(error as Error).message}` });
+    }
+  }
+
+  async #authenticate(generation: number, pending: Promise<string | undefined>): Promise<void> {
+    let token: string | undefined;
+    try {
+      token = await pending;
+    } catch (error) {
+      if (generation !== this.#generation) return;
+      if (isCredentialFailure(error)) return this.#stop({ code: 4001, reason: 'token_unavailable' });
+      return this.#transport?.abort('token_unavailable');
+    }
+    if (generation !== this.#generation) return;
+    if (token === undefined) return this.#stop({ code: 4001, reason: 'signed_out' });
+    this.#token = token;
+    let answer: AnswerFrame;
+    try {
+      answer = await this.#request({ t: 'auth', tok: token });
+    } catch {
+      if (generation === this.#generation) this.#transport?.abort('auth_timeout');
+      return;
+    }
+    // A refused auth is followed by the server's close (4001, 4009, 4501): that close decides.
+    if (generation !== this.#generation || answer.t !== 'ack') return;
+    this.#rejectedToken = undefined;
+    if (!this.#machine.transition('open')) return;
+    this.#backoff.markOpen();
+    for (const subscription of this.#subscriptions.values()) this.#sendSubscribe(generation, subscription);
+  }
+
+  #sendSubscribe(generation: number, subscription: ChannelSubscription): void {
+    const begun = subscription.beginSubscribe();
+    if (begun === undefined) return;
+    const { since } = begun;
+    const frame = since === undefined ? { t: 'sub', ch: subscription.channel } : { t: 'sub', ch: subscription.channel, since };
+    // Answered synchronously, not through a promise: live publications may follow the ack in the
+    // same message, and the subscription must be live before they are read.
+    this.#send(frame, {
+      answer: (answer) => this.#onSubscribeAnswer(generation, subscription, answer),
+      fail: () => {
+        if (generation === this.#generation) this.#transport?.abort('subscribe_timeout');
+      },
+    });
+  }
+
+  #onSubscribeAnswer(generation: number, subscription: ChannelSubscription, answer: AnswerFrame): void {
+    if (generation !== this.#generation) return;
+    const channel = subscription.channel;
+    if (subscription.state === 'unsubscribed') {
+      // Let go of while its answer was on the way; unless a newer subscription took the channel.
+      if (answer.t === 'ack' && !this.#subscriptions.has(channel)) this.#send({ t: 'unsub', ch: channel });
+      return;
+    }
+    if (answer.t === 'err') {
+      // An expired token is fixed by reconnecting with a fresh one; other refusals are final.
+      if (answer.c === 'token_expired' || answer.c === 'internal_error') return this.#transport?.abort(answer.c);
+      this.#subscriptions.delete(channel);
+      return subscription.fail(new RealtimeError(answer.c ?? 'unknown', answer.m ?? 'Subscription refused'));
+    }
+    const resync = subscription.applyAnswer(answer.d as SubscribeResult);
+    if (resync !== undefined) this.#events.emit('resync', channel, resync.position, resync.why);
+  }
+
+  #unsubscribe(subscription: ChannelSubscription, was: SubscriptionState): void {
+    if (this.#subscriptions.get(subscription.channel) !== subscription) return;
+    this.#subscriptions.delete(subscription.channel);
+    // Only a live subscription needs an unsub now; one in flight gets it at its ack.
+    if (was === 'live' && this.#machine.is('open')) this.#send({ t: 'unsub', ch: subscription.channel });
+  }
+
+  #onFrame(generation: number, frame: ServerFrame): void {
+    if (generation !== this.#generation) return;
+    switch (frame.t) {
+      case 'ack':
+      case 'err':
+      case 'pong':
+        if (frame.id !== undefined && this.#requests.settle(frame as AnswerFrame)) return;
+        if (frame.t === 'err') this.#events.emit('error', new RealtimeError(frame.c, frame.m));
+        return;
+      case 'pub':
+        return this.#subscriptions.get(frame.ch)?.receive(frame as Publication);
+      case 'join':
+      case 'leave':
+        return this.#subscriptions.get(frame.ch)?.presenceChanged(frame.t, frame.u);
+      case 'exp':
+        return void this.#refreshToken(generation);
+    }
+  }
+
+  /** The server warned that the token expires soon: get a newer one and hand it over. */
+  async #refreshToken(generation: number): Promise<void> {
+    try {
+      const token = await this.#options.tokens.refreshAfterRejection(this.#token);
+      if (generation === this.#generation) await this.#sendRefresh(generation, token);
+    } catch (error) {
+      if (generation !== this.#generation) return;
+      const code = error instanceof RealtimeError ? error.code : 'token_refresh_failed';
+      this.#events.emit('error', new RealtimeError(code, `Could not refresh the token: ${(error as Error).message}`));
+    }
+  }
+
+  async #sendRefresh(generation: number, token: string): Promise<void> {
+    if (!this.#machine.is('open') || token === this.#token) return;
+    // Recorded before the answer, so the same new token is not sent twice (exp and onChange both bring it).
+    this.#token = token;
+    const answer = await this.#request({ t: 'refresh', tok: token });
+    if (generation !== this.#generation) return;
+    if (answer.t === 'err') throw new RealtimeError(answer.c ?? 'unknown', answer.m ?? 'Refresh refused');
+  }
+
+  #onClose(generation: number, close: TransportClose): void {
+    if (generation !== this.#generation) return;
+    this.#transport = undefined;
+    this.#loseConnection();
+    const decision = decideReconnect(close, () => this.#backoff.next());
+    if (decision.kind === 'stop') return this.#stop({ code: close.code, reason: close.reason });
+    if (decision.refreshToken) this.#rejectedToken = this.#token;
+    this.#scheduleAttempt(decision.delayMs, { code: close.code, reason: close.reason });
+  }
+
+  #scheduleAttempt(delayMs: number, detail: { code: number; reason: string }): void {
+    const generation = this.#generation;
+    if (!this.#machine.transition('reconnecting', { ...detail, nextAttemptAt: this.#platform.clock() + delayMs })) return;
+    if (generation !== this.#generation) return; // a state listener called disconnect()
+    this.#clearRetry();
+    this.#retryTimer = this.#platform.timers.setTimeout(() => {
+      this.#retryTimer = undefined;
+      if (generation === this.#generation && this.#machine.is('reconnecting')) this.#attempt();
+    }, delayMs);
+  }
+
+  /** What every lost connection means: requests in flight fail, subscriptions wait for the next one. */
+  #loseConnection(): void {
+    this.#requests.failAll(new RealtimeError('connection_lost', 'The connection closed before the answer'));
+    for (const subscription of this.#subscriptions.values()) subscription.connectionLost();
+  }
+
+  #stop(detail: { code: number; reason: string }): void {
+    this.#generation += 1;
+    this.#clearRetry();
+    const transport = this.#transport;
+    this.#transport = undefined;
+    transport?.close(1000, detail.reason.slice(0, 100));
+    this.#loseConnection();
+    for (const stop of this.#stopListening.splice(0)) stop();
+    this.#machine.transition('closed', detail);
+  }
+
+  #clearRetry(): void {
+    if (this.#retryTimer !== undefined) this.#platform.timers.clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+  }
+
+  /** New tokens from elsewhere (the RestClient refreshed) go to the server; the network's comings and goings too. */
+  #listen(): void {
+    this.#stopListening.push(this.#options.tokens.onChange((token) => {
+      if (token !== undefined) void this.#sendRefresh(this.#generation, token.accessToken).catch(() => {});
+    }));
+    // Offline: the socket is probably dead but may take minutes to notice. Online: retry now.
+    this.#stopListening.push(watchNetwork(this.#platform.network, {
+      offline: () => this.#transport?.abort('offline'),
+      online: () => {
+        if (!this.#machine.is('reconnecting')) return;
+        this.#clearRetry();
+        this.#attempt();
+      },
+    }));
+  }
+
+  #request(frame: Record<string, unknown>): Promise<AnswerFrame> {
+    return new Promise((resolve, reject) => this.#send(frame, { answer: resolve, fail: reject }));
+  }
+
+  /** Sends a request with a fresh id; without callbacks its answer is not awaited. */
+  #send(frame: Record<string, unknown>, callbacks?: { answer(answer: AnswerFrame): void; fail(error: RealtimeError): void }): void {
+    const transport = this.#transport;
+    if (transport === undefined) return callbacks?.fail(new RealtimeError('not_connected', 'Not connected'));
+    const id = this.#requests.start(this.#options.requestTimeoutMs ?? defaults.requestTimeoutMs, callbacks ?? { answer: () => {}, fail: () => {} });
+    if (!transport.send({ ...frame, id })) this.#requests.cancel(id, new RealtimeError('not_connected', 'Not connected'));
+  }
+}

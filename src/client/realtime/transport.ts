@@ -1,0 +1,170 @@
+import type { ServerFrame } from '../../protocol/frames';
+import { parseRetryAfter } from '../errors';
+import type { Platform, WebSocketLike } from './platform';
+
+/** The subprotocol (protocol/frames' SUBPROTOCOL; not imported: that module loads TypeBox). */
+export const SUBPROTOCOL = 'tandem.v1';
+
+/** Why a socket ended, as the client reports it in its state events. */
+export interface TransportClose {
+  code: number;
+  reason: string;
+  /** True when the socket had opened (false: the handshake or the connection failed). */
+  opened: boolean;
+  /** A refused handshake's `Retry-After`, in milliseconds (only where the platform exposes it). */
+  retryAfterMs?: number;
+}
+
+export interface TransportHandlers {
+  open(): void;
+  frame(frame: ServerFrame): void;
+  /** Called exactly once, after which the transport calls nothing any more. */
+  close(info: TransportClose): void;
+}
+
+export interface TransportOptions {
+  url: string;
+  platform: Platform;
+  /** Send a `ping` this often; silence for twice as long means the connection is dead. */
+  heartbeatIntervalMs: number;
+  /** Give up on a socket that has not opened in this time. */
+  connectTimeoutMs: number;
+}
+
+/** Close codes the client reports for endings it detected itself (1006: abnormal closure). */
+export const LOCAL_CLOSE = 1006;
+
+/**
+ * One WebSocket, from dial to close: splits coalesced server messages into frames, pings and
+ * watches for silence (a connection that died without a close frame, or a laptop that slept),
+ * and reports one close. A new connection attempt is a new Transport.
+ */
+export class Transport {
+  readonly #options: TransportOptions;
+  readonly #handlers: TransportHandlers;
+  readonly #socket: WebSocketLike;
+  #opened = false;
+  #finished = false;
+  #lastFrameAt: number;
+  #timer: unknown;
+  #retryAfterMs: number | undefined;
+
+  constructor(options: TransportOptions, handlers: TransportHandlers) {
+    this.#options = options;
+    this.#handlers = handlers;
+    this.#lastFrameAt = options.platform.clock();
+    this.#socket = new options.platform.WebSocket(options.url, SUBPROTOCOL);
+    this.#watchHandshake();
+    this.#socket.onopen = () => this.#onOpen();
+    this.#socket.onmessage = (event: { data: unknown }) => this.#onMessage(event.data);
+    this.#socket.onclose = (event: { code: number; reason: string }) => this.#finish({ code: event.code, reason: event.reason });
+    // An error is always followed by a close event, which carries what we report.
+    this.#socket.onerror = () => {};
+    this.#schedule(() => this.#abort('connect_timeout'), options.connectTimeoutMs);
+  }
+
+  /** Sends one frame; false when the socket is not open. */
+  send(frame: object): boolean {
+    if (this.#finished || !this.#opened) return false;
+    this.#socket.send(JSON.stringify(frame));
+    return true;
+  }
+
+  /** Closes the socket and reports the close now (not after the server's answer). */
+  close(code: number, reason: string): void {
+    if (this.#finished) return;
+    try {
+      this.#socket.close(code, reason);
+    } catch {
+      // A close during the handshake may throw on some platforms; the socket is gone either way.
+    }
+    this.#finish({ code, reason });
+  }
+
+  /** Kills a socket we no longer trust (heartbeat silence, connect timeout, network offline). */
+  abort(reason: string): void {
+    this.#abort(reason);
+  }
+
+  #abort(reason: string): void {
+    if (this.#finished) return;
+    const terminate = (this.#socket as unknown as { terminate?: () => void }).terminate;
+    // `ws` can drop the TCP connection at once; a browser can only start a close handshake.
+    if (typeof terminate === 'function') terminate.call(this.#socket);
+    else this.#socket.close(4000, reason);
+    this.#finish({ code: LOCAL_CLOSE, reason });
+  }
+
+  #onOpen(): void {
+    if (this.#finished) return;
+    this.#opened = true;
+    this.#lastFrameAt = this.#options.platform.clock();
+    this.#heartbeat();
+    this.#handlers.open();
+  }
+
+  #heartbeat(): void {
+    const interval = this.#options.heartbeatIntervalMs;
+    this.#schedule(() => {
+      if (this.#options.platform.clock() - this.#lastFrameAt >= 2 * interval) return this.#abort('heartbeat_timeout');
+      this.send({ t: 'ping' });
+      this.#heartbeat();
+    }, interval);
+  }
+
+  #onMessage(data: unknown): void {
+    if (this.#finished) return;
+    this.#lastFrameAt = this.#options.platform.clock();
+    if (typeof data !== 'string') return;
+    // The server coalesces frames into one message, separated by '\n' (JSON text has no raw newline).
+    for (const line of data.split('\n')) {
+      if (this.#finished) return;
+      const frame = parseFrame(line);
+      if (frame !== undefined) this.#handlers.frame(frame);
+    }
+  }
+
+  /** `ws` (Node) exposes a refused handshake's status and headers; browsers do not. */
+  #watchHandshake(): void {
+    const on = (this.#socket as unknown as { on?: (event: string, listener: (...args: never[]) => void) => void }).on;
+    if (typeof on !== 'function') return;
+    on.call(this.#socket, 'unexpected-response', (_request: unknown, response: { statusCode?: number; headers?: Record<string, unknown> }) => {
+      const header = response.headers?.['retry-after'];
+      this.#retryAfterMs = parseRetryAfter(typeof header === 'string' ? header : null, this.#options.platform.clock());
+      // With this listener `ws` leaves the refused request to us; close() aborts it and emits close.
+      this.#socket.close();
+    });
+  }
+
+  #schedule(callback: () => void, ms: number): void {
+    const { timers } = this.#options.platform;
+    if (this.#timer !== undefined) timers.clearTimeout(this.#timer);
+    this.#timer = timers.setTimeout(() => {
+      this.#timer = undefined;
+      callback();
+    }, ms);
+  }
+
+  #finish(info: { code: number; reason: string }): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    if (this.#timer !== undefined) this.#options.platform.timers.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#socket.onopen = null;
+    this.#socket.onmessage = null;
+    this.#socket.onclose = null;
+    const close: TransportClose = { ...info, opened: this.#opened };
+    if (this.#retryAfterMs !== undefined) close.retryAfterMs = this.#retryAfterMs;
+    this.#handlers.close(close);
+  }
+}
+
+function parseFrame(line: string): ServerFrame | undefined {
+  try {
+    const value: unknown = JSON.parse(line);
+    if (typeof value === 'object' && value !== null && typeof (value as { t?: unknown }).t === 'string') return value as ServerFrame;
+  } catch {
+    // A line that is not JSON is skipped: the server never sends one, and it must not kill the client.
+  }
+  return undefined;
+}

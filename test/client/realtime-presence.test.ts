@@ -1,0 +1,106 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { PresenceUser } from '../../src/protocol/frames';
+import { openConversation } from '../realtime/support';
+import { registerUser, startServer, type TestServer, type TestUser } from '../support/server';
+import { Clients, collector, nextState, roomyLimits, sleep, until } from './realtime-support';
+
+/** Presence kept current per subscription, and ephemeral publications (typing), over a real server. */
+
+const GRACE_MS = 100;
+let server: TestServer;
+let alice: TestUser;
+let bob: TestUser;
+const clients = new Clients();
+
+beforeAll(async () => {
+  server = await startServer({ env: { TANDEM_PRESENCE_GRACE_MS: String(GRACE_MS) }, realtimeLimits: roomyLimits, realtimeTickMs: 20 });
+  alice = await registerUser(server);
+  bob = await registerUser(server);
+});
+afterEach(() => clients.closeAll());
+afterAll(() => server.close());
+
+const ids = (users: readonly PresenceUser[] | undefined) => (users ?? []).map((u) => u.id);
+
+describe('presence and typing on a conversation', () => {
+  it('the snapshot follows joins and leaves; typing arrives as an ephemeral message without an offset', async () => {
+    const conversation = await openConversation(server, alice, bob);
+    const channel = `conversation:${conversation}`;
+    const a = clients.create(server, alice);
+    const events: string[] = [];
+    const aliceSeen = collector();
+    const subscription = a.client.subscribe(channel, aliceSeen.handler);
+    subscription.on('join', (u) => events.push(`join ${u.id}`));
+    subscription.on('leave', (u) => events.push(`leave ${u.id}`));
+    a.client.connect();
+    await until(() => subscription.state === 'live', 'alice live');
+    expect(ids(subscription.presence.users)).toEqual([alice.id]);
+
+    const b = clients.create(server, bob);
+    const bobSeen = collector();
+    const bobSubscription = b.client.subscribe(channel, bobSeen.handler);
+    b.client.connect();
+    await until(() => bobSubscription.state === 'live', 'bob live');
+    await until(() => subscription.presence.users?.length === 2, 'bob in the snapshot');
+    expect(ids(subscription.presence.users)).toEqual([alice.id, bob.id].sort((x, y) => x - y));
+    expect(subscription.presence.count).toBe(2);
+
+    await b.client.publish(channel, 'typing', { on: true });
+    await until(() => aliceSeen.messages.length === 1, 'the typing event');
+    expect(aliceSeen.messages[0]).toEqual({ channel, event: 'typing', data: expect.objectContaining({ on: true }) });
+    expect(aliceSeen.messages[0]!.offset).toBeUndefined();
+
+    b.client.disconnect();
+    await until(() => events.length === 3, 'bob leaves after the grace period');
+    // The first snapshot is heard as joins too (alice sees herself), then bob's join and leave.
+    expect(events).toEqual([`join ${alice.id}`, `join ${bob.id}`, `leave ${bob.id}`]);
+    expect(ids(subscription.presence.users)).toEqual([alice.id]);
+  });
+
+  it('after a reconnect the new snapshot replaces the old one, and the difference is emitted', async () => {
+    const conversation = await openConversation(server, alice, bob);
+    const channel = `conversation:${conversation}`;
+    const b = clients.create(server, bob);
+    b.client.subscribe(channel, () => {});
+    b.client.connect();
+    await nextState(b.client, 'open');
+
+    // A fixed 400 ms reconnect delay: long enough for bob's leave to happen while alice is away.
+    const a = clients.create(server, alice, { backoff: { baseMs: 400, capMs: 400 }, random: () => 0.999 });
+    const subscription = a.client.subscribe(channel, () => {});
+    a.client.connect();
+    await until(() => subscription.presence.users?.length === 2, 'both online');
+    const leaves: number[] = [];
+    subscription.on('leave', (u) => leaves.push(u.id));
+
+    // Alice drops; while she is away bob leaves for good (past the grace period).
+    a.sockets[0]!.terminate();
+    await nextState(a.client, 'reconnecting');
+    b.client.disconnect();
+    await sleep(GRACE_MS * 3);
+    expect(a.client.state).toBe('reconnecting');
+    await nextState(a.client, 'open');
+    await until(() => leaves.length === 1, 'the leave from the snapshot difference');
+    expect(leaves).toEqual([bob.id]);
+    expect(ids(subscription.presence.users)).toEqual([alice.id]);
+  });
+
+  it('publish is not queued: it rejects with not_connected unless open', async () => {
+    const a = clients.create(server, alice);
+    await expect(a.client.publish('conversation:1', 'typing', {})).rejects.toMatchObject({ code: 'not_connected' });
+  });
+
+  it('a refused subscription fails with the server code and frees the channel', async () => {
+    const conversation = await openConversation(server, alice, bob);
+    const outsider = await registerUser(server);
+    const c = clients.create(server, outsider);
+    const errors: string[] = [];
+    const subscription = c.client.subscribe(`conversation:${conversation}`, () => {});
+    subscription.on('error', (e) => errors.push(e.code));
+    c.client.connect();
+    await until(() => subscription.state === 'failed', 'the refusal');
+    expect(errors).toEqual(['forbidden']);
+    expect(c.client.subscription(`conversation:${conversation}`)).toBeUndefined();
+    expect(c.client.state).toBe('open');
+  });
+});

@@ -1,0 +1,154 @@
+import WebSocket from 'ws';
+import { RealtimeClient, TokenStore, type ConnectionStateChange, type RealtimeClientOptions, type RealtimeMessage } from '../../src/client/index';
+import type { TestServer, TestUser } from '../support/server';
+
+/** Handshakes and connection counts are not what these tests are about. */
+export const roomyLimits = {
+  handshakesPerIpPerSecond: 10_000,
+  newConnectionsPerSecond: 10_000,
+  maxConnectionsPerIp: 10_000,
+  maxConnectionsPerUser: 1_000,
+  messagesPerSecond: 10_000,
+  messageBurst: 10_000,
+};
+
+/** Anything with a URL and a fetch helper: a TestServer or a server a test built on its own data folder. */
+export type Reachable = Pick<TestServer, 'url' | 'request'>;
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls until `check` returns something other than undefined/false. */
+export async function until<T>(check: () => T | undefined | false, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+/** The REST refresh a TokenStore calls: rotates the user's refresh token; `failNext` makes the next one throw. */
+export function refresher(server: () => Reachable, user: TestUser) {
+  let refreshToken = user.refreshToken;
+  const counts = { calls: 0, failNext: 0 };
+  const refresh = async () => {
+    counts.calls += 1;
+    if (counts.failNext > 0) {
+      counts.failNext -= 1;
+      throw new Error('refresh failed (network, in a test)');
+    }
+    const res = await server().request('/api/auth/refresh', { method: 'POST', json: { refreshToken } });
+    if (res.status !== 200) throw Object.assign(new Error(`refresh ${res.status}`), { status: res.status });
+    const body = (await res.json()) as { accessToken: string; refreshToken: string; expiresAt: number };
+    refreshToken = body.refreshToken;
+    return { accessToken: body.accessToken, expiresAt: body.expiresAt };
+  };
+  return { refresh, counts };
+}
+
+export interface ClientUnderTest {
+  client: RealtimeClient;
+  tokens: TokenStore;
+  /** Every `ws` socket the client opened, in order (one per connection attempt). */
+  sockets: WebSocket[];
+  /** Every frame the client sent, with the index of the socket it went out on. */
+  sent: Array<{ socket: number; frame: Record<string, unknown> }>;
+  states: ConnectionStateChange[];
+  refreshes: { calls: number; failNext: number };
+  /** The session id of the user's tokens (the JWT's `sid`), for gateway.closeSession. */
+  sessionId: string;
+}
+
+/**
+ * Realtime clients a test file opened, over real `ws` sockets, so afterEach can close them.
+ * The backoff is shortened (tests wait on reconnects); everything else is the default.
+ */
+export class Clients {
+  readonly #open: ClientUnderTest[] = [];
+
+  create(server: Reachable | (() => Reachable), user: TestUser, options: Partial<RealtimeClientOptions> & { token?: string } = {}): ClientUnderTest {
+    const current = typeof server === 'function' ? server : () => server;
+    const { refresh, counts } = refresher(current, user);
+    const tokens = new TokenStore({ refresh, initial: { accessToken: options.token ?? user.accessToken, expiresAt: Date.now() + 600_000 } });
+    const sockets: WebSocket[] = [];
+    const sent: ClientUnderTest['sent'] = [];
+    class TrackedWebSocket extends WebSocket {
+      constructor(url: string, protocols?: string | string[]) {
+        super(url, protocols);
+        sockets.push(this);
+      }
+
+      override send(data: string): void {
+        sent.push({ socket: sockets.indexOf(this), frame: JSON.parse(data) as Record<string, unknown> });
+        super.send(data);
+      }
+    }
+    const client = new RealtimeClient({
+      url: () => `${current().url.replace('http', 'ws')}/realtime`,
+      tokens,
+      WebSocket: TrackedWebSocket,
+      backoff: { baseMs: 20, capMs: 200 },
+      ...options,
+    });
+    const states: ConnectionStateChange[] = [];
+    client.on('state', (change) => states.push(change));
+    const payload = JSON.parse(Buffer.from(user.accessToken.split('.')[1]!, 'base64url').toString()) as { sid: string };
+    const handle = { client, tokens, sockets, sent, states, refreshes: counts, sessionId: payload.sid };
+    this.#open.push(handle);
+    return handle;
+  }
+
+  closeAll(): void {
+    for (const { client, sockets } of this.#open.splice(0)) {
+      client.disconnect();
+      for (const socket of sockets) if (socket.readyState !== WebSocket.CLOSED) socket.terminate();
+    }
+  }
+}
+
+/** Collects what a subscription delivers. */
+export function collector(): { messages: RealtimeMessage[]; handler: (m: RealtimeMessage) => void; offsets: () => number[] } {
+  const messages: RealtimeMessage[] = [];
+  return { messages, handler: (m) => messages.push(m), offsets: () => messages.filter((m) => m.offset !== undefined).map((m) => m.offset!) };
+}
+
+export function range(from: number, to: number): number[] {
+  return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+}
+
+export async function comment(server: Reachable, user: TestUser, postId: number, body: string): Promise<{ id: number }> {
+  const res = await server.request(`/api/posts/${postId}/comments`, { method: 'POST', token: user.accessToken, json: { body } });
+  if (res.status !== 201) throw new Error(`comment failed: ${res.status} ${await res.text()}`);
+  return (await res.json()) as { id: number };
+}
+
+/** Writes `count` comments from `parallel` writers, pausing up to 2×gapMs between each. */
+export function writeComments(server: Reachable, user: TestUser, postId: number, count: number, parallel: number, gapMs: number): { done: Promise<void>; written: () => number } {
+  let started = 0;
+  let written = 0;
+  const worker = async () => {
+    while (started < count) {
+      started += 1;
+      await comment(server, user, postId, `c${started}`);
+      written += 1;
+      if (gapMs > 0) await sleep(Math.random() * gapMs * 2);
+    }
+  };
+  const done = Promise.all(Array.from({ length: parallel }, worker)).then(() => undefined);
+  done.catch(() => {});
+  return { done, written: () => written };
+}
+
+/** Resolves at the client's next state change to `state`. */
+export function nextState(client: RealtimeClient, state: ConnectionStateChange['state'], timeoutMs = 10_000): Promise<ConnectionStateChange> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => (stop(), reject(new Error(`no '${state}' within ${timeoutMs} ms (now ${client.state})`))), timeoutMs);
+    const stop = client.on('state', (change) => {
+      if (change.state !== state) return;
+      clearTimeout(timer);
+      stop();
+      resolve(change);
+    });
+  });
+}
