@@ -1,5 +1,4 @@
 import type { PresenceUser, SubscribeResult } from '../../protocol/frames';
-import { SmallMap } from '../util/small-collections';
 import type { Broker, BrokerMessage } from '../broker/broker';
 import { deliverPublication, sendToLive } from './fanout';
 import { presenceFrame } from './frames-out';
@@ -63,9 +62,11 @@ export class Hub {
   readonly #onError: (error: unknown) => void;
   /** Recovering and live subscriptions by channel: the delivery path. */
   readonly #channels = new Map<string, Set<Subscription>>();
-  /** Every subscription (any state) by subscriber id, then channel. */
-  /** Per connection its subscriptions by channel; usually one, so kept inline (SmallMap). */
-  readonly #subscribers = new Map<string, SmallMap<string, Subscription>>();
+  /**
+   * Every subscription (any state) by subscriber id, then channel. A connection usually has one:
+   * then the Subscription itself is the value (it knows its channel), with no map per connection.
+   */
+  readonly #subscribers = new Map<string, Subscription | Map<string, Subscription>>();
   readonly #stopListening: () => void;
   #subscriptionCount = 0;
   #generation = 0;
@@ -102,9 +103,8 @@ export class Hub {
     this.#assertOpen();
     const resolved = this.#policies.resolve(channel);
     if (resolved === undefined) throw new HubError('unknown_channel', `No channel policy matches '${channel}'`);
-    const existing = this.#subscribers.get(sub.id);
-    if (existing?.has(channel)) throw new HubError('already_subscribed');
-    if ((existing?.size ?? 0) >= this.#maxSubscriptions) throw new HubError('too_many_subscriptions', `At most ${this.#maxSubscriptions} subscriptions per connection`);
+    if (this.#subscriptionOf(sub.id, channel) !== undefined) throw new HubError('already_subscribed');
+    if (this.#countOf(sub.id) >= this.#maxSubscriptions) throw new HubError('too_many_subscriptions', `At most ${this.#maxSubscriptions} subscriptions per connection`);
     const subscription = this.#register(sub, channel, resolved.policy);
     try {
       const allowed = await resolved.policy.canSubscribe(sub.user, channel, resolved.param);
@@ -128,7 +128,7 @@ export class Hub {
 
   /** Ends one subscription (also one still being set up). Not subscribed: nothing to do. */
   async unsubscribe(sub: Subscriber, channel: string): Promise<void> {
-    const subscription = this.#subscribers.get(sub.id)?.get(channel);
+    const subscription = this.#subscriptionOf(sub.id, channel);
     if (subscription !== undefined) this.#drop(subscription);
   }
 
@@ -139,7 +139,7 @@ export class Hub {
    */
   async publishEphemeral(sub: Subscriber, channel: string, event: string, data: unknown): Promise<void> {
     this.#assertOpen();
-    const subscription = this.#subscribers.get(sub.id)?.get(channel);
+    const subscription = this.#subscriptionOf(sub.id, channel);
     if (subscription?.state !== 'live') throw new HubError('not_subscribed');
     const spec = clientEventSpec(subscription.policy, event);
     if (spec === undefined) throw new HubError('publish_forbidden', `Clients may not publish '${event}' on '${channel}'`);
@@ -169,7 +169,7 @@ export class Hub {
   removeSubscriber(sub: Subscriber): void {
     const subscriptions = this.#subscribers.get(sub.id);
     if (subscriptions === undefined) return;
-    for (const subscription of [...subscriptions.values()]) this.#drop(subscription);
+    for (const subscription of listOf(subscriptions)) this.#drop(subscription);
   }
 
   /** Who is in a channel: its users, `{n}` for a counts-only channel, [] without presence. */
@@ -197,7 +197,7 @@ export class Hub {
     this.#closed = true;
     this.#stopListening();
     for (const subscriptions of [...this.#subscribers.values()]) {
-      for (const subscription of [...subscriptions.values()]) this.#drop(subscription);
+      for (const subscription of listOf(subscriptions)) this.#drop(subscription);
     }
     this.#presence.clear();
   }
@@ -209,13 +209,15 @@ export class Hub {
   }
 
   #register(sub: Subscriber, channel: string, policy: ChannelPolicy): Subscription {
-    let subscriptions = this.#subscribers.get(sub.id);
-    if (subscriptions === undefined) {
-      subscriptions = new SmallMap();
-      this.#subscribers.set(sub.id, subscriptions);
-    }
+    const subscriptions = this.#subscribers.get(sub.id);
     const subscription = new Subscription(sub, channel, policy, ++this.#generation);
-    subscriptions.set(channel, subscription);
+    if (subscriptions === undefined || (subscriptions instanceof Subscription && subscriptions.channel === channel)) {
+      this.#subscribers.set(sub.id, subscription);
+    } else if (subscriptions instanceof Subscription) {
+      this.#subscribers.set(sub.id, new Map([[subscriptions.channel, subscriptions], [channel, subscription]]));
+    } else {
+      subscriptions.set(channel, subscription);
+    }
     this.#subscriptionCount += 1;
     return subscription;
   }
@@ -247,7 +249,10 @@ export class Hub {
     const wasLive = subscription.state === 'live';
     subscription.transition('closed');
     const mine = this.#subscribers.get(subscriber.id);
-    if (mine?.get(channel) === subscription) {
+    if (mine === subscription) {
+      this.#subscribers.delete(subscriber.id);
+      this.#subscriptionCount -= 1;
+    } else if (mine instanceof Map && mine.get(channel) === subscription) {
       mine.delete(channel);
       this.#subscriptionCount -= 1;
       if (mine.size === 0) this.#subscribers.delete(subscriber.id);
@@ -271,7 +276,19 @@ export class Hub {
   }
 
   #isCurrent(subscription: Subscription): boolean {
-    return this.#subscribers.get(subscription.subscriber.id)?.get(subscription.channel)?.generation === subscription.generation;
+    return this.#subscriptionOf(subscription.subscriber.id, subscription.channel)?.generation === subscription.generation;
+  }
+
+  #subscriptionOf(subscriberId: string, channel: string): Subscription | undefined {
+    const subscriptions = this.#subscribers.get(subscriberId);
+    if (subscriptions instanceof Subscription) return subscriptions.channel === channel ? subscriptions : undefined;
+    return subscriptions?.get(channel);
+  }
+
+  #countOf(subscriberId: string): number {
+    const subscriptions = this.#subscribers.get(subscriberId);
+    if (subscriptions instanceof Subscription) return 1;
+    return subscriptions?.size ?? 0;
   }
 
   /** After every await: a subscription unsubscribed or disconnected meanwhile drops the result. */
@@ -282,6 +299,11 @@ export class Hub {
   #assertOpen(): void {
     if (this.#closed) throw new HubError('unavailable');
   }
+}
+
+/** A snapshot of one subscriber's subscriptions (safe to drop them while iterating). */
+function listOf(subscriptions: Subscription | Map<string, Subscription>): Subscription[] {
+  return subscriptions instanceof Subscription ? [subscriptions] : [...subscriptions.values()];
 }
 
 const cancelled = 'The subscription was cancelled (unsubscribed or disconnected) while it was being set up';

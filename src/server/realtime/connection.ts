@@ -6,7 +6,7 @@ import type { ClientFrame } from '../../protocol/frames';
 import type { AccessClaims } from '../auth/tokens';
 import { errorCatalog, type ErrorCode } from '../errors';
 import type { ConnectionContext } from './context';
-import { ConnectionStateMachine } from './state';
+import { canTransition, type ConnectionState } from './state';
 import { payloadOf } from './text-frame';
 import type { Subscriber } from './types';
 
@@ -14,6 +14,9 @@ const textDecoder = new TextDecoder();
 const kConnection = Symbol('tandem.connection');
 type SocketWithConnection = WebSocket & { [kConnection]: Connection };
 type Listener = (...args: unknown[]) => void;
+
+/** The user of every connection that has not authenticated (one shared object, never written). */
+const nobody: { id: number; name: string } = Object.freeze({ id: 0, name: '' });
 
 /**
  * ws keeps its net.Socket in `_socket` (not public API). Writing a pre-framed message there is
@@ -33,21 +36,26 @@ function rawSocketOf(ws: WebSocket): (Duplex & { writableLength: number }) | und
 export class Connection implements Subscriber {
   readonly id: string;
   readonly ip: string;
-  readonly openedAt: number;
-  user = { id: 0, name: '' };
-  claims: AccessClaims | undefined;
+  user = nobody;
   /** The session this connection belongs to (logout closes it); set by the gateway. */
   sessionId: string | undefined;
   alive = true;
   readonly #ws: WebSocket;
   readonly #ctx: ConnectionContext;
-  readonly #machine: ConnectionStateMachine<Connection>;
-  #queue: string[] = [];
+  // Idle memory per socket is part of the product: the state machine is this field plus
+  // canTransition (no object per connection), the queue exists only while frames wait, and
+  // times are kept relative to ctx.epoch (small integers stay inline, no heap number each).
+  #state: ConnectionState = 'authenticating';
+  #queue: string[] | undefined;
   #queuedBytes = 0;
   /** Bytes the socket still held after our last write: a cheap, conservative backlog estimate. */
   #backlog = 0;
   #tokens: number;
+  /** Relative to ctx.epoch, like #refilledAt and #expiresAt. */
+  readonly #openedAt: number;
   #refilledAt: number;
+  /** The access token's expiry (relative); meaningful once authenticated. */
+  #expiresAt = 0;
   #invalidFrames = 0;
   #floodDrops = 0;
   #warnedExpiryFor = 0;
@@ -60,10 +68,9 @@ export class Connection implements Subscriber {
     this.#ctx = ctx;
     this.id = meta.id;
     this.ip = meta.ip;
-    this.openedAt = ctx.clock();
+    this.#openedAt = ctx.clock() - ctx.epoch;
     this.#tokens = ctx.limits.messageBurst;
-    this.#refilledAt = this.openedAt;
-    this.#machine = new ConnectionStateMachine<Connection>(this, ctx.onStateChange);
+    this.#refilledAt = this.#openedAt;
     (ws as SocketWithConnection)[kConnection] = this;
     const events = ws as unknown as NodeJS.EventEmitter;
     events.on('message', Connection.#onMessageShared as Listener);
@@ -86,13 +93,37 @@ export class Connection implements Subscriber {
     this.terminate();
   };
 
-  get state() {
-    return this.#machine.state;
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  get openedAt(): number {
+    return this.#openedAt + this.#ctx.epoch;
+  }
+
+  /** Whether auth succeeded (the gateway counted it against its user's connections). */
+  get authenticated(): boolean {
+    return this.user !== nobody;
+  }
+
+  /** The claims of the last accepted token (derived: no claims object is kept per connection). */
+  get claims(): AccessClaims | undefined {
+    if (!this.authenticated) return undefined;
+    return { userId: this.user.id, sessionId: this.sessionId ?? '', expiresAt: this.#expiresAt + this.#ctx.epoch };
+  }
+
+  /** Moves to `to` if the table allows it (see state.ts); returns false (and stays) otherwise. */
+  #transition(to: ConnectionState, detail: { code?: number; reason?: string } = {}): boolean {
+    const from = this.#state;
+    if (!canTransition(from, to)) return false;
+    this.#state = to;
+    this.#ctx.onStateChange(this, { from, to, ...detail });
+    return true;
   }
 
   /** Hub delivery: queue a frame; over the byte cap, ephemeral frames drop and durable ones close. */
   send(frame: string, kind: 'durable' | 'ephemeral'): void {
-    const state = this.#machine.state;
+    const state = this.#state;
     if (state !== 'open' && state !== 'authenticating') return;
     // Fast estimate first (the socket backlog as of the last flush); the exact figure only near the cap.
     const cap = this.#ctx.limits.outboundBufferBytes;
@@ -115,9 +146,9 @@ export class Connection implements Subscriber {
    */
   flush(frame: (frames: readonly string[]) => Buffer): { frames: number; bytes: number } {
     const queue = this.#queue;
-    if (queue.length === 0 || this.#ws.readyState !== this.#ws.OPEN) return { frames: 0, bytes: 0 };
+    if (queue === undefined || this.#ws.readyState !== this.#ws.OPEN) return { frames: 0, bytes: 0 };
     const bytes = frame(queue);
-    this.#queue = [];
+    this.#queue = undefined;
     this.#queuedBytes = 0;
     const socket = rawSocketOf(this.#ws);
     if (socket === undefined) {
@@ -130,14 +161,18 @@ export class Connection implements Subscriber {
   }
 
   #enqueue(frame: string): void {
-    if (this.#queue.length === 0) this.#ctx.scheduler.mark(this);
-    this.#queue.push(frame);
+    if (this.#queue === undefined) {
+      this.#ctx.scheduler.mark(this);
+      this.#queue = [frame];
+    } else {
+      this.#queue.push(frame);
+    }
     this.#queuedBytes += frame.length;
   }
 
   /** Sends a close frame (code + reason) and moves to closing; the tick terminates laggards. */
   close(code: number, reason: string): void {
-    if (!this.#machine.transition('closing', { code, reason })) return;
+    if (!this.#transition('closing', { code, reason })) return;
     this.#closingSince = this.#ctx.clock();
     this.#ctx.hub.removeSubscriber(this);
     this.#ctx.scheduler.flushNow(this);
@@ -146,15 +181,15 @@ export class Connection implements Subscriber {
 
   /** Called by the shared timer: auth timeout, token expiry warnings and grace, close laggards. */
   tick(now: number): void {
-    if (this.#machine.is('closing')) {
+    if (this.#state === 'closing') {
       if (now - this.#closingSince > 2_000) this.#ws.terminate();
       return;
     }
-    if (this.#machine.is('authenticating')) {
-      if (now - this.openedAt > this.#ctx.limits.authTimeoutMs) this.#fail(undefined, 'auth_timeout', CloseCode.authTimeout);
+    if (this.#state === 'authenticating') {
+      if (now - this.#ctx.epoch - this.#openedAt > this.#ctx.limits.authTimeoutMs) this.#fail(undefined, 'auth_timeout', CloseCode.authTimeout);
       return;
     }
-    const expiresAt = this.claims?.expiresAt ?? 0;
+    const expiresAt = this.authenticated ? this.#expiresAt + this.#ctx.epoch : 0;
     if (now >= expiresAt + this.#ctx.limits.expiredGraceMs) {
       this.#fail(undefined, 'token_expired', CloseCode.tokenExpired);
     } else if (expiresAt - now <= this.#ctx.limits.expiryWarningSeconds * 1000 && this.#warnedExpiryFor !== expiresAt && now < expiresAt) {
@@ -180,7 +215,7 @@ export class Connection implements Subscriber {
    */
   #onMessage(data: Buffer, isBinary: boolean): void {
     this.alive = true;
-    if (this.#machine.is('closing', 'closed')) return;
+    if (this.#state === 'closing' || this.#state === 'closed') return;
     this.#ctx.metrics.bytesIn.inc(data.length);
     if (!this.#admitMessage()) return;
     const run = (this.#inbound ?? Promise.resolve()).then(() => this.#process(data, isBinary));
@@ -191,7 +226,7 @@ export class Connection implements Subscriber {
   }
 
   async #process(data: Buffer, isBinary: boolean): Promise<void> {
-    if (this.#machine.is('closing', 'closed')) return;
+    if (this.#state === 'closing' || this.#state === 'closed') return;
     if (isBinary) return this.#invalid(undefined, 'malformed_frame', 'Frames are JSON text');
     const decoded = decodeClientFrame(textDecoder.decode(data));
     if (!decoded.ok) return this.#invalid(decoded.id, decoded.code, decoded.message);
@@ -211,7 +246,7 @@ export class Connection implements Subscriber {
 
   /** The per-connection token bucket: a warning first, the close after sustained flooding. */
   #admitMessage(): boolean {
-    const now = this.#ctx.clock();
+    const now = this.#ctx.clock() - this.#ctx.epoch;
     const limits = this.#ctx.limits;
     // A clock that steps back (NTP, an injected clock) refills nothing; it must not drain the bucket.
     const elapsed = Math.max(0, now - this.#refilledAt);
@@ -231,9 +266,9 @@ export class Connection implements Subscriber {
   async #dispatch(frame: ClientFrame): Promise<void> {
     if (frame.t === 'ping') return this.#sendFrame(frame.id === undefined ? { t: 'pong' } : { t: 'pong', id: frame.id });
     if (frame.t === 'auth') return this.#authenticate(frame.id, frame.tok);
-    if (this.#machine.is('authenticating')) return this.#replyError(frame.id, 'not_authenticated', 'Send an auth frame first');
+    if (this.#state === 'authenticating') return this.#replyError(frame.id, 'not_authenticated', 'Send an auth frame first');
     if (frame.t === 'refresh') return this.#refresh(frame.id, frame.tok);
-    if (this.claims !== undefined && this.#ctx.clock() >= this.claims.expiresAt) {
+    if (this.authenticated && this.#ctx.clock() >= this.#expiresAt + this.#ctx.epoch) {
       return this.#replyError(frame.id, 'token_expired', 'Refresh the token with a refresh frame');
     }
     switch (frame.t) {
@@ -259,24 +294,25 @@ export class Connection implements Subscriber {
   }
 
   async #authenticate(id: number, token: string): Promise<void> {
-    if (!this.#machine.is('authenticating')) return this.#replyError(id, 'already_authenticated', 'Use a refresh frame to change the token');
+    if (this.#state !== 'authenticating') return this.#replyError(id, 'already_authenticated', 'Use a refresh frame to change the token');
     const verdict = await this.#ctx.verify(token);
-    if (!this.#machine.is('authenticating')) return;
+    if (this.#state !== 'authenticating') return;
     if (!verdict.ok) return this.#fail(id, verdict.code, verdict.code === 'session_revoked' ? CloseCode.sessionRevoked : verdict.code === 'token_expired' ? CloseCode.tokenExpired : CloseCode.unauthorized);
     if (!this.#ctx.admitUser(this, verdict.claims.userId)) return this.#fail(id, 'too_many_connections', CloseCode.rateLimited);
-    this.claims = verdict.claims;
+    this.#expiresAt = verdict.claims.expiresAt - this.#ctx.epoch;
     this.user = { id: verdict.claims.userId, name: verdict.name };
-    this.#machine.transition('open');
+    // Bound right after the move to open, before the ack (a session revoked meanwhile closes it).
+    if (this.#transition('open')) this.#ctx.rebindSession(this, verdict.claims.sessionId);
     this.#sendFrame({ t: 'ack', id, d: { uid: this.user.id, exp: Math.floor(verdict.claims.expiresAt / 1000) } });
   }
 
   async #refresh(id: number, token: string): Promise<void> {
     const verdict = await this.#ctx.verify(token);
-    if (!this.#machine.is('open')) return;
+    if (this.#state !== 'open') return;
     if (!verdict.ok) return this.#replyError(id, verdict.code, 'The new token is not valid');
     if (verdict.claims.userId !== this.user.id) return this.#replyError(id, 'forbidden', 'A connection keeps its user');
     this.#ctx.rebindSession(this, verdict.claims.sessionId);
-    this.claims = verdict.claims;
+    this.#expiresAt = verdict.claims.expiresAt - this.#ctx.epoch;
     this.#sendFrame({ t: 'ack', id, d: { exp: Math.floor(verdict.claims.expiresAt / 1000) } });
   }
 
@@ -302,14 +338,14 @@ export class Connection implements Subscriber {
    * that is recovering (it would reconnect and recover again, in a loop).
    */
   #sendFrame(frame: object): void {
-    const state = this.#machine.state;
+    const state = this.#state;
     if (state === 'open' || state === 'authenticating') this.#enqueue(JSON.stringify(frame));
   }
 
   #onClosed(code: number): void {
     this.#ctx.scheduler.forget(this);
-    if (this.#machine.is('closed')) return;
-    if (!this.#machine.is('closing')) this.#ctx.hub.removeSubscriber(this);
-    this.#machine.transition('closed', { code });
+    if (this.#state === 'closed') return;
+    if (this.#state !== 'closing') this.#ctx.hub.removeSubscriber(this);
+    this.#transition('closed', { code });
   }
 }

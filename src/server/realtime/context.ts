@@ -17,6 +17,12 @@ export interface ConnectionContext {
   metrics: RealtimeMetrics;
   log: Pick<Logger, 'error' | 'warn' | 'info' | 'debug'>;
   clock: () => number;
+  /**
+   * A clock reading taken when the context was made. Connections keep their times relative to it:
+   * small integers are stored inline, where a full epoch-milliseconds value would be a separate
+   * heap number per field per connection.
+   */
+  epoch: number;
   /** Verifies an access token: signature, expiry, session not revoked; resolves the user's name. */
   verify(token: string): Promise<TokenVerdict>;
   /** Registers an authenticated connection; false when the user is at the connection cap. */

@@ -8,7 +8,7 @@ import type { SessionStore } from '../auth/sessions';
 import type { TokenService } from '../auth/tokens';
 import { errorCatalog, TandemError, type ErrorCode } from '../errors';
 import { KeyedRateLimiter } from '../limits/rate-limiter';
-import { SmallSet } from '../util/small-collections';
+import { SetMultimap } from '../util/small-collections';
 import { clientIp } from './client-ip';
 import { Connection } from './connection';
 import type { ConnectionContext, TokenVerdict } from './context';
@@ -44,9 +44,12 @@ export class RealtimeGateway {
   readonly #wss: WebSocketServer;
   readonly #context: ConnectionContext;
   readonly #connections = new Set<Connection>();
-  readonly #perIp = new Map<string, number>();
-  readonly #byUser = new Map<number, SmallSet<Connection>>();
-  readonly #bySession = new Map<string, SmallSet<Connection>>();
+  /** Open connections per IP; the entry's `ip` is the one string every connection of that IP shares. */
+  readonly #perIp = new Map<string, { ip: string; count: number }>();
+  /** Admitted (authenticated) connections per user: only their number is ever needed. */
+  readonly #byUser = new Map<number, number>();
+  /** A session's connections; one connection is kept inline, without a set per session. */
+  readonly #bySession = new SetMultimap<string, Connection>();
   /** Sessions revoked in the last minute, to catch connections whose auth raced the revocation. */
   readonly #recentlyRevoked = new Map<string, number>();
   readonly #handshakes: KeyedRateLimiter;
@@ -98,7 +101,7 @@ export class RealtimeGateway {
 
   /** Closes every connection of a session (logout, revocation). */
   closeSession(sessionId: string, code: number, reason: string): void {
-    for (const connection of this.#bySession.get(sessionId) ?? []) connection.close(code, reason);
+    for (const connection of this.#bySession.get(sessionId)) connection.close(code, reason);
   }
 
   /**
@@ -121,16 +124,21 @@ export class RealtimeGateway {
   #onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     // Node removes its own error handler from an upgrading socket: without one, a peer that
     // resets while being refused (a write ECONNRESET/EPIPE) would be an uncaught exception.
-    socket.on('error', () => socket.destroy());
+    // Shared (no closure per socket) and removed once ws has put its own handler on the socket.
+    socket.on('error', destroyOnError);
     const path = this.#options.path ?? '/realtime';
     if ((request.url ?? '').split('?')[0] !== path) return refuse(socket, 'not_found', this.#options.metrics);
     const refusal = this.#admission(request);
     if (refusal !== undefined) return refuse(socket, refusal.code, this.#options.metrics, refusal.retryAfter);
     const ip = clientIp(request, this.#options.trustProxy);
+    forgetPeername(socket);
     this.#wss.handleUpgrade(request, socket, head, (ws: WebSocket) => {
+      socket.removeListener('error', destroyOnError);
       // Counted here, not before: ws answers a malformed handshake itself and never calls back.
-      this.#perIp.set(ip, (this.#perIp.get(ip) ?? 0) + 1);
-      const connection = new Connection(ws, this.#context, { id: randomBytes(9).toString('base64url'), ip });
+      let perIp = this.#perIp.get(ip);
+      if (perIp === undefined) this.#perIp.set(ip, (perIp = { ip, count: 0 }));
+      perIp.count += 1;
+      const connection = new Connection(ws, this.#context, { id: randomBytes(9).toString('base64url'), ip: perIp.ip });
       this.#connections.add(connection);
     });
   }
@@ -147,7 +155,7 @@ export class RealtimeGateway {
     const ip = clientIp(request, this.#options.trustProxy);
     const handshake = this.#handshakes.consume(ip);
     if (!handshake.allowed) return { code: 'handshake_rate_limited', retryAfter: handshake.retryAfterSeconds };
-    if ((this.#perIp.get(ip) ?? 0) >= this.limits.maxConnectionsPerIp) return { code: 'too_many_connections', retryAfter: 5 };
+    if ((this.#perIp.get(ip)?.count ?? 0) >= this.limits.maxConnectionsPerIp) return { code: 'too_many_connections', retryAfter: 5 };
     const node = this.#nodeRate.consume('node');
     if (!node.allowed) return { code: 'server_busy', retryAfter: node.retryAfterSeconds };
     return undefined;
@@ -187,17 +195,17 @@ export class RealtimeGateway {
       metrics: options.metrics,
       log: options.log,
       clock: this.#clock,
+      epoch: this.#clock(),
       verify: (token) => this.#verify(token),
-      admitUser: (connection, userId) => {
-        const mine = this.#byUser.get(userId) ?? new SmallSet<Connection>();
-        if (mine.size >= this.limits.maxConnectionsPerUser) return false;
-        mine.add(connection);
-        this.#byUser.set(userId, mine);
+      // Called once per connection, by its auth: the connection is admitted iff this returns true.
+      admitUser: (_connection, userId) => {
+        const mine = this.#byUser.get(userId) ?? 0;
+        if (mine >= this.limits.maxConnectionsPerUser) return false;
+        this.#byUser.set(userId, mine + 1);
         return true;
       },
       rebindSession: (connection, sessionId) => this.#bindSession(connection, sessionId),
       onStateChange: (connection, change) => {
-        if (change.to === 'open' && connection.claims !== undefined) this.#bindSession(connection, connection.claims.sessionId);
         if (change.to === 'closing' || change.to === 'closed') options.metrics.closes.inc({ reason: change.reason ?? String(change.code ?? 'peer') });
         if (change.to === 'closed') this.#forget(connection);
       },
@@ -224,31 +232,40 @@ export class RealtimeGateway {
       return;
     }
     this.#unbindSession(connection);
-    const set = this.#bySession.get(sessionId) ?? new SmallSet<Connection>();
-    set.add(connection);
-    this.#bySession.set(sessionId, set);
+    this.#bySession.add(sessionId, connection);
     connection.sessionId = sessionId;
   }
 
   #unbindSession(connection: Connection): void {
     const previous = connection.sessionId;
     if (previous === undefined) return;
-    const set = this.#bySession.get(previous);
-    set?.delete(connection);
-    if (set?.size === 0) this.#bySession.delete(previous);
+    this.#bySession.delete(previous, connection);
     connection.sessionId = undefined;
   }
 
   #forget(connection: Connection): void {
     if (!this.#connections.delete(connection)) return;
     this.#unbindSession(connection);
-    const count = (this.#perIp.get(connection.ip) ?? 1) - 1;
-    if (count <= 0) this.#perIp.delete(connection.ip);
-    else this.#perIp.set(connection.ip, count);
-    const mine = this.#byUser.get(connection.user.id);
-    mine?.delete(connection);
-    if (mine?.size === 0) this.#byUser.delete(connection.user.id);
+    const perIp = this.#perIp.get(connection.ip);
+    if (perIp !== undefined && --perIp.count <= 0) this.#perIp.delete(connection.ip);
+    if (!connection.authenticated) return;
+    const mine = (this.#byUser.get(connection.user.id) ?? 1) - 1;
+    if (mine <= 0) this.#byUser.delete(connection.user.id);
+    else this.#byUser.set(connection.user.id, mine);
   }
+}
+
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
+/**
+ * Reading remoteAddress makes net.Socket cache {address, family, port} in `_peername` for the
+ * socket's whole life (~56 bytes per connection). The connection keeps the address it needs, and
+ * Node recomputes the cache on the next read, so it is dropped (if this Node keeps it there).
+ */
+function forgetPeername(socket: Duplex): void {
+  if (Object.hasOwn(socket, '_peername')) (socket as unknown as { _peername: unknown })._peername = undefined;
 }
 
 const REASONS: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 503: 'Service Unavailable' };

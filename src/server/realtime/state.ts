@@ -1,4 +1,8 @@
-/** The states of one realtime connection, and the only moves between them. */
+/**
+ * The states of one realtime connection, and the only moves between them. The connection keeps
+ * its state in a field and moves only through canTransition (an object per connection would
+ * cost idle memory on every socket); every move is reported as a StateChange.
+ */
 export type ConnectionState = 'authenticating' | 'open' | 'closing' | 'closed';
 
 const TRANSITIONS: Record<ConnectionState, readonly ConnectionState[]> = {
@@ -8,42 +12,14 @@ const TRANSITIONS: Record<ConnectionState, readonly ConnectionState[]> = {
   closed: [],
 };
 
+/** Whether the table allows the move (for owners that keep the state in a field of their own). */
+export function canTransition(from: ConnectionState, to: ConnectionState): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
 export interface StateChange {
   from: ConnectionState;
   to: ConnectionState;
   code?: number;
   reason?: string;
-}
-
-/**
- * An explicit state machine: illegal moves are refused (and reported), never silently taken.
- * The listener gets the owner back, so one shared listener serves every connection (no closure
- * per connection: idle memory per socket is part of the product).
- */
-export class ConnectionStateMachine<Owner = unknown> {
-  #state: ConnectionState = 'authenticating';
-  readonly #owner: Owner;
-  readonly #onChange: (owner: Owner, change: StateChange) => void;
-
-  constructor(owner: Owner, onChange: (owner: Owner, change: StateChange) => void = () => {}) {
-    this.#owner = owner;
-    this.#onChange = onChange;
-  }
-
-  get state(): ConnectionState {
-    return this.#state;
-  }
-
-  is(...states: ConnectionState[]): boolean {
-    return states.includes(this.#state);
-  }
-
-  /** Moves to `to` if the table allows it; returns false (and stays) otherwise. */
-  transition(to: ConnectionState, detail: { code?: number; reason?: string } = {}): boolean {
-    if (!TRANSITIONS[this.#state].includes(to)) return false;
-    const from = this.#state;
-    this.#state = to;
-    this.#onChange(this.#owner, { from, to, ...detail });
-    return true;
-  }
 }
