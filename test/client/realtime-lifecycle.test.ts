@@ -2,11 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildSocialApp } from '../../src/apps/social/app';
-import { loadConfig } from '../../src/server/ops/config';
 import { createPost, handshake, pauseReading } from '../realtime/support';
-import { registerUser, startServer, testEnv, type StartOptions, type TestServer } from '../support/server';
-import { Clients, collector, comment, nextState, roomyLimits, sleep, until, type Reachable } from './realtime-support';
+import { registerUser, startServer, type StartOptions, type TestServer } from '../support/server';
+import { Clients, collector, comment, nextState, roomyLimits, sleep, until } from './realtime-support';
 
 /**
  * How the RealtimeClient lives with the server: close codes that stop it, tokens refreshed over
@@ -179,30 +177,10 @@ describe('dead connections and refused handshakes', () => {
   });
 });
 
-/** A server on a data folder the test owns, so a second one can start on the same store. */
-async function startOn(dataDir: string, port: number) {
-  const config = loadConfig({ ...testEnv(), TANDEM_DATA_DIR: dataDir });
-  const social = await buildSocialApp({ config, logger: false, realtimeLimits: roomyLimits });
-  await social.app.listen({ port, host: '127.0.0.1' });
-  const address = social.app.server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  const url = `http://127.0.0.1:${address.port}`;
-  const reachable: Reachable & { port: number; close(): Promise<void> } = {
-    url,
-    port: address.port,
-    request(pathname, init = {}) {
-      const { json, token, ...rest } = init;
-      const headers = new Headers(rest.headers);
-      if (json !== undefined) {
-        headers.set('content-type', 'application/json');
-        rest.body = JSON.stringify(json);
-      }
-      if (token !== undefined) headers.set('authorization', `Bearer ${token}`);
-      return fetch(url + pathname, { ...rest, headers });
-    },
-    close: () => social.app.close(),
-  };
-  return reachable;
+/** A server on a data folder (and port) the test owns, so a second one can start on the same store and address. */
+async function startOn(dataDir: string, port: number): Promise<TestServer & { port: number }> {
+  const running = await startServer({ dataDir, port, realtimeLimits: roomyLimits });
+  return Object.assign(running, { port: Number(new URL(running.url).port) });
 }
 
 describe('a server restart (memory broker: the history is lost)', () => {

@@ -2,11 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { buildSocialApp } from '../../src/apps/social/app';
 import { MemoryBroker } from '../../src/server/broker';
-import { loadConfig } from '../../src/server/ops/config';
 import { TestSocket, type Frame } from '../support/realtime';
-import { registerUser, startServer, testEnv, type TestServer, type TestUser } from '../support/server';
+import { registerUser, startServer, type TestServer, type TestUser } from '../support/server';
 
 /**
  * Recovery over real sockets: a client that loses its connection while REST writes keep
@@ -295,28 +293,8 @@ describe('rec: false, with the position to continue from', () => {
 });
 
 /** A server on a data folder the test owns, so a second one can start on the same store. */
-async function startOn(dataDir: string) {
-  const config = loadConfig({ ...testEnv(), TANDEM_DATA_DIR: dataDir });
-  const social = await buildSocialApp({ config, logger: false, realtimeLimits: limits });
-  await social.app.listen({ port: 0, host: '127.0.0.1' });
-  const address = social.app.server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  const url = `http://127.0.0.1:${address.port}`;
-  return {
-    url,
-    social,
-    request(pathname: string, init: RequestInit & { json?: unknown; token?: string } = {}) {
-      const { json, token, ...rest } = init;
-      const headers = new Headers(rest.headers);
-      if (json !== undefined) {
-        headers.set('content-type', 'application/json');
-        rest.body = JSON.stringify(json);
-      }
-      if (token !== undefined) headers.set('authorization', `Bearer ${token}`);
-      return fetch(url + pathname, { ...rest, headers });
-    },
-    close: () => social.app.close(),
-  };
+function startOn(dataDir: string): Promise<TestServer> {
+  return startServer({ dataDir, realtimeLimits: limits });
 }
 
 describe('across a server restart', () => {

@@ -36,10 +36,15 @@ export interface StartOptions {
   realtimeLimits?: Partial<RealtimeLimits>;
   /** The gateway's shared timer granularity; tests that wait on timeouts use ~20 ms. */
   realtimeTickMs?: number;
+  /** An existing data folder the test owns (kept on close), so a second server can start on the same store. */
+  dataDir?: string;
+  /** A fixed port (a restarted server on the same address); default 0. */
+  port?: number;
 }
 
 export async function startServer(options: StartOptions = {}): Promise<TestServer> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-test-'));
+  const ownsDataDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-test-'));
   const config = loadConfig({ ...testEnv(options.env), TANDEM_DATA_DIR: dataDir });
   const social = await buildSocialApp({
     config,
@@ -48,7 +53,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     ...(options.realtimeLimits ? { realtimeLimits: options.realtimeLimits } : {}),
     ...(options.realtimeTickMs ? { realtimeTickMs: options.realtimeTickMs } : {}),
   });
-  await social.app.listen({ port: 0, host: '127.0.0.1' });
+  await social.app.listen({ port: options.port ?? 0, host: '127.0.0.1' });
   const address = social.app.server.address();
   if (address === null || typeof address === 'string') throw new Error('no port');
   const url = `http://127.0.0.1:${address.port}`;
@@ -69,7 +74,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     },
     async close() {
       await social.app.close();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (ownsDataDir) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
