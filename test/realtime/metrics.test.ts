@@ -41,5 +41,9 @@ describe('realtime metrics', () => {
     expect(await metric(server, 'tandem_ws_connections')).toBe(0);
     expect(await metric(server, 'tandem_ws_subscriptions')).toBe(0);
     expect(await metric(server, 'tandem_ws_publish_to_write_seconds_count')).toBeGreaterThan(0);
+    // Two peer closes, each counted once (not again under a numeric code).
+    expect(await metric(server, 'tandem_ws_closes_total', 'reason="peer"')).toBe(2);
+    const closes = (await (await server.request('/metrics')).text()).split('\n').filter((l) => l.startsWith('tandem_ws_closes_total{'));
+    expect(closes).toEqual(['tandem_ws_closes_total{reason="peer"} 2']);
   });
 });

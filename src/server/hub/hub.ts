@@ -62,6 +62,8 @@ export class Hub {
   readonly #onError: (error: unknown) => void;
   /** Recovering and live subscriptions by channel: the delivery path. */
   readonly #channels = new Map<string, Set<Subscription>>();
+  /** The tail of committed publishing, so commits are published one after another. */
+  #publishing: Promise<void> = Promise.resolve();
   /**
    * Every subscription (any state) by subscriber id, then channel. A connection usually has one:
    * then the Subscription itself is the value (it knows its channel), with no map per connection.
@@ -154,6 +156,15 @@ export class Hub {
    */
   async publishCommitted(events: readonly { channel: string; offset: number; event: string; data: unknown }[]): Promise<void> {
     this.#assertOpen();
+    // Commits reach the broker in the order they were announced: a large commit publishes over
+    // many turns, and a later commit on the same channel must not overtake it (the broker would
+    // take the older offset for a duplicate and drop it).
+    const run = this.#publishing.then(() => this.#publishAll(events));
+    this.#publishing = run.catch(() => undefined);
+    return run;
+  }
+
+  async #publishAll(events: readonly { channel: string; offset: number; event: string; data: unknown }[]): Promise<void> {
     let failure: { error: unknown } | undefined;
     for (const { channel, offset, event, data } of events) {
       try {

@@ -3,7 +3,6 @@ import type { WebSocket } from 'ws';
 import { CloseCode } from '../../protocol/close-codes';
 import { decodeClientFrame } from '../../protocol/codec';
 import type { ClientFrame } from '../../protocol/frames';
-import type { AccessClaims } from '../auth/tokens';
 import { errorCatalog, type ErrorCode } from '../errors';
 import type { ConnectionContext } from './context';
 import { canTransition, type ConnectionState } from './state';
@@ -97,19 +96,9 @@ export class Connection implements Subscriber {
     return this.#state;
   }
 
-  get openedAt(): number {
-    return this.#openedAt + this.#ctx.epoch;
-  }
-
   /** Whether auth succeeded (the gateway counted it against its user's connections). */
   get authenticated(): boolean {
     return this.user !== nobody;
-  }
-
-  /** The claims of the last accepted token (derived: no claims object is kept per connection). */
-  get claims(): AccessClaims | undefined {
-    if (!this.authenticated) return undefined;
-    return { userId: this.user.id, sessionId: this.sessionId ?? '', expiresAt: this.#expiresAt + this.#ctx.epoch };
   }
 
   /** Moves to `to` if the table allows it (see state.ts); returns false (and stays) otherwise. */
@@ -201,7 +190,7 @@ export class Connection implements Subscriber {
   /** The heartbeat: ping if the peer answered the last one, terminate it otherwise. */
   heartbeat(): void {
     if (!this.alive) {
-      this.#ctx.metrics.closes.inc({ reason: 'heartbeat_timeout' });
+      if (this.#transition('closing', { code: 1006, reason: 'heartbeat_timeout' })) this.#ctx.hub.removeSubscriber(this);
       this.#ws.terminate();
       return;
     }
@@ -214,7 +203,8 @@ export class Connection implements Subscriber {
    * frames take effect in the order sent (a `sub` right after `auth` waits for the auth).
    */
   #onMessage(data: Buffer, isBinary: boolean): void {
-    this.alive = true;
+    // Not `alive = true` here: only a pong proves the peer reads (a client that only sends
+    // would otherwise never be dropped while its unread replies pile up).
     if (this.#state === 'closing' || this.#state === 'closed') return;
     this.#ctx.metrics.bytesIn.inc(data.length);
     if (!this.#admitMessage()) return;
@@ -339,7 +329,14 @@ export class Connection implements Subscriber {
    */
   #sendFrame(frame: object): void {
     const state = this.#state;
-    if (state === 'open' || state === 'authenticating') this.#enqueue(JSON.stringify(frame));
+    if (state !== 'open' && state !== 'authenticating') return;
+    // Room for one large recovery answer over the cap, but a client that asks and never reads
+    // cannot make replies pile up without bound.
+    if (this.#backlog + this.#queuedBytes > 2 * this.#ctx.limits.outboundBufferBytes && this.#ws.bufferedAmount + this.#queuedBytes > 2 * this.#ctx.limits.outboundBufferBytes) {
+      this.close(CloseCode.slowConsumer, 'slow_consumer');
+      return;
+    }
+    this.#enqueue(JSON.stringify(frame));
   }
 
   #onClosed(code: number): void {

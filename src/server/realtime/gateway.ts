@@ -206,7 +206,10 @@ export class RealtimeGateway {
       },
       rebindSession: (connection, sessionId) => this.#bindSession(connection, sessionId),
       onStateChange: (connection, change) => {
-        if (change.to === 'closing' || change.to === 'closed') options.metrics.closes.inc({ reason: change.reason ?? String(change.code ?? 'peer') });
+        // Once per connection: when we close (with our reason), or when the peer closes first.
+        if (change.to === 'closing' || (change.to === 'closed' && change.from !== 'closing')) {
+          options.metrics.closes.inc({ reason: change.reason ?? 'peer' });
+        }
         if (change.to === 'closed') this.#forget(connection);
       },
     };

@@ -82,17 +82,20 @@ export async function unreadCount(db: Kysely<SocialDb>, userId: number): Promise
   return Number(row.n);
 }
 
-/** Marks the given (or all) unread notifications of the user read; others' ids are ignored. */
+/**
+ * Marks the given (or all) unread notifications of the user read; others' ids are ignored.
+ * One UPDATE … RETURNING: no id list is bound, so "mark all" works however many are unread.
+ */
 export async function markRead(trx: Transaction<SocialDb>, log: ChannelLog, userId: number, ids: number[] | undefined): Promise<number[]> {
-  let query = trx.selectFrom('notifications').select('id').where('user_id', '=', userId).where('read_at', 'is', null);
-  if (ids !== undefined) query = query.where('id', 'in', ids.length > 0 ? ids : [0]);
-  const changed = (await query.execute()).map((r) => r.id);
-  if (changed.length === 0) return [];
-  await trx
+  if (ids !== undefined && ids.length === 0) return [];
+  let update = trx
     .updateTable('notifications')
     .set((eb) => ({ read_at: nowIso(), version: eb('version', '+', 1) }))
-    .where('id', 'in', changed)
-    .execute();
+    .where('user_id', '=', userId)
+    .where('read_at', 'is', null);
+  if (ids !== undefined) update = update.where('id', 'in', ids);
+  const changed = (await update.returning('id').execute()).map((r) => r.id).sort((a, b) => a - b);
+  if (changed.length === 0) return [];
   await log.append(channels.user(userId), 'notifications.read', { ids: changed });
   return changed;
 }
