@@ -79,8 +79,18 @@ function defaultTimers(): Timers {
   return { setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms), clearTimeout: (handle) => globalThis.clearTimeout(handle as never) };
 }
 
+/**
+ * A random UUID v4 for Idempotency-Key. randomUUID exists only in secure contexts (https,
+ * localhost) and recent browsers; getRandomValues is everywhere, so it is the fallback.
+ */
 function defaultKey(): string {
-  return globalThis.crypto.randomUUID();
+  const webCrypto = globalThis.crypto;
+  if (typeof webCrypto.randomUUID === 'function') return webCrypto.randomUUID();
+  const bytes = webCrypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6]! & 0x0f) | 0x40;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /** The user a bearer token speaks for (its `sub`), so cached private answers never cross users. */

@@ -240,7 +240,11 @@ export class RestClient {
   #keep(session: Session): AccessToken {
     if (this.#options.refreshTokenInBody ?? this.#options.credentials !== 'include') this.#refreshToken = session.refreshToken;
     this.#options.onSession?.(session);
-    // expiresIn, not expiresAt: our clock may disagree with the server's.
+    return this.#accessTokenOf(session);
+  }
+
+  /** expiresIn, not expiresAt: our clock may disagree with the server's. */
+  #accessTokenOf(session: Session): AccessToken {
     return { accessToken: session.accessToken, expiresAt: this.#now() + session.expiresIn * 1000 };
   }
 
@@ -250,7 +254,12 @@ export class RestClient {
     if (!inBody && this.#options.credentials !== 'include') throw new TandemClientError('signed_out', 'No refresh token: sign in first');
     try {
       const body = inBody ? { refreshToken: this.#refreshToken } : {};
-      return this.#keep(await this.#body<Session>({ method: 'POST', path: '/api/auth/refresh', body, auth: 'none', idempotent: false }));
+      const generation = this.tokens.generation;
+      const session = await this.#body<Session>({ method: 'POST', path: '/api/auth/refresh', body, auth: 'none', idempotent: false });
+      // A login, logout or account switch happened meanwhile: this old session must not replace
+      // the current refresh token (nor reach onSession); the TokenStore drops its access token too.
+      if (this.tokens.generation !== generation) return this.#accessTokenOf(session);
+      return this.#keep(session);
     } catch (error) {
       if (error instanceof TandemClientError && REFRESH_REFUSED.has(error.code)) {
         this.#refreshToken = undefined;

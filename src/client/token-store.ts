@@ -102,7 +102,8 @@ export class TokenStore {
    */
   async refreshAfterRejection(rejected: string | undefined): Promise<string> {
     const token = this.#token;
-    if (token !== undefined && token.accessToken !== rejected) return token.accessToken;
+    // A newer token only if it is also fresh: after a sleep, an old "newer" token is just as dead.
+    if (token !== undefined && token.accessToken !== rejected && this.#now() < token.expiresAt - this.#marginMs) return token.accessToken;
     return (await this.#single()).accessToken;
   }
 

@@ -140,12 +140,14 @@ export class RealtimeClient {
     // A refused auth is followed by the server's close (4001, 4009, 4501): that close decides.
     if (generation !== this.#generation || answer.t !== 'ack') return;
     this.#rejectedToken = undefined;
-    if (!this.#machine.transition('open')) return;
+    if (!this.#machine.transition('open') || generation !== this.#generation) return;
     this.#backoff.markOpen();
     for (const subscription of this.#subscriptions.values()) this.#sendSubscribe(generation, subscription);
   }
 
   #sendSubscribe(generation: number, subscription: ChannelSubscription): void {
+    // A state listener may have called disconnect() while the subscriptions were being sent.
+    if (generation !== this.#generation || this.#transport === undefined) return;
     const begun = subscription.beginSubscribe();
     if (begun === undefined) return;
     const { since } = begun;
@@ -163,13 +165,11 @@ export class RealtimeClient {
   #onSubscribeAnswer(generation: number, subscription: ChannelSubscription, answer: AnswerFrame): void {
     if (generation !== this.#generation) return;
     const channel = subscription.channel;
-    if (subscription.state === 'unsubscribed') {
-      // Let go of while its answer was on the way; unless a newer subscription took the channel.
-      if (answer.t === 'ack' && !this.#subscriptions.has(channel)) this.#send({ t: 'unsub', ch: channel });
-      return;
-    }
+    // Let go of while its answer was on the way: its unsub has already been sent.
+    if (subscription.state === 'unsubscribed') return;
     if (answer.t === 'err') {
       // An expired token is fixed by reconnecting with a fresh one; other refusals are final.
+      if (answer.c === 'token_expired') this.#rejectedToken = this.#token; // never present it again
       if (answer.c === 'token_expired' || answer.c === 'internal_error') return this.#transport?.abort(answer.c);
       this.#subscriptions.delete(channel);
       return subscription.fail(new RealtimeError(answer.c ?? 'unknown', answer.m ?? 'Subscription refused'));
@@ -181,8 +181,9 @@ export class RealtimeClient {
   #unsubscribe(subscription: ChannelSubscription, was: SubscriptionState): void {
     if (this.#subscriptions.get(subscription.channel) !== subscription) return;
     this.#subscriptions.delete(subscription.channel);
-    // Only a live subscription needs an unsub now; one in flight gets it at its ack.
-    if (was === 'live' && this.#machine.is('open')) this.#send({ t: 'unsub', ch: subscription.channel });
+    // Live or in flight: unsub now. The server handles frames in order, so sub, unsub, sub of the
+    // same channel (a quick re-subscribe) ends subscribed, never refused as already_subscribed.
+    if ((was === 'live' || was === 'subscribing') && this.#machine.is('open')) this.#send({ t: 'unsub', ch: subscription.channel });
   }
 
   #onFrame(generation: number, frame: ServerFrame): void {
@@ -222,7 +223,12 @@ export class RealtimeClient {
     this.#token = token;
     const answer = await this.#request({ t: 'refresh', tok: token });
     if (generation !== this.#generation) return;
-    if (answer.t === 'err') throw new RealtimeError(answer.c ?? 'unknown', answer.m ?? 'Refresh refused');
+    if (answer.t === 'err') {
+      // E.g. another user's token after an account switch: this socket must not stay the old user's.
+      // Reconnecting authenticates with the store's current token (or stops when signed out).
+      this.#transport?.abort('refresh_refused');
+      throw new RealtimeError(answer.c ?? 'unknown', answer.m ?? 'Refresh refused');
+    }
   }
 
   #onClose(generation: number, close: TransportClose): void {
