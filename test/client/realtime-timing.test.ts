@@ -197,18 +197,26 @@ describe('timing', () => {
     client.disconnect();
   });
 
-  it('a token that arrives after its attempt was abandoned is dropped (generation)', async () => {
-    let release: (token: string) => void = () => {};
-    const tokens = { getFresh: vi.fn(() => new Promise<string>((resolve) => (release = resolve))), refreshAfterRejection: vi.fn(async () => 'x'), onChange: () => () => {} };
+  it('a token from an older attempt is never sent on a newer connection (generation)', async () => {
+    const pending: Array<(token: string) => void> = [];
+    const tokens = { getFresh: vi.fn(() => new Promise<string>((resolve) => pending.push(resolve))), refreshAfterRejection: vi.fn(async () => 'x'), onChange: () => () => {} };
     const { client } = makeClient({ tokens });
     client.connect();
     const first = latest();
     first.open();
-    client.disconnect();
-    release('late-token');
+    first.serverClose(1006); // dies before its token arrived
+    await vi.advanceTimersByTimeAsync(1_000); // backoff, then the second attempt
+    const second = latest();
+    expect(second).not.toBe(first);
+    second.open();
+    expect(pending).toHaveLength(2);
+    pending[1]!('token-new');
     await vi.advanceTimersByTimeAsync(0);
-    expect(first.sent).toEqual([]);
-    expect(client.state).toBe('closed');
+    pending[0]!('token-late');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(second.sent.filter((f) => f.t === 'auth').map((f) => f.tok)).toEqual(['token-new']);
+    expect([...first.sent, ...second.sent].some((f) => f.tok === 'token-late')).toBe(false);
+    client.disconnect();
   });
 
   it('offline aborts the socket; online retries at once instead of waiting out the backoff', async () => {
