@@ -1,6 +1,7 @@
 import WebSocket from 'ws';
 import { RealtimeClient, TokenStore, type ConnectionStateChange, type RealtimeClientOptions, type RealtimeMessage } from '../../src/client/index';
 import type { TestServer, TestUser } from '../support/server';
+import { sleep, until as pollUntil } from '../support/wait';
 
 /** Handshakes and connection counts are not what these tests are about. */
 export const roomyLimits = {
@@ -15,17 +16,11 @@ export const roomyLimits = {
 /** Anything with a URL and a fetch helper: a TestServer or a server a test built on its own data folder. */
 export type Reachable = Pick<TestServer, 'url' | 'request'>;
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+export { sleep };
 
-/** Polls until `check` returns something other than undefined/false. */
-export async function until<T>(check: () => T | undefined | false, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
+/** The shared `until`, with the longer default these reconnecting clients need. */
+export function until<T>(check: () => T | undefined | false, what: string, timeoutMs = 10_000): Promise<T> {
+  return pollUntil(check, what, timeoutMs);
 }
 
 /** The REST refresh a TokenStore calls: rotates the user's refresh token; `failNext` makes the next one throw. */

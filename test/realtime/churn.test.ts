@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MemoryBroker } from '../../src/server/broker';
 import { TestSocket } from '../support/realtime';
 import { registerUser, startServer, type TestServer, type TestUser } from '../support/server';
+import { sleep } from '../support/wait';
 
 /**
  * Connection churn: thousands of connect / auth / subscribe / disconnect cycles, 20 at a time,
@@ -37,8 +38,6 @@ beforeAll(async () => {
   conversationId = ((await conversation.json()) as { id: number }).id;
 }, 30_000);
 afterAll(() => server.close());
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // A real gc() for the heap comparison when V8 lets us have one; otherwise allocation pressure.
 v8.setFlagsFromString('--expose-gc');

@@ -5,6 +5,7 @@ import { decodeClientFrame } from '../../src/protocol/codec';
 import { errorCodes } from '../../src/server/errors';
 import { TestSocket } from '../support/realtime';
 import { registerUser, startServer, type TestServer, type TestUser } from '../support/server';
+import { sleep } from '../support/wait';
 
 /**
  * Hostile frames against one real server, from one socket, while a bystander on another socket
@@ -51,8 +52,6 @@ beforeAll(async () => {
   postId = ((await post.json()) as { id: number }).id;
 });
 afterAll(() => server.close());
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---------------------------------------------------------------------------------------------
 // The raw client: keeps every line the server sent, unparsed, and checks them afterwards.

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TestSocket, type Frame } from '../support/realtime';
 import { registerUser, startServer, type TestServer, type TestUser } from '../support/server';
+import { sleep, until } from '../support/wait';
 
 /**
  * User-level presence over real sockets: a user with several tabs is one presence, a tab closing
@@ -31,18 +32,6 @@ afterEach(() => {
   sockets.clear();
 });
 afterAll(() => server.close());
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(check: () => T | undefined | false, what: string, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 async function connect(user: TestUser): Promise<TestSocket> {
   const socket = await TestSocket.connect(server, user.accessToken);

@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { MemoryBroker } from '../../src/server/broker';
 import { TestSocket, type Frame } from '../support/realtime';
 import { registerUser, startServer, type TestServer, type TestUser } from '../support/server';
+import { sleep, until } from '../support/wait';
 
 /**
  * Recovery over real sockets: a client that loses its connection while REST writes keep
@@ -36,19 +37,6 @@ async function subscribe(socket: TestSocket, ch: string, since?: { e: string; o:
   if (answer.t !== 'ack') throw new Error(`sub ${ch} refused: ${JSON.stringify(answer)}`);
   return answer.d as SubscribeAck;
 }
-
-/** Polls until `check` returns something other than undefined/false. */
-async function until<T>(check: () => T | undefined | false, what: string, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function createPost(server: TestServer, user: TestUser, body = 'a post'): Promise<{ id: number }> {
   const res = await server.request('/api/posts', { method: 'POST', token: user.accessToken, json: { body } });

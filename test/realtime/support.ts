@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { expect } from 'vitest';
 import { TestSocket } from '../support/realtime';
 import { registerUser, startServer, type StartOptions, type TestServer, type TestUser } from '../support/server';
+import { sleep } from '../support/wait';
 
 /** Limits loose enough that a test opening many sockets from 127.0.0.1 is not throttled. */
 export const roomyLimits = {
@@ -87,9 +88,7 @@ export async function waitFor(condition: () => boolean, timeoutMs = 5_000, what 
   }
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { sleep };
 
 /** Resolves with the close code and reason of a raw socket. */
 export function closeOf(ws: WebSocket, timeoutMs = 10_000): Promise<{ code: number; reason: string }> {
