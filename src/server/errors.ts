@@ -82,7 +82,3 @@ export class TandemError extends Error {
     this.headers = options.headers;
   }
 }
-
-export function isTandemError(value: unknown): value is TandemError {
-  return value instanceof TandemError;
-}

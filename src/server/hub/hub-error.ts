@@ -29,7 +29,3 @@ export class HubError extends Error {
     this.code = code;
   }
 }
-
-export function isHubError(value: unknown): value is HubError {
-  return value instanceof HubError;
-}

@@ -288,7 +288,7 @@ export class Connection implements Subscriber {
     const verdict = await this.#ctx.verify(token);
     if (this.#state !== 'authenticating') return;
     if (!verdict.ok) return this.#fail(id, verdict.code, verdict.code === 'session_revoked' ? CloseCode.sessionRevoked : verdict.code === 'token_expired' ? CloseCode.tokenExpired : CloseCode.unauthorized);
-    if (!this.#ctx.admitUser(this, verdict.claims.userId)) return this.#fail(id, 'too_many_connections', CloseCode.rateLimited);
+    if (!this.#ctx.admitUser(verdict.claims.userId)) return this.#fail(id, 'too_many_connections', CloseCode.rateLimited);
     this.#expiresAt = verdict.claims.expiresAt - this.#ctx.epoch;
     this.user = { id: verdict.claims.userId, name: verdict.name };
     // Bound right after the move to open, before the ack (a session revoked meanwhile closes it).

@@ -25,8 +25,8 @@ export interface ConnectionContext {
   epoch: number;
   /** Verifies an access token: signature, expiry, session not revoked; resolves the user's name. */
   verify(token: string): Promise<TokenVerdict>;
-  /** Registers an authenticated connection; false when the user is at the connection cap. */
-  admitUser(connection: Connection, userId: number): boolean;
+  /** Counts an authenticated connection against its user's cap; false when the user is at the cap. */
+  admitUser(userId: number): boolean;
   /** A refresh may carry a token of a new session (after a REST re-login). */
   rebindSession(connection: Connection, sessionId: string): void;
   onStateChange(connection: Connection, change: StateChange): void;

@@ -198,7 +198,7 @@ export class RealtimeGateway {
       epoch: this.#clock(),
       verify: (token) => this.#verify(token),
       // Called once per connection, by its auth: the connection is admitted iff this returns true.
-      admitUser: (_connection, userId) => {
+      admitUser: (userId) => {
         const mine = this.#byUser.get(userId) ?? 0;
         if (mine >= this.limits.maxConnectionsPerUser) return false;
         this.#byUser.set(userId, mine + 1);

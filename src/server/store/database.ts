@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type Generated, type Transaction } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 
 /** Tables the server library owns (auth sessions, idempotency, channel positions). */
@@ -33,9 +33,6 @@ export interface ServerTables {
   channel_positions: { channel: string; last_offset: number };
 }
 
-export type Db<T = ServerTables> = Kysely<T>;
-export type Trx<T = ServerTables> = Transaction<T>;
-export type { Generated };
 
 export type Dialect = 'sqlite' | 'postgres';
 
