@@ -1,6 +1,7 @@
-import { createQueryId, type Compilable, type CompiledQuery, type Kysely, type Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { TandemError } from '../../../server/errors';
 import type { ChannelLog } from '../../../server/store/channel-log';
+import { ReadById } from '../../../server/store/read-by-id';
 import { nowIso } from '../../../server/store/database';
 import { channels } from '../channels';
 import type { SocialDb } from '../db';
@@ -27,35 +28,8 @@ function toPost(row: PostRow): Post {
   };
 }
 
-/**
- * A read by id whose query is built and compiled once per database instead of on every call
- * (only the id parameter changes). It still runs through Kysely's executor, so connection
- * locking and transactions behave exactly as before; transactions (a new object each time)
- * simply compile as they always did.
- */
-class ReadById<R> {
-  readonly #build: (db: Kysely<SocialDb>, id: number) => Compilable<R>;
-  readonly #compiled = new WeakMap<Kysely<SocialDb>, CompiledQuery<R>>();
-
-  constructor(build: (db: Kysely<SocialDb>, id: number) => Compilable<R>) {
-    this.#build = build;
-  }
-
-  async first(db: Kysely<SocialDb>, id: number): Promise<R | undefined> {
-    let compiled = db.isTransaction ? undefined : this.#compiled.get(db);
-    if (compiled === undefined) {
-      compiled = this.#build(db, id).compile();
-      // Cache the shape only when the id is its one and only parameter.
-      if (!db.isTransaction && compiled.parameters.length === 1 && compiled.parameters[0] === id) this.#compiled.set(db, compiled);
-    } else {
-      compiled = { ...compiled, parameters: [id], queryId: createQueryId() };
-    }
-    return (await db.executeQuery(compiled)).rows[0];
-  }
-}
-
-const versionById = new ReadById((db, id) => db.selectFrom('posts').select(['version', 'author_id']).where('id', '=', id));
-const postById = new ReadById((db, id) => selectPosts(db).where('posts.id', '=', id));
+const versionById = new ReadById((db: Kysely<SocialDb>, id: number) => db.selectFrom('posts').select(['version', 'author_id']).where('id', '=', id));
+const postById = new ReadById((db: Kysely<SocialDb>, id: number) => selectPosts(db).where('posts.id', '=', id));
 
 export async function postVersion(db: Kysely<SocialDb>, id: number): Promise<{ version: number; authorId: number } | undefined> {
   const row = await versionById.first(db, id);

@@ -1,0 +1,28 @@
+import { createQueryId, type Compilable, type CompiledQuery, type Kysely } from 'kysely';
+
+/**
+ * A read by id whose query is built and compiled once per database instead of on every call
+ * (only the id parameter changes). It still runs through Kysely's executor, so connection
+ * locking and transactions behave exactly as before; transactions (a new object each time)
+ * simply compile as they always did.
+ */
+export class ReadById<DB, R> {
+  readonly #build: (db: Kysely<DB>, id: number) => Compilable<R>;
+  readonly #compiled = new WeakMap<Kysely<DB>, CompiledQuery<R>>();
+
+  constructor(build: (db: Kysely<DB>, id: number) => Compilable<R>) {
+    this.#build = build;
+  }
+
+  async first(db: Kysely<DB>, id: number): Promise<R | undefined> {
+    let compiled = db.isTransaction ? undefined : this.#compiled.get(db);
+    if (compiled === undefined) {
+      compiled = this.#build(db, id).compile();
+      // Cache the shape only when the id is its one and only parameter.
+      if (!db.isTransaction && compiled.parameters.length === 1 && compiled.parameters[0] === id) this.#compiled.set(db, compiled);
+    } else {
+      compiled = { ...compiled, parameters: [id], queryId: createQueryId() };
+    }
+    return (await db.executeQuery(compiled)).rows[0];
+  }
+}
