@@ -20,6 +20,14 @@ export interface TokenStoreOptions {
   now?: () => number;
   /** A token this close to its expiry is refreshed before use. Default 5 000 ms. */
   marginMs?: number;
+  /**
+   * Runs every refresh inside a lock shared with other holders of the same refresh token. In a
+   * browser every tab sends the same httpOnly refresh cookie, and two tabs refreshing at once
+   * would present it twice (reuse detection then revokes the session); pass
+   * `(run) => navigator.locks.request('tandem-refresh', run)` so the second tab's refresh goes
+   * after the first and carries the rotated cookie. Default: none (single-flight in this store only).
+   */
+  refreshLock?: <T>(run: () => Promise<T>) => Promise<T>;
 }
 
 interface Flight {
@@ -45,6 +53,7 @@ export class TokenStore {
   #refresh: Refresher | undefined;
   readonly #now: () => number;
   readonly #marginMs: number;
+  readonly #refreshLock: (<T>(run: () => Promise<T>) => Promise<T>) | undefined;
   readonly #listeners = new Set<{ listener: TokenListener }>();
 
   constructor(options: TokenStoreOptions = {}) {
@@ -52,6 +61,7 @@ export class TokenStore {
     this.#refresh = options.refresh;
     this.#now = options.now ?? Date.now;
     this.#marginMs = options.marginMs ?? 5_000;
+    this.#refreshLock = options.refreshLock;
   }
 
   /** The token held now, fresh or not; no refresh. */
@@ -133,7 +143,8 @@ export class TokenStore {
 
   async #run(refresh: Refresher, flight: Flight): Promise<AccessToken> {
     try {
-      const token = await refresh();
+      const lock = this.#refreshLock;
+      const token = lock === undefined ? await refresh() : await lock(refresh);
       if (this.#generation !== flight.generation) return await this.#afterStale(flight);
       this.#apply(token);
       return token;

@@ -34,6 +34,7 @@ export const errorCatalog = {
   too_many_connections: { status: 429, title: 'Too many concurrent connections' },
   handshake_rate_limited: { status: 429, title: 'Too many new connections from this address' },
   server_busy: { status: 503, title: 'The server is taking no new connections right now' },
+  stream_lost: { status: 410, title: 'The event stream is gone or cannot be resumed without a gap: open a new one' },
   auth_timeout: { status: 401, title: 'No authentication within the time allowed', close: 4502 },
   not_authenticated: { status: 401, title: 'Authenticate first' },
   already_authenticated: { status: 409, title: 'The connection is already authenticated' },

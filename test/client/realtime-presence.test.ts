@@ -22,11 +22,11 @@ afterAll(() => server.close());
 
 const ids = (users: readonly PresenceUser[] | undefined) => (users ?? []).map((u) => u.id);
 
-describe('presence and typing on a conversation', () => {
+describe.each(['websocket', 'sse'] as const)('presence and typing on a conversation, over %s', (transport) => {
   it('the snapshot follows joins and leaves; typing arrives as an ephemeral message without an offset', async () => {
     const conversation = await openConversation(server, alice, bob);
     const channel = `conversation:${conversation}`;
-    const a = clients.create(server, alice);
+    const a = clients.create(server, alice, { transport });
     const events: string[] = [];
     const aliceSeen = collector();
     const subscription = a.client.subscribe(channel, aliceSeen.handler);
@@ -36,7 +36,7 @@ describe('presence and typing on a conversation', () => {
     await until(() => subscription.state === 'live', 'alice live');
     expect(ids(subscription.presence.users)).toEqual([alice.id]);
 
-    const b = clients.create(server, bob);
+    const b = clients.create(server, bob, { transport });
     const bobSeen = collector();
     const bobSubscription = b.client.subscribe(channel, bobSeen.handler);
     b.client.connect();
@@ -60,13 +60,13 @@ describe('presence and typing on a conversation', () => {
   it('after a reconnect the new snapshot replaces the old one, and the difference is emitted', async () => {
     const conversation = await openConversation(server, alice, bob);
     const channel = `conversation:${conversation}`;
-    const b = clients.create(server, bob);
+    const b = clients.create(server, bob, { transport });
     b.client.subscribe(channel, () => {});
     b.client.connect();
     await nextState(b.client, 'open');
 
     // A fixed 400 ms reconnect delay: long enough for bob's leave to happen while alice is away.
-    const a = clients.create(server, alice, { backoff: { baseMs: 400, capMs: 400 }, random: () => 0.999 });
+    const a = clients.create(server, alice, { transport, backoff: { baseMs: 400, capMs: 400 }, random: () => 0.999 });
     const subscription = a.client.subscribe(channel, () => {});
     a.client.connect();
     await until(() => subscription.presence.users?.length === 2, 'both online');
@@ -74,7 +74,8 @@ describe('presence and typing on a conversation', () => {
     subscription.on('leave', (u) => leaves.push(u.id));
 
     // Alice drops; while she is away bob leaves for good (past the grace period).
-    a.sockets[0]!.terminate();
+    if (transport === 'websocket') a.sockets[0]!.terminate();
+    else server.social.gateway.closeSession(a.sessionId, 4500, 'test'); // a cut SSE stream would just resume
     await nextState(a.client, 'reconnecting');
     b.client.disconnect();
     await sleep(GRACE_MS * 3);
@@ -86,14 +87,14 @@ describe('presence and typing on a conversation', () => {
   });
 
   it('publish is not queued: it rejects with not_connected unless open', async () => {
-    const a = clients.create(server, alice);
+    const a = clients.create(server, alice, { transport });
     await expect(a.client.publish('conversation:1', 'typing', {})).rejects.toMatchObject({ code: 'not_connected' });
   });
 
   it('a refused subscription fails with the server code and frees the channel', async () => {
     const conversation = await openConversation(server, alice, bob);
     const outsider = await registerUser(server);
-    const c = clients.create(server, outsider);
+    const c = clients.create(server, outsider, { transport });
     const errors: string[] = [];
     const subscription = c.client.subscribe(`conversation:${conversation}`, () => {});
     subscription.on('error', (e) => errors.push(e.code));

@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { RealtimeClient, TokenStore, type ConnectionStateChange, type RealtimeClientOptions, type RealtimeMessage } from '../../src/client/index';
+import { RealtimeClient, TokenStore, type ConnectionStateChange, type FetchLike, type RealtimeClientOptions, type RealtimeMessage, type TransportKind } from '../../src/client/index';
 import type { TestServer, TestUser } from '../support/server';
 import { sleep, until as pollUntil } from '../support/wait';
 
@@ -53,16 +53,79 @@ export interface ClientUnderTest {
   refreshes: { calls: number; failNext: number };
   /** The session id of the user's tokens (the JWT's `sid`), for gateway.closeSession. */
   sessionId: string;
+  /** Every SSE stream request (GET) the client made, in order; `resume` when it carried Last-Event-ID. */
+  streams: Array<{ resume: boolean; status: number; kill(): void }>;
+  /** Cuts the client's current connection at the TCP level, as a network would (no close frame or event). */
+  cut(): void;
+  /** Connection attempts so far: WebSockets opened, or SSE streams started (resumes not counted). */
+  attempts(): number;
+  /** Faults for the SSE transport's HTTP requests (see SseFaults). */
+  faults: SseFaults;
+}
+
+/** Faults a test can set on the SSE fallback's requests, as a bad network would cause them. */
+export interface SseFaults {
+  /** The current stream delivers nothing more (bytes arrive and are lost): a connection that died silently. */
+  stall(): void;
+  /** The next N resume requests fail at the network level. */
+  failResumes: number;
+  /** Resume requests wait this long before they go out. */
+  delayResumesMs: number;
 }
 
 /**
- * Realtime clients a test file opened, over real `ws` sockets, so afterEach can close them.
- * The backoff is shortened (tests wait on reconnects); everything else is the default.
+ * The global fetch, watched: records the SSE stream requests (so a test can cut or stall one, as
+ * a dead network would), the frames POSTed upstream, and applies the test's faults.
+ */
+function trackedFetch(streams: ClientUnderTest['streams'], sent: ClientUnderTest['sent']): { fetch: FetchLike; faults: SseFaults } {
+  let stallCurrent: () => void = () => {};
+  const faults: SseFaults = { stall: () => stallCurrent(), failResumes: 0, delayResumesMs: 0 };
+  const tracked: FetchLike = async (url, init) => {
+    if (init.method === 'POST' && typeof init.body === 'string') {
+      for (const line of init.body.split('\n')) sent.push({ socket: streams.length - 1, frame: JSON.parse(line) as Record<string, unknown> });
+    }
+    const isStream = (init.method ?? 'GET') === 'GET' && init.headers?.accept === 'text/event-stream';
+    if (!isStream) return fetch(url, init);
+    const resume = init.headers?.['last-event-id'] !== undefined;
+    const cut = new AbortController();
+    const signal = init.signal === undefined ? cut.signal : AbortSignal.any([init.signal, cut.signal]);
+    const entry = { resume, status: 0, kill: () => cut.abort() };
+    streams.push(entry);
+    if (resume && faults.delayResumesMs > 0) await sleep(faults.delayResumesMs);
+    if (resume && faults.failResumes > 0) {
+      faults.failResumes -= 1;
+      throw new TypeError('fetch failed (a test fault)');
+    }
+    const response = await fetch(url, { ...init, signal });
+    entry.status = response.status;
+    if (response.body === null) return response;
+    // Pass the body through, or swallow it once stalled (the bytes arrive and are lost).
+    let stalled = false;
+    stallCurrent = () => void (stalled = true);
+    const source = response.body.getReader();
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        for (;;) {
+          const { done, value } = await source.read();
+          if (done) return controller.close();
+          if (!stalled) return controller.enqueue(value);
+        }
+      },
+      cancel: (reason) => source.cancel(reason),
+    });
+    return new Response(body, { status: response.status, headers: response.headers });
+  };
+  return { fetch: tracked, faults };
+}
+
+/**
+ * Realtime clients a test file opened, over real `ws` sockets or the SSE fallback (one transport
+ * per client unless a test passes `transports`), so afterEach can close them. The backoff is shortened (tests wait on reconnects); everything else is the default.
  */
 export class Clients {
   readonly #open: ClientUnderTest[] = [];
 
-  create(server: Reachable | (() => Reachable), user: TestUser, options: Partial<RealtimeClientOptions> & { token?: string } = {}): ClientUnderTest {
+  create(server: Reachable | (() => Reachable), user: TestUser, options: Partial<RealtimeClientOptions> & { token?: string; transport?: TransportKind } = {}): ClientUnderTest {
     const current = typeof server === 'function' ? server : () => server;
     const { refresh, counts } = refresher(current, user);
     const tokens = new TokenStore({ refresh, initial: { accessToken: options.token ?? user.accessToken, expiresAt: Date.now() + 600_000 } });
@@ -79,24 +142,34 @@ export class Clients {
         super.send(data);
       }
     }
+    const streams: ClientUnderTest['streams'] = [];
+    const { fetch: sseFetch, faults } = trackedFetch(streams, sent);
+    // One transport per client unless a test asks for the fallback logic itself.
+    const { transport = 'websocket', ...clientOptions } = options;
     const client = new RealtimeClient({
       url: () => `${current().url.replace('http', 'ws')}/realtime`,
       tokens,
       WebSocket: TrackedWebSocket,
+      fetch: sseFetch,
+      storage: null,
+      transports: [transport],
       backoff: { baseMs: 20, capMs: 200 },
-      ...options,
+      ...clientOptions,
     });
     const states: ConnectionStateChange[] = [];
     client.on('state', (change) => states.push(change));
     const payload = JSON.parse(Buffer.from(user.accessToken.split('.')[1]!, 'base64url').toString()) as { sid: string };
-    const handle = { client, tokens, sockets, sent, states, refreshes: counts, sessionId: payload.sid };
+    const cut = () => (client.transport === 'sse' ? streams.at(-1)?.kill() : sockets.at(-1)?.terminate());
+    const attempts = () => sockets.length + streams.filter((s) => !s.resume).length;
+    const handle = { client, tokens, sockets, sent, states, refreshes: counts, sessionId: payload.sid, streams, cut, attempts, faults };
     this.#open.push(handle);
     return handle;
   }
 
   closeAll(): void {
-    for (const { client, sockets } of this.#open.splice(0)) {
+    for (const { client, sockets, streams } of this.#open.splice(0)) {
       client.disconnect();
+      for (const stream of streams) stream.kill();
       for (const socket of sockets) if (socket.readyState !== WebSocket.CLOSED) socket.terminate();
     }
   }

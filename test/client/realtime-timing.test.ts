@@ -57,7 +57,7 @@ const latest = () => FakeSocket.instances.at(-1)!;
 
 function makeClient(options: Partial<RealtimeClientOptions> = {}) {
   const tokens = { getFresh: vi.fn(async () => 'token-1'), refreshAfterRejection: vi.fn(async () => 'token-2'), onChange: () => () => {} };
-  const client = new RealtimeClient({ url: 'ws://test/realtime', tokens, WebSocket: FakeSocket, random: () => 0.5, backoff: { baseMs: 100, capMs: 1_000 }, heartbeatIntervalMs: 1_000, ...options });
+  const client = new RealtimeClient({ url: 'ws://test/realtime', tokens, WebSocket: FakeSocket, fetch: null, random: () => 0.5, backoff: { baseMs: 100, capMs: 1_000 }, heartbeatIntervalMs: 1_000, ...options });
   const states: ConnectionStateChange[] = [];
   client.on('state', (c) => states.push(c));
   return { client, tokens, states };
@@ -113,13 +113,16 @@ describe('connecting and subscribing', () => {
     const resyncs: unknown[] = [];
     client.on('resync', (...args) => resyncs.push(args));
     const seen: number[] = [];
-    client.subscribe('post:1', (m) => seen.push(m.offset!), { since: { e: 'old', o: 9 } });
+    const subscription = client.subscribe('post:1', (m) => seen.push(m.offset!), { since: { e: 'old', o: 9 } });
+    const ownResyncs: unknown[] = [];
+    subscription.on('resync', (...args) => ownResyncs.push(args));
     client.connect();
     await accept();
     const sub = latest().last('sub')!;
     expect(sub.since).toEqual({ e: 'old', o: 9 });
     latest().receive({ t: 'ack', id: sub.id, d: { e: 'new', o: 3, rec: false, why: 'epoch_changed' } }, { t: 'pub', ch: 'post:1', o: 4, ev: 'x', d: 4 });
     expect(resyncs).toEqual([['post:1', { e: 'new', o: 3 }, 'epoch_changed']]);
+    expect(ownResyncs).toEqual([[{ e: 'new', o: 3 }, 'epoch_changed']]);
     expect(seen).toEqual([4]);
     client.disconnect();
   });
@@ -242,6 +245,30 @@ describe('timing', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(tokens.refreshAfterRejection).toHaveBeenCalledWith('token-1');
     expect(latest().last('refresh')).toMatchObject({ t: 'refresh', tok: 'token-2' });
+    client.disconnect();
+  });
+});
+
+describe('retryNow', () => {
+  it('skips the rest of the backoff wait; a no-op in any other state', async () => {
+    const { client, states } = makeClient({ backoff: { baseMs: 10_000, capMs: 10_000 }, heartbeatIntervalMs: 60_000 });
+    client.retryNow(); // idle
+    expect(FakeSocket.instances).toHaveLength(0);
+    client.connect();
+    await accept();
+    client.retryNow(); // open
+    expect(FakeSocket.instances).toHaveLength(1);
+    latest().serverClose(4500, 'slow_consumer');
+    expect(client.state).toBe('reconnecting');
+    expect(states.at(-1)!.nextAttemptAt! - Date.now()).toBeGreaterThan(1_000);
+    client.retryNow();
+    expect(FakeSocket.instances).toHaveLength(2);
+    expect(client.state).toBe('connecting');
+    await accept();
+    expect(client.state).toBe('open');
+    // The wait it skipped does not fire later as a second attempt.
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(FakeSocket.instances).toHaveLength(2);
     client.disconnect();
   });
 });

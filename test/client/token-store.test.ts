@@ -160,3 +160,42 @@ describe('TokenStore listeners', () => {
     expect(seen).toEqual(['a', 'a', 'cleared']);
   });
 });
+
+describe('TokenStore refreshLock (tabs sharing one refresh cookie)', () => {
+  it('runs each refresh inside the lock: two stores sharing it never refresh at the same time', async () => {
+    vi.useRealTimers();
+    // A lock like navigator.locks.request: one holder at a time, in order of request.
+    let tail: Promise<unknown> = Promise.resolve();
+    let inside = 0;
+    let most = 0;
+    const lock = <T,>(run: () => Promise<T>): Promise<T> => {
+      const next = tail.then(async () => {
+        inside += 1;
+        most = Math.max(most, inside);
+        try {
+          return await run();
+        } finally {
+          inside -= 1;
+        }
+      });
+      tail = next.catch(() => {});
+      return next;
+    };
+    let cookie = 1;
+    const presented: number[] = [];
+    // The server's side of a rotating refresh token: each use answers the next one.
+    const refresh = async (): Promise<AccessToken> => {
+      const used = cookie;
+      presented.push(used);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      cookie = used + 1;
+      return { accessToken: `t${used}`, expiresAt: Date.now() + 60_000 };
+    };
+    const tabA = new TokenStore({ refresh, refreshLock: lock });
+    const tabB = new TokenStore({ refresh, refreshLock: lock });
+    const [a, b] = await Promise.all([tabA.getFresh(), tabB.getFresh()]);
+    expect(most).toBe(1);
+    expect(presented).toEqual([1, 2]); // never the same refresh token twice
+    expect([a, b]).toEqual(['t1', 't2']);
+  });
+});

@@ -11,6 +11,7 @@ import { installHealth } from '../../server/ops/health';
 import { Metrics } from '../../server/ops/metrics';
 import type { Hub } from '../../server/hub';
 import type { RealtimeGateway } from '../../server/realtime/gateway';
+import { installSseEndpoints } from '../../server/realtime/sse-routes';
 import type { RealtimeLimits } from '../../server/realtime/types';
 import { CommitAnnouncer } from '../../server/store/channel-log';
 import { isStoreReachable, openSqlite } from '../../server/store/database';
@@ -91,6 +92,7 @@ export async function buildSocialApp(options: SocialAppOptions): Promise<SocialA
   installHealth(app, { ready: () => isStoreReachable(db as Kysely<unknown>), draining: () => draining });
 
   gateway.attach(app.server);
+  installSseEndpoints(app, gateway);
   const asyncApi = socialAsyncApi();
   app.get('/api/asyncapi.json', { schema: { hide: true } }, async (_request, reply) => reply.header('cache-control', 'public, max-age=60').send(asyncApi));
   app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(renderHomePage()));

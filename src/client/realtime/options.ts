@@ -2,6 +2,8 @@ import type { RecoveryFailure, StreamPosition } from '../../protocol/frames';
 import type { Backoff, BackoffOptions } from '../backoff';
 import type { TokenStore } from '../token-store';
 import type { PlatformOptions } from './platform';
+import type { TransportKind } from './transport';
+import type { FallbackOptions } from './transport-choice';
 import type { RealtimeError } from './realtime-error';
 import type { ConnectionState, StateChange } from './state';
 
@@ -18,6 +20,12 @@ export interface RealtimeClientOptions extends PlatformOptions {
   requestTimeoutMs?: number;
   /** How long a socket may take to open. Default 10 000. */
   connectTimeoutMs?: number;
+  /** Which transports may be used, in order of preference. Default `['websocket', 'sse']` (SSE where `fetch` exists). */
+  transports?: TransportKind[];
+  /** The SSE fallback's endpoint. Default: the WebSocket URL's, `http(s)://host/realtime/sse`. */
+  sseUrl?: string | (() => string);
+  /** When to fall back to SSE, and for how long the choice is kept (see docs/client.md). */
+  fallback?: FallbackOptions;
 }
 
 export type ConnectionStateChange = StateChange<ConnectionState>;

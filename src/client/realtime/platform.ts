@@ -30,8 +30,27 @@ export interface NetworkEvents {
   removeEventListener(type: 'online' | 'offline', listener: () => void): void;
 }
 
+/** The part of the WHATWG fetch the SSE fallback uses (a browser's, Node 20's global one). */
+export type FetchLike = (url: string, init: { method?: string; headers?: Record<string, string>; body?: string; signal?: AbortSignal; cache?: 'no-store' }) => Promise<{
+  ok: boolean;
+  status: number;
+  headers: { get(name: string): string | null };
+  body: { getReader(): { read(): Promise<{ done: boolean; value?: Uint8Array }>; cancel(): Promise<void> }; cancel(): Promise<void> } | null;
+  text(): Promise<string>;
+}>;
+
+/** Where the SSE fallback remembers its choice per origin (a browser's localStorage). */
+export interface StorageLike {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+}
+
 export interface Platform {
   WebSocket: WebSocketConstructor;
+  /** Undefined: no SSE fallback on this platform. */
+  fetch: FetchLike | undefined;
+  storage: StorageLike | undefined;
   timers: Timers;
   clock: () => number;
   random: () => number;
@@ -49,6 +68,10 @@ export interface PlatformOptions {
   random?: () => number;
   /** Default: `globalThis` when it has `addEventListener` (browsers); `null` turns the events off. */
   network?: NetworkEvents | null;
+  /** For the SSE fallback. Default: the global `fetch`; `null` turns the fallback off. */
+  fetch?: FetchLike | null;
+  /** Where the fallback choice is remembered. Default: `localStorage` where there is one; `null`: memory only. */
+  storage?: StorageLike | null;
 }
 
 const defaultTimers: Timers = {
@@ -61,8 +84,11 @@ export function resolvePlatform(options: PlatformOptions): Platform {
   if (WebSocketImpl === undefined) throw new TypeError('No WebSocket implementation: pass the WebSocket option (in Node, `ws`)');
   const global = globalThis as Partial<NetworkEvents>;
   const network = options.network === null ? undefined : options.network ?? (typeof global.addEventListener === 'function' && typeof global.removeEventListener === 'function' ? (globalThis as unknown as NetworkEvents) : undefined);
+  const globalFetch = (globalThis as { fetch?: FetchLike }).fetch;
   return {
     WebSocket: WebSocketImpl,
+    fetch: options.fetch === null ? undefined : options.fetch ?? (globalFetch === undefined ? undefined : (url, init) => globalFetch(url, init)),
+    storage: options.storage === null ? undefined : options.storage ?? defaultStorage(),
     timers: options.timers ?? defaultTimers,
     clock: options.clock ?? Date.now,
     random: options.random ?? Math.random,
@@ -81,4 +107,16 @@ export function watchNetwork(network: NetworkEvents | undefined, handlers: { onl
     network.removeEventListener('online', online);
     network.removeEventListener('offline', offline);
   };
+}
+
+/** `localStorage` when the platform has one and lets us use it (it throws in some sandboxes). */
+function defaultStorage(): StorageLike | undefined {
+  try {
+    const storage = (globalThis as { localStorage?: StorageLike }).localStorage;
+    if (storage === undefined) return undefined;
+    storage.getItem('tandem.probe');
+    return storage;
+  } catch {
+    return undefined;
+  }
 }

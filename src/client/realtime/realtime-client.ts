@@ -8,7 +8,17 @@ import { decideReconnect, isCredentialFailure } from './reconnect-policy';
 import { RequestTracker, type AnswerFrame } from './requests';
 import { createConnectionState, type ConnectionState, type SubscriptionState } from './state';
 import { ChannelSubscription, type MessageHandler, type Subscription } from './subscription';
-import { LOCAL_CLOSE, Transport, type TransportClose } from './transport';
+import { SseTransport } from './sse-transport';
+import { LOCAL_CLOSE, WebSocketTransport, type Transport, type TransportClose, type TransportKind } from './transport';
+import { probeWebSocket, sseUrlFor, TransportChoice } from './transport-choice';
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
 
 /**
  * The realtime half of the SDK: one connection that reconnects by itself, restores every
@@ -38,10 +48,22 @@ export class RealtimeClient {
   /** A token the server said expired (4501): the next attempt must not present it again. */
   #rejectedToken: string | undefined;
   #stopListening: Array<() => void> = [];
+  readonly #choice: TransportChoice;
+  /** When the current transport opened (undefined until it does). */
+  #openedAt: number | undefined;
+  #probeTimer: unknown;
 
   constructor(options: RealtimeClientOptions) {
     this.#options = options;
     this.#platform = resolvePlatform(options);
+    this.#choice = new TransportChoice({
+      fallback: options.fallback ?? {},
+      transports: options.transports ?? ['websocket', 'sse'],
+      sseAvailable: this.#platform.fetch !== undefined,
+      storage: this.#platform.storage,
+      origin: originOf(this.#webSocketUrl()),
+      clock: this.#platform.clock,
+    });
     this.#backoff = options.backoff instanceof Backoff ? options.backoff : new Backoff({ random: this.#platform.random, now: this.#platform.clock, ...options.backoff });
     this.#requests = new RequestTracker(this.#platform.timers);
     this.#machine.onChange((change) => this.#events.emit('state', change));
@@ -49,6 +71,11 @@ export class RealtimeClient {
 
   get state(): ConnectionState {
     return this.#machine.state;
+  }
+
+  /** The transport of the current connection attempt: 'websocket', or 'sse' (the fallback); undefined between attempts. */
+  get transport(): TransportKind | undefined {
+    return this.#transport?.kind;
   }
 
   on<K extends keyof RealtimeClientEvents>(event: K, listener: RealtimeClientEvents[K]): () => void {
@@ -59,6 +86,13 @@ export class RealtimeClient {
   connect(): void {
     if (!this.#machine.is('idle', 'closed')) return;
     this.#listen();
+    this.#attempt();
+  }
+
+  /** Skips the rest of the backoff wait and tries at once (a "Retry now" button). A no-op unless reconnecting. */
+  retryNow(): void {
+    if (!this.#machine.is('reconnecting')) return;
+    this.#clearRetry();
     this.#attempt();
   }
 
@@ -99,23 +133,79 @@ export class RealtimeClient {
     if (!this.#machine.transition('connecting') || generation !== this.#generation) return;
     const token = this.#rejectedToken === undefined ? this.#options.tokens.getFresh() : this.#options.tokens.refreshAfterRejection(this.#rejectedToken);
     token.catch(() => {}); // Handled once the socket is open; a socket that never opens leaves it unread.
-    const url = typeof this.#options.url === 'function' ? this.#options.url() : this.#options.url;
-    const transportOptions = {
-      url,
-      platform: this.#platform,
+    const kind = this.#choice.next();
+    const timing = {
       heartbeatIntervalMs: this.#options.heartbeatIntervalMs ?? defaults.heartbeatIntervalMs,
       connectTimeoutMs: this.#options.connectTimeoutMs ?? defaults.connectTimeoutMs,
     };
+    const handlers = {
+      open: () => {
+        if (generation !== this.#generation) return;
+        this.#openedAt = this.#platform.clock();
+        this.#choice.opened(kind);
+        void this.#authenticate(generation, token);
+      },
+      frame: (frame: ServerFrame) => this.#onFrame(generation, frame),
+      close: (close: TransportClose) => this.#onClose(generation, kind, close),
+    };
+    this.#openedAt = undefined;
     try {
-      this.#transport = new Transport(transportOptions, {
-        open: () => void this.#authenticate(generation, token),
-        frame: (frame) => this.#onFrame(generation, frame),
-        close: (close) => this.#onClose(generation, close),
-      });
+      const url = this.#webSocketUrl();
+      const fetch = this.#platform.fetch;
+      this.#transport = kind === 'sse' && fetch !== undefined
+        ? new SseTransport({ url: this.#sseUrl(url), platform: { ...this.#platform, fetch }, ...timing }, handlers)
+        : new WebSocketTransport({ url, platform: this.#platform, ...timing }, handlers);
     } catch (error) {
       // A malformed URL or a missing WebSocket: retrying cannot help.
       this.#stop({ code: LOCAL_CLOSE, reason: `cannot_connect: ${(error as Error).message}` });
     }
+  }
+
+  #webSocketUrl(): string {
+    return typeof this.#options.url === 'function' ? this.#options.url() : this.#options.url;
+  }
+
+  #sseUrl(webSocketUrl: string): string {
+    const option = this.#options.sseUrl;
+    if (option === undefined) return sseUrlFor(webSocketUrl);
+    return typeof option === 'function' ? option() : option;
+  }
+
+  /** On SSE, WebSocket is probed again once the remembered choice runs out; when it holds, the client moves back. */
+  #scheduleProbe(generation: number): void {
+    this.#clearProbe();
+    const until = this.#choice.sseUntil;
+    if (this.#transport?.kind !== 'sse' || until === 0) return;
+    this.#probeTimer = this.#platform.timers.setTimeout(() => {
+      this.#probeTimer = undefined;
+      if (generation !== this.#generation || this.#transport?.kind !== 'sse') return;
+      const timeoutMs = this.#options.connectTimeoutMs ?? defaults.connectTimeoutMs;
+      void probeWebSocket(this.#platform, this.#webSocketUrl(), this.#choice.quickDeathMs, timeoutMs).then((ok) => {
+        if (generation !== this.#generation) return;
+        if (!ok) {
+          this.#choice.probeFailed();
+          return this.#scheduleProbe(generation);
+        }
+        this.#choice.probeSucceeded();
+        this.#reconnectNow('transport_upgrade');
+      });
+    }, Math.max(0, until - this.#platform.clock()));
+  }
+
+  #clearProbe(): void {
+    if (this.#probeTimer !== undefined) this.#platform.timers.clearTimeout(this.#probeTimer);
+    this.#probeTimer = undefined;
+  }
+
+  /** Ends the connection on purpose and connects again at once (subscriptions resume from their positions). */
+  #reconnectNow(reason: string): void {
+    const transport = this.#transport;
+    this.#generation += 1;
+    this.#transport = undefined;
+    this.#clearProbe();
+    transport?.close(1000, reason);
+    this.#loseConnection();
+    this.#scheduleAttempt(0, { code: 1000, reason });
   }
 
   async #authenticate(generation: number, pending: Promise<string | undefined>): Promise<void> {
@@ -143,6 +233,7 @@ export class RealtimeClient {
     if (!this.#machine.transition('open') || generation !== this.#generation) return;
     this.#backoff.markOpen();
     for (const subscription of this.#subscriptions.values()) this.#sendSubscribe(generation, subscription);
+    this.#scheduleProbe(generation);
   }
 
   #sendSubscribe(generation: number, subscription: ChannelSubscription): void {
@@ -231,9 +322,11 @@ export class RealtimeClient {
     }
   }
 
-  #onClose(generation: number, close: TransportClose): void {
+  #onClose(generation: number, kind: TransportKind, close: TransportClose): void {
     if (generation !== this.#generation) return;
     this.#transport = undefined;
+    this.#clearProbe();
+    this.#choice.closed(kind, close, this.#openedAt);
     this.#loseConnection();
     const decision = decideReconnect(close, () => this.#backoff.next());
     if (decision.kind === 'stop') return this.#stop({ code: close.code, reason: close.reason });
@@ -261,6 +354,7 @@ export class RealtimeClient {
   #stop(detail: { code: number; reason: string }): void {
     this.#generation += 1;
     this.#clearRetry();
+    this.#clearProbe();
     const transport = this.#transport;
     this.#transport = undefined;
     transport?.close(1000, detail.reason.slice(0, 100));
@@ -282,11 +376,7 @@ export class RealtimeClient {
     // Offline: the socket is probably dead but may take minutes to notice. Online: retry now.
     this.#stopListening.push(watchNetwork(this.#platform.network, {
       offline: () => this.#transport?.abort('offline'),
-      online: () => {
-        if (!this.#machine.is('reconnecting')) return;
-        this.#clearRetry();
-        this.#attempt();
-      },
+      online: () => this.retryNow(),
     }));
   }
 

@@ -21,6 +21,8 @@ export interface SubscriptionEvents {
   presence: (snapshot: ChannelPresence) => void;
   /** The server refused the subscription (e.g. `forbidden`); it is then 'failed'. */
   error: (error: RealtimeError) => void;
+  /** The server could not replay what this channel missed: refetch it and carry on from `position` (the client's `resync`, for this channel only). */
+  resync: (position: StreamPosition, why: RecoveryFailure | 'unknown') => void;
   state: (change: StateChange<SubscriptionState>) => void;
 }
 
@@ -104,7 +106,10 @@ export class ChannelSubscription implements Subscription {
     this.#machine.transition('live');
     for (const pub of outcome.deliver) this.#deliver(pub);
     this.#replacePresence(presenceFromResult(result.pres));
-    return outcome.resync === undefined ? undefined : { position: { ...outcome.position }, why: outcome.resync.why };
+    if (outcome.resync === undefined) return undefined;
+    const resync = { position: { ...outcome.position }, why: outcome.resync.why };
+    this.#events.emit('resync', resync.position, resync.why);
+    return resync;
   }
 
   /** A live publication: delivered once, only past the position already seen. */

@@ -22,6 +22,20 @@ export interface TransportHandlers {
   close(info: TransportClose): void;
 }
 
+/** How a connection reaches the server: a WebSocket, or the SSE fallback (stream down, POSTs up). */
+export type TransportKind = 'websocket' | 'sse';
+
+/** One connection attempt's transport, whichever it is; a new attempt is a new Transport. */
+export interface Transport {
+  readonly kind: TransportKind;
+  /** Sends one frame; false when not open. */
+  send(frame: object): boolean;
+  /** Closes and reports the close now (not after the server's answer). */
+  close(code: number, reason: string): void;
+  /** Kills a connection we no longer trust (heartbeat silence, connect timeout, network offline). */
+  abort(reason: string): void;
+}
+
 export interface TransportOptions {
   url: string;
   platform: Platform;
@@ -39,7 +53,8 @@ export const LOCAL_CLOSE = 1006;
  * watches for silence (a connection that died without a close frame, or a laptop that slept),
  * and reports one close. A new connection attempt is a new Transport.
  */
-export class Transport {
+export class WebSocketTransport implements Transport {
+  readonly kind = 'websocket';
   readonly #options: TransportOptions;
   readonly #handlers: TransportHandlers;
   readonly #socket: WebSocketLike;
@@ -159,7 +174,8 @@ export class Transport {
   }
 }
 
-function parseFrame(line: string): ServerFrame | undefined {
+/** One server frame from one line of a message; undefined (skipped) when it is not one. */
+export function parseFrame(line: string): ServerFrame | undefined {
   try {
     const value: unknown = JSON.parse(line);
     if (typeof value === 'object' && value !== null && typeof (value as { t?: unknown }).t === 'string') return value as ServerFrame;

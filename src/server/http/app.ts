@@ -12,7 +12,7 @@ import { securityHeaders } from './security-headers';
 import { createValidatorCompiler } from './validation';
 
 const EXPOSED_HEADERS = ['ETag', 'Link', 'Retry-After', 'Idempotent-Replayed', 'X-Request-Id', 'Tandem-Channel', 'Tandem-Epoch', 'Tandem-Position', 'Location'];
-const ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Idempotency-Key', 'X-Request-Id'];
+const ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Idempotency-Key', 'X-Request-Id', 'Tandem-Stream', 'Last-Event-ID'];
 const UNLIMITED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 /** An incoming X-Request-Id is kept only when it is a sane token; otherwise a new one is made. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -95,7 +95,33 @@ export async function createHttpApp(options: HttpAppOptions) {
     }
     done();
   });
+  dropSilentConnectionsOnClose(app);
   return app;
+}
+
+/**
+ * Node's server.close() waits for every connection, including ones that never sent a request (a
+ * browser's speculative preconnect, the spare socket an HTTP client's pool opens after an aborted
+ * stream) until headersTimeout, a minute. While closing, connections with no request in progress
+ * are dropped: they carry nothing that could be lost. In-flight requests still finish.
+ */
+function dropSilentConnectionsOnClose(app: { server: import('node:http').Server; addHook: (name: 'preClose' | 'onClose', hook: () => Promise<void>) => unknown }): void {
+  const sockets = new Set<import('node:net').Socket>();
+  app.server.on('connection', (socket: import('node:net').Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  // An upgraded socket belongs to the WebSocket gateway, which drains it with its own close frames.
+  app.server.on('upgrade', (_request: unknown, socket: import('node:net').Socket) => sockets.delete(socket));
+  let sweeper: NodeJS.Timeout | undefined;
+  const sweep = () => {
+    for (const socket of sockets) if ((socket as { _httpMessage?: unknown })._httpMessage == null) socket.destroy();
+  };
+  app.addHook('preClose', async () => {
+    sweeper = setInterval(sweep, 50);
+    sweeper.unref();
+  });
+  app.addHook('onClose', async () => clearInterval(sweeper));
 }
 
 export type TandemHttpApp = Awaited<ReturnType<typeof createHttpApp>>;

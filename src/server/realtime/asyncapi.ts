@@ -38,6 +38,12 @@ export function buildAsyncApi(info: { title: string; version: string; descriptio
     defaultContentType: 'application/json',
     servers: {
       realtime: { host: 'localhost:3000', pathname: '/realtime', protocol: 'ws', description: `WebSocket with subprotocol ${SUBPROTOCOL}; see docs/protocol.md` },
+      realtimeSse: {
+        host: 'localhost:3000',
+        pathname: '/realtime/sse',
+        protocol: 'http',
+        description: 'The SSE fallback, same frames: server frames down a text/event-stream (GET /realtime/sse, resumable with Last-Event-ID), client frames up in POST /realtime/sse/frames (application/x-ndjson, header Tandem-Stream); see docs/protocol.md, "SSE fallback"',
+      },
     },
     channels: {
       socket: {

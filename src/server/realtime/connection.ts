@@ -11,7 +11,14 @@ import type { Subscriber } from './types';
 
 const textDecoder = new TextDecoder();
 const kConnection = Symbol('tandem.connection');
-type SocketWithConnection = WebSocket & { [kConnection]: Connection };
+/**
+ * What a connection needs of its socket: `ws`'s WebSocket, or the SSE fallback's stream, which
+ * imitates it (sse-stream.ts). Both emit message / pong / close / error.
+ */
+export type RealtimeSocket = Pick<WebSocket, 'readyState' | 'OPEN' | 'bufferedAmount' | 'ping' | 'terminate' | 'close'> & {
+  send(data: Buffer, options: { binary: boolean }): void;
+};
+type SocketWithConnection = RealtimeSocket & { [kConnection]: Connection };
 type Listener = (...args: unknown[]) => void;
 
 /** The user of every connection that has not authenticated (one shared object, never written). */
@@ -22,7 +29,7 @@ const nobody: { id: number; name: string } = Object.freeze({ id: 0, name: '' });
  * what makes "frame once per publication" possible; if a future ws hides it, flush falls back
  * to ws.send and only loses that optimisation.
  */
-function rawSocketOf(ws: WebSocket): (Duplex & { writableLength: number }) | undefined {
+function rawSocketOf(ws: RealtimeSocket): (Duplex & { writableLength: number }) | undefined {
   const socket = (ws as unknown as { _socket?: Duplex & { writableLength: number } })._socket;
   return socket !== undefined && socket !== null && typeof socket.write === 'function' ? socket : undefined;
 }
@@ -39,7 +46,7 @@ export class Connection implements Subscriber {
   /** The session this connection belongs to (logout closes it); set by the gateway. */
   sessionId: string | undefined;
   alive = true;
-  readonly #ws: WebSocket;
+  readonly #ws: RealtimeSocket;
   readonly #ctx: ConnectionContext;
   // Idle memory per socket is part of the product: the state machine is this field plus
   // canTransition (no object per connection), the queue exists only while frames wait, and
@@ -62,7 +69,7 @@ export class Connection implements Subscriber {
   /** The tail of the in-order processing chain; undefined when nothing is in flight. */
   #inbound: Promise<void> | undefined;
 
-  constructor(ws: WebSocket, ctx: ConnectionContext, meta: { id: string; ip: string }) {
+  constructor(ws: RealtimeSocket, ctx: ConnectionContext, meta: { id: string; ip: string }) {
     this.#ws = ws;
     this.#ctx = ctx;
     this.id = meta.id;
@@ -142,6 +149,7 @@ export class Connection implements Subscriber {
     const socket = rawSocketOf(this.#ws);
     if (socket === undefined) {
       this.#ws.send(payloadOf(bytes), { binary: false });
+      this.#backlog = this.#ws.bufferedAmount;
     } else {
       socket.write(bytes);
       this.#backlog = socket.writableLength;

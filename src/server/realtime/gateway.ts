@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseCode } from '../../protocol/close-codes';
@@ -14,6 +14,7 @@ import { Connection } from './connection';
 import type { ConnectionContext, TokenVerdict } from './context';
 import { FlushScheduler } from './flush-scheduler';
 import type { RealtimeMetrics } from './metrics';
+import { parseLastEventId, SseStream } from './sse-stream';
 import { defaultRealtimeLimits, type HubPort, type RealtimeLimits } from './types';
 
 export interface GatewayOptions {
@@ -52,6 +53,8 @@ export class RealtimeGateway {
   readonly #bySession = new SetMultimap<string, Connection>();
   /** Sessions revoked in the last minute, to catch connections whose auth raced the revocation. */
   readonly #recentlyRevoked = new Map<string, number>();
+  /** SSE fallback streams by id (the id is also their connection's id). */
+  readonly #streams = new Map<string, { stream: SseStream; connection: Connection }>();
   readonly #handshakes: KeyedRateLimiter;
   readonly #nodeRate: KeyedRateLimiter;
   readonly #timers: NodeJS.Timeout[] = [];
@@ -96,12 +99,73 @@ export class RealtimeGateway {
 
   /** Sizes of the gateway's own maps (the churn test expects zeros when idle). */
   stats() {
-    return { connections: this.#connections.size, ips: this.#perIp.size, users: this.#byUser.size, sessions: this.#bySession.size };
+    return { connections: this.#connections.size, ips: this.#perIp.size, users: this.#byUser.size, sessions: this.#bySession.size, streams: this.#streams.size };
   }
 
   /** Closes every connection of a session (logout, revocation). */
   closeSession(sessionId: string, code: number, reason: string): void {
     for (const connection of this.#bySession.get(sessionId)) connection.close(code, reason);
+  }
+
+  /**
+   * The SSE fallback's GET: a new stream (admitted like a WebSocket handshake, minus the
+   * subprotocol), or, with `Last-Event-ID: <stream>.<seq>`, the resume of one whose response
+   * ended. `open` takes over the HTTP response (status and headers written) once admitted.
+   * Returns the refusal instead when there is one.
+   */
+  openStream(request: IncomingMessage, lastEventId: string | undefined, open: () => ServerResponse): Refusal | undefined {
+    const resume = parseLastEventId(lastEventId);
+    if (resume !== undefined) return this.#resumeStream(request, resume, open);
+    const refusal = this.#admission(request, false);
+    if (refusal !== undefined) {
+      this.#options.metrics.refusals.inc({ reason: refusal.code });
+      return refusal;
+    }
+    const ip = this.#countIp(clientIp(request, this.#options.trustProxy));
+    const id = randomBytes(18).toString('base64url');
+    const stream = new SseStream(id, { replayBytes: this.limits.sseReplayBytes, resumeGraceMs: this.limits.sseResumeGraceMs, heartbeatIntervalMs: this.limits.heartbeatIntervalMs });
+    const connection = new Connection(stream, this.#context, { id, ip });
+    this.#connections.add(connection);
+    this.#streams.set(id, { stream, connection });
+    stream.attach(open(), { resumed: false, hb: this.limits.heartbeatIntervalMs });
+    return undefined;
+  }
+
+  #resumeStream(request: IncomingMessage, resume: { streamId: string; seq: number }, open: () => ServerResponse): Refusal | undefined {
+    if (this.#draining) return { code: 'server_busy', retryAfter: 1 };
+    if (!this.#originAllowed(request)) return { code: 'origin_forbidden' };
+    const handshake = this.#handshakes.consume(clientIp(request, this.#options.trustProxy));
+    if (!handshake.allowed) return { code: 'handshake_rate_limited', retryAfter: handshake.retryAfterSeconds };
+    const entry = this.#streams.get(resume.streamId);
+    if (entry === undefined || entry.connection.state === 'closing' || !entry.stream.canResumeAfter(resume.seq)) {
+      // Not resumable without a gap: end it now rather than keep its subscriptions for nobody.
+      entry?.stream.terminate();
+      return { code: 'stream_lost' };
+    }
+    entry.stream.attach(open(), { resumed: true, hb: this.limits.heartbeatIntervalMs }, resume.seq);
+    return undefined;
+  }
+
+  /**
+   * The SSE fallback's upstream: client frames, one JSON text per line, fed to the stream's
+   * connection in order, exactly as WebSocket messages (same checks, rates and answers; the
+   * answers travel down the stream). The stream id is the capability, like an open socket.
+   */
+  streamFrames(request: IncomingMessage, streamId: string, body: string): Refusal | undefined {
+    if (!this.#originAllowed(request)) return { code: 'origin_forbidden' };
+    const entry = this.#streams.get(streamId);
+    if (entry === undefined || entry.stream.readyState !== entry.stream.OPEN) return { code: 'stream_lost' };
+    for (const line of body.split('\n')) if (line.trim() !== '') entry.stream.receive(Buffer.from(line, 'utf8'));
+    return undefined;
+  }
+
+  /** The SSE fallback's DELETE: the client is done with the stream (no resume wait, presence leaves now). */
+  closeStream(request: IncomingMessage, streamId: string): Refusal | undefined {
+    if (!this.#originAllowed(request)) return { code: 'origin_forbidden' };
+    const entry = this.#streams.get(streamId);
+    if (entry === undefined) return { code: 'stream_lost' };
+    entry.connection.close(1000, 'client_close');
+    return undefined;
   }
 
   /**
@@ -128,26 +192,33 @@ export class RealtimeGateway {
     socket.on('error', destroyOnError);
     const path = this.#options.path ?? '/realtime';
     if ((request.url ?? '').split('?')[0] !== path) return refuse(socket, 'not_found', this.#options.metrics);
-    const refusal = this.#admission(request);
+    const refusal = this.#admission(request, true);
     if (refusal !== undefined) return refuse(socket, refusal.code, this.#options.metrics, refusal.retryAfter);
     const ip = clientIp(request, this.#options.trustProxy);
     forgetPeername(socket);
     this.#wss.handleUpgrade(request, socket, head, (ws: WebSocket) => {
       socket.removeListener('error', destroyOnError);
       // Counted here, not before: ws answers a malformed handshake itself and never calls back.
-      let perIp = this.#perIp.get(ip);
-      if (perIp === undefined) this.#perIp.set(ip, (perIp = { ip, count: 0 }));
-      perIp.count += 1;
-      const connection = new Connection(ws, this.#context, { id: randomBytes(9).toString('base64url'), ip: perIp.ip });
+      const connection = new Connection(ws, this.#context, { id: randomBytes(9).toString('base64url'), ip: this.#countIp(ip) });
       this.#connections.add(connection);
     });
   }
 
-  #admission(request: IncomingMessage): { code: ErrorCode; retryAfter?: number } | undefined {
+  /** Counts a new connection of `ip`; returns the one string every connection of that IP shares. */
+  #countIp(ip: string): string {
+    let perIp = this.#perIp.get(ip);
+    if (perIp === undefined) this.#perIp.set(ip, (perIp = { ip, count: 0 }));
+    perIp.count += 1;
+    return perIp.ip;
+  }
+
+  #admission(request: IncomingMessage, websocket: boolean): Refusal | undefined {
     if (this.#draining) return { code: 'server_busy', retryAfter: 1 };
     if (!this.#originAllowed(request)) return { code: 'origin_forbidden' };
-    const offered = String(request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
-    if (!offered.includes(SUBPROTOCOL)) return { code: 'unsupported_subprotocol' };
+    if (websocket) {
+      const offered = String(request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+      if (!offered.includes(SUBPROTOCOL)) return { code: 'unsupported_subprotocol' };
+    }
     // The node-wide budget is only spent by a handshake every per-IP check let through: one
     // address refused for its own rate must not use up everyone else's new connections.
     const busy = this.#nodeRate.peek('node');
@@ -248,6 +319,7 @@ export class RealtimeGateway {
 
   #forget(connection: Connection): void {
     if (!this.#connections.delete(connection)) return;
+    this.#streams.delete(connection.id);
     this.#unbindSession(connection);
     const perIp = this.#perIp.get(connection.ip);
     if (perIp !== undefined && --perIp.count <= 0) this.#perIp.delete(connection.ip);
@@ -256,6 +328,12 @@ export class RealtimeGateway {
     if (mine <= 0) this.#byUser.delete(connection.user.id);
     else this.#byUser.set(connection.user.id, mine);
   }
+}
+
+/** Why a handshake (WebSocket upgrade or SSE GET) was refused, and when to come back. */
+export interface Refusal {
+  code: ErrorCode;
+  retryAfter?: number;
 }
 
 function destroyOnError(this: Duplex): void {

@@ -29,6 +29,10 @@ export interface RealtimeLimits {
   newConnectionsPerSecond: number;
   /** Ping interval; a peer that has not answered for two intervals is terminated. */
   heartbeatIntervalMs: number;
+  /** SSE fallback: bytes of written events a stream keeps for a `Last-Event-ID` resume. */
+  sseReplayBytes: number;
+  /** SSE fallback: how long a stream whose response ended stays subscribed, waiting for a resume. */
+  sseResumeGraceMs: number;
 }
 
 export const defaultRealtimeLimits: RealtimeLimits = {
@@ -45,4 +49,6 @@ export const defaultRealtimeLimits: RealtimeLimits = {
   handshakesPerIpPerSecond: 10,
   newConnectionsPerSecond: 1_000,
   heartbeatIntervalMs: 25_000,
+  sseReplayBytes: 64 * 1024,
+  sseResumeGraceMs: 10_000,
 };

@@ -1,0 +1,68 @@
+import type { ServerResponse } from 'node:http';
+import { Type } from 'typebox';
+import { TandemError } from '../errors';
+import type { TandemHttpApp } from '../http/app';
+import type { Refusal, RealtimeGateway } from './gateway';
+
+/** The media type of the upstream POST: tandem.v1 client frames, one JSON text per line. */
+export const FRAMES_MEDIA_TYPE = 'application/x-ndjson';
+
+const streamHeader = Type.Object({ 'tandem-stream': Type.String({ pattern: '^[A-Za-z0-9_-]{8,64}$' }) });
+
+/**
+ * The SSE fallback's HTTP endpoints, next to the WebSocket one (`<path>` = /realtime):
+ *
+ * - `GET <path>/sse` opens a stream (`text/event-stream`), or resumes one with `Last-Event-ID`;
+ * - `POST <path>/sse/frames` sends client frames on it (header `Tandem-Stream: <id>`);
+ * - `DELETE <path>/sse` ends it (same header).
+ *
+ * Admission, limits, checks and answers are the gateway's, as for a WebSocket (docs/protocol.md).
+ * Neither the token nor the stream id ever travels in a URL.
+ */
+export function installSseEndpoints(app: TandemHttpApp, gateway: RealtimeGateway, path = '/realtime'): void {
+  // No HEAD twin (Fastify adds one per GET): a HEAD would open a stream that can carry nothing.
+  app.get(`${path}/sse`, { exposeHeadRoute: false, schema: { hide: true } }, async (request, reply) => {
+    const lastEventId = request.headers['last-event-id'];
+    const open = (): ServerResponse => {
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, {
+        ...(reply.getHeaders() as Record<string, string>),
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        // nginx and friends: do not buffer the stream.
+        'x-accel-buffering': 'no',
+        // The stream holds its TCP connection for its whole life; when it ends, so does the
+        // connection (a keep-alive socket left behind would also hold up a server's shutdown).
+        connection: 'close',
+      });
+      raw.socket?.setNoDelay(true);
+      return raw;
+    };
+    const refusal = gateway.openStream(request.raw, typeof lastEventId === 'string' ? lastEventId : undefined, open);
+    if (refusal !== undefined) throw refusalError(refusal);
+  });
+
+  void app.register(async (scope) => {
+    // Only NDJSON here: the inherited JSON parser would hand the handler an object, not lines.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(FRAMES_MEDIA_TYPE, { parseAs: 'string', bodyLimit: gateway.limits.maxPayloadBytes }, (_request, body, done) => done(null, body));
+    scope.post(`${path}/sse/frames`, { schema: { hide: true, headers: streamHeader } }, async (request, reply) => {
+      // A POST without a body and without a Content-Type reaches here without going through a parser.
+      if (typeof request.body !== 'string') throw new TandemError('unsupported_media_type');
+      const refusal = gateway.streamFrames(request.raw, String(request.headers['tandem-stream']), request.body);
+      if (refusal !== undefined) throw refusalError(refusal);
+      return reply.code(202).header('cache-control', 'no-store').send();
+    });
+  });
+
+  app.delete(`${path}/sse`, { schema: { hide: true, headers: streamHeader } }, async (request, reply) => {
+    const refusal = gateway.closeStream(request.raw, String(request.headers['tandem-stream']));
+    if (refusal !== undefined) throw refusalError(refusal);
+    return reply.code(204).send();
+  });
+}
+
+function refusalError(refusal: Refusal): TandemError {
+  return new TandemError(refusal.code, undefined, refusal.retryAfter === undefined ? {} : { headers: { 'retry-after': String(refusal.retryAfter) } });
+}

@@ -1,0 +1,245 @@
+import net from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { StorageLike } from '../../src/client/index';
+import { createPost } from '../realtime/support';
+import { registerUser, startServer, type TestServer, type TestUser } from '../support/server';
+import { Clients, collector, comment, range, roomyLimits, sleep, until, writeComments } from './realtime-support';
+
+/**
+ * The SSE fallback as the RealtimeClient uses it: a stream that dies silently is resumed with
+ * Last-Event-ID; a resume that cannot happen becomes a reconnect that recovers from positions;
+ * and the choice between WebSocket and SSE, against a real proxy that breaks WebSockets the
+ * ways real ones do (kills the connection right after the upgrade, or refuses the upgrade).
+ */
+
+let server: TestServer;
+let alice: TestUser;
+let bob: TestUser;
+const clients = new Clients();
+
+beforeAll(async () => {
+  server = await startServer({ realtimeLimits: { ...roomyLimits, sseResumeGraceMs: 300 }, realtimeTickMs: 20 });
+  alice = await registerUser(server);
+  bob = await registerUser(server);
+});
+afterEach(() => clients.closeAll());
+afterAll(() => server.close());
+
+/** localStorage for Node: a Map behind the Storage methods. */
+function memoryStorage(): StorageLike & { entries: Map<string, string> } {
+  const entries = new Map<string, string>();
+  return {
+    entries,
+    getItem: (key) => entries.get(key) ?? null,
+    setItem: (key, value) => void entries.set(key, value),
+    removeItem: (key) => void entries.delete(key),
+  };
+}
+
+type ProxyMode = 'pass' | 'kill-upgrades' | 'refuse-upgrades';
+
+/**
+ * A TCP proxy in front of the server. HTTP passes through; WebSocket upgrades pass, are killed
+ * 30 ms after the server accepted them (a proxy that accepts the upgrade and then drops it), or
+ * are refused with 502 (a proxy that does not speak WebSocket).
+ */
+async function startProxy(target: string, mode: ProxyMode) {
+  const { port: targetPort } = new URL(target);
+  const state = { mode, upgrades: 0 };
+  const sockets = new Set<net.Socket>();
+  const proxy = net.createServer((client) => {
+    sockets.add(client);
+    client.on('close', () => sockets.delete(client));
+    client.on('error', () => client.destroy());
+    client.once('data', (first) => {
+      const isUpgrade = /\r\nupgrade: websocket\r\n/i.test(first.toString('latin1'));
+      if (isUpgrade) state.upgrades += 1;
+      if (isUpgrade && state.mode === 'refuse-upgrades') {
+        client.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+        return;
+      }
+      const upstream = net.connect(Number(targetPort), '127.0.0.1');
+      sockets.add(upstream);
+      upstream.on('close', () => (sockets.delete(upstream), client.destroy()));
+      upstream.on('error', () => upstream.destroy());
+      client.on('close', () => upstream.destroy());
+      upstream.write(first);
+      client.pipe(upstream);
+      upstream.pipe(client);
+      if (isUpgrade && state.mode === 'kill-upgrades') {
+        upstream.once('data', () => setTimeout(() => (client.destroy(), upstream.destroy()), 30));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const address = proxy.address() as net.AddressInfo;
+  return {
+    state,
+    url: `http://127.0.0.1:${address.port}`,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+    },
+  };
+}
+
+describe('a stream that breaks', () => {
+  it('dies silently (bytes stop arriving): the heartbeat notices, the stream resumes, nothing is lost or doubled', async () => {
+    const post = await createPost(server, alice);
+    const { client, states, streams, faults } = clients.create(server, bob, { transport: 'sse', heartbeatIntervalMs: 150 });
+    const seen = collector();
+    const subscription = client.subscribe(`post:${post.id}`, seen.handler);
+    client.connect();
+    await until(() => subscription.state === 'live', 'live');
+    for (let i = 1; i <= 3; i += 1) await comment(server, alice, post.id, `c${i}`);
+    await until(() => seen.messages.length === 3, 'three comments');
+
+    faults.stall();
+    for (let i = 4; i <= 6; i += 1) await comment(server, alice, post.id, `c${i}`);
+    await sleep(100);
+    expect(seen.messages).toHaveLength(3); // written by the server, lost on the way
+    await until(() => streams.some((s) => s.resume && s.status === 200), 'the resume');
+    await until(() => seen.messages.length === 6, 'the lost three, replayed');
+    await comment(server, alice, post.id, 'c7');
+    await until(() => seen.messages.length === 7, 'the live one');
+    expect(seen.offsets()).toEqual(range(1, 7));
+    expect(states.map((s) => s.state)).toEqual(['connecting', 'open']);
+  });
+
+  it('cannot be resumed (the network stays down): the client reconnects and recovers from its positions', async () => {
+    const post = await createPost(server, alice);
+    const { client, states, faults, cut, attempts } = clients.create(server, bob, { transport: 'sse' });
+    const seen = collector();
+    const resyncs: string[] = [];
+    client.on('resync', (channel) => resyncs.push(channel));
+    const subscription = client.subscribe(`post:${post.id}`, seen.handler);
+    client.connect();
+    await until(() => subscription.state === 'live', 'live');
+    await comment(server, alice, post.id, 'one');
+    await until(() => seen.messages.length === 1, 'one comment');
+
+    faults.failResumes = 2;
+    cut();
+    await until(() => states.some((s) => s.state === 'reconnecting'), 'reconnecting');
+    expect(states.find((s) => s.state === 'reconnecting')).toMatchObject({ code: 1006, reason: 'stream_lost' });
+    await comment(server, alice, post.id, 'two, while away');
+    await until(() => states.filter((s) => s.state === 'open').length === 2, 'open again');
+    await comment(server, alice, post.id, 'three');
+    await until(() => seen.messages.length === 3, 'three comments');
+    expect(seen.offsets()).toEqual([1, 2, 3]);
+    expect(resyncs).toEqual([]);
+    expect(attempts()).toBe(2);
+  });
+
+  it('comes back too late (the server gave up on it: 410): the client reconnects and recovers, exactly once', async () => {
+    const post = await createPost(server, alice);
+    const { client, states, faults, cut, streams } = clients.create(server, bob, { transport: 'sse' });
+    const seen = collector();
+    const subscription = client.subscribe(`post:${post.id}`, seen.handler);
+    client.connect();
+    await until(() => subscription.state === 'live', 'live');
+    const writer = writeComments(server, alice, post.id, 40, 2, 5);
+    await until(() => seen.messages.length >= 5, 'five comments');
+
+    faults.delayResumesMs = 600; // the server keeps a dropped stream for 300 ms
+    cut();
+    await until(() => streams.some((s) => s.resume && s.status === 410), 'the refused resume');
+    await writer.done;
+    await until(() => seen.messages.length >= 40, 'all forty');
+    await sleep(50);
+    expect(seen.offsets()).toEqual(range(1, 40));
+    expect(states.filter((s) => s.state === 'reconnecting').map((s) => s.reason)).toEqual(['stream_lost']);
+    expect(server.social.gateway.stats().streams).toBe(1);
+  });
+});
+
+describe('choosing between WebSocket and SSE', () => {
+  const proxies: Array<{ close(): Promise<void> }> = [];
+  afterEach(async () => {
+    clients.closeAll();
+    await Promise.all(proxies.splice(0).map((p) => p.close()));
+  });
+
+  async function behind(mode: ProxyMode) {
+    const proxy = await startProxy(server.url, mode);
+    proxies.push(proxy);
+    return { proxy, reachable: { url: proxy.url, request: server.request.bind(server) } };
+  }
+
+  it('a proxy that kills upgraded connections: SSE after two quick deaths, remembered, WebSocket probed until it holds again; nothing lost on the way', async () => {
+    const { proxy, reachable } = await behind('kill-upgrades');
+    const storage = memoryStorage();
+    const post = await createPost(server, alice);
+    const { client, sockets, states } = clients.create(reachable, bob, {
+      transports: ['websocket', 'sse'],
+      storage,
+      fallback: { afterFailures: 2, quickDeathMs: 400, rememberMs: 600 },
+    });
+    const seen = collector();
+    const subscription = client.subscribe(`post:${post.id}`, seen.handler);
+    client.connect();
+    await until(() => subscription.state === 'live' && client.transport === 'sse', 'live over SSE');
+    expect(sockets).toHaveLength(2);
+    const key = `tandem.transport:${new URL(proxy.url).host}`;
+    const firstUntil = Number(storage.entries.get(key));
+    expect(firstUntil).toBeGreaterThan(Date.now());
+
+    const writer = writeComments(server, alice, post.id, 60, 2, 40);
+    // The probe after 600 ms meets the same proxy: it fails, SSE stays, the memory is extended.
+    await until(() => sockets.length === 3, 'the first probe', 5_000);
+    await until(() => Number(storage.entries.get(key)) > firstUntil, 'the choice extended');
+    expect(client.transport).toBe('sse');
+
+    proxy.state.mode = 'pass';
+    await until(() => client.transport === 'websocket' && client.state === 'open', 'back on WebSocket', 5_000);
+    expect(storage.entries.has(key)).toBe(false);
+    await writer.done;
+    await until(() => seen.messages.length >= 60, 'all sixty', 10_000);
+    await sleep(50);
+    expect(seen.offsets()).toEqual(range(1, 60));
+    // The move back is an ordinary reconnect that resumes from the positions.
+    expect(states.filter((s) => s.state === 'reconnecting').map((s) => s.reason)).toContain('transport_upgrade');
+  }, 20_000);
+
+  it('a proxy that refuses upgrades (502): SSE after two failed handshakes', async () => {
+    const { reachable } = await behind('refuse-upgrades');
+    const { client, sockets, states } = clients.create(reachable, bob, { transports: ['websocket', 'sse'], storage: memoryStorage() });
+    const seen = collector();
+    const post = await createPost(server, alice);
+    const subscription = client.subscribe(`post:${post.id}`, seen.handler);
+    client.connect();
+    await until(() => subscription.state === 'live', 'live');
+    expect(client.transport).toBe('sse');
+    expect(sockets).toHaveLength(2);
+    expect(states.filter((s) => s.state === 'reconnecting').map((s) => s.code)).toEqual([1006, 1006]);
+    await comment(server, alice, post.id, 'over SSE');
+    await until(() => seen.messages.length === 1, 'the comment');
+  });
+
+  it('a server that is down is not a WebSocket problem: SSE failing too sends the client back to WebSocket, nothing is remembered', async () => {
+    const closed = net.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as net.AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const storage = memoryStorage();
+    const { client, sockets, streams } = clients.create({ url: `http://127.0.0.1:${port}`, request: server.request.bind(server) }, bob, { transports: ['websocket', 'sse'], storage });
+    client.connect();
+    await until(() => sockets.length >= 4, 'four WebSocket attempts', 10_000);
+    client.disconnect();
+    // WebSocket, WebSocket, SSE (fails: the server, not the path), WebSocket, WebSocket, SSE, ...
+    expect(streams.length).toBeGreaterThanOrEqual(1);
+    expect(streams.length).toBeLessThanOrEqual(Math.ceil(sockets.length / 2));
+    expect(storage.entries.size).toBe(0);
+  });
+
+  it('a remembered choice is used at once, by a new client of the same origin', async () => {
+    const { proxy, reachable } = await behind('pass');
+    const storage = memoryStorage();
+    storage.setItem(`tandem.transport:${new URL(proxy.url).host}`, String(Date.now() + 60_000));
+    const { client, sockets } = clients.create(reachable, bob, { transports: ['websocket', 'sse'], storage });
+    client.connect();
+    await until(() => client.state === 'open', 'open');
+    expect(client.transport).toBe('sse');
+    expect(sockets).toHaveLength(0);
+  });
+});
