@@ -40,6 +40,8 @@ export interface StartOptions {
   dataDir?: string;
   /** A fixed port (a restarted server on the same address); default 0. */
   port?: number;
+  /** The built web UI to serve (default: the app's, dist/web). */
+  webRoot?: string;
 }
 
 export async function startServer(options: StartOptions = {}): Promise<TestServer> {
@@ -52,6 +54,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.realtimeLimits ? { realtimeLimits: options.realtimeLimits } : {}),
     ...(options.realtimeTickMs ? { realtimeTickMs: options.realtimeTickMs } : {}),
+    ...(options.webRoot ? { webRoot: options.webRoot } : {}),
   });
   await social.app.listen({ port: options.port ?? 0, host: '127.0.0.1' });
   const address = social.app.server.address();

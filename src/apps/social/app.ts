@@ -25,10 +25,10 @@ import { registerNotificationRoutes } from './routes/notifications';
 import { registerPostRoutes } from './routes/posts';
 import { registerPresenceRoutes } from './routes/presence';
 import { registerUserRoutes } from './routes/users';
-import { renderHomePage } from './home-page';
 import { socialAsyncApi } from './asyncapi';
 import { createRealtime } from './realtime';
 import { seedDemoData } from './seed';
+import { DEFAULT_WEB_ROOT, installWebUi } from './web';
 
 export interface SocialApp {
   app: TandemHttpApp;
@@ -40,6 +40,8 @@ export interface SocialApp {
   gateway: RealtimeGateway;
   /** True when this start filled an empty store with demo data. */
   seeded: boolean;
+  /** True when the built web UI was found and is served at /. */
+  webUi: boolean;
   /** Marks the node as draining: /readyz answers 503 so load balancers stop sending traffic. */
   beginDrain(): void;
 }
@@ -54,6 +56,8 @@ export interface SocialAppOptions {
   realtimeLimits?: Partial<RealtimeLimits>;
   /** Granularity of the realtime gateway's shared timer. */
   realtimeTickMs?: number;
+  /** The built web UI (index.html + assets/). Default dist/web, where `npm run build:web` writes it. */
+  webRoot?: string;
 }
 
 const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
@@ -95,7 +99,8 @@ export async function buildSocialApp(options: SocialAppOptions): Promise<SocialA
   installSseEndpoints(app, gateway);
   const asyncApi = socialAsyncApi();
   app.get('/api/asyncapi.json', { schema: { hide: true } }, async (_request, reply) => reply.header('cache-control', 'public, max-age=60').send(asyncApi));
-  app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(renderHomePage()));
+  const webUi = installWebUi(app, options.webRoot ?? DEFAULT_WEB_ROOT);
+  if (!webUi) app.log.warn({ webRoot: options.webRoot ?? DEFAULT_WEB_ROOT }, 'the web UI is not built (npm run build:web); / explains how');
 
   const sweeper = setInterval(() => void sweepIdempotencyKeys(db).catch((err: unknown) => app.log.warn({ err }, 'idempotency sweep failed')), SWEEP_INTERVAL_MS);
   sweeper.unref();
@@ -111,5 +116,5 @@ export async function buildSocialApp(options: SocialAppOptions): Promise<SocialA
     await db.destroy();
   });
   await app.ready();
-  return { app, db, announcer, sessions, tokens, hub, gateway, seeded, beginDrain: () => void (draining = true) };
+  return { app, db, announcer, sessions, tokens, hub, gateway, seeded, webUi, beginDrain: () => void (draining = true) };
 }

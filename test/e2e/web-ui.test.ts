@@ -1,0 +1,388 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_PASSWORD } from '../../src/apps/social/seed';
+import { startServer, type TestServer } from '../support/server';
+import { eventually, sleep } from '../support/wait';
+import { bellCount, CHROMIUM, close, commentCount, connected, connection, launch, mark, type Person, SHOTS, shot, stillMarked } from './browser';
+
+/**
+ * The web UI end to end: the built bundle, served by a real server, driven in Debian's chromium
+ * by two people at once (alice in one browser, bob in another). Without chromium these tests
+ * skip, loudly, except under CI=true, where they fail (.ci/run installs chromium).
+ */
+
+const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);
+const IN_CI = process.env.CI === 'true';
+const PRESENCE_GRACE_MS = 1_000;
+
+if (!HAVE_CHROMIUM && !IN_CI) {
+  console.warn([
+    '',
+    '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!',
+    `!! SKIPPING the web UI browser tests: no chromium at ${CHROMIUM}.`,
+    '!! Install it (apt-get install -y chromium) or set TANDEM_CHROMIUM; under CI=true they fail instead.',
+    '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!',
+    '',
+  ].join('\n'));
+}
+
+const temp: string[] = [];
+const people: Person[] = [];
+let webRoot: string;
+let dataDir: string;
+let port: number;
+let server: TestServer | undefined;
+
+function tempDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  temp.push(dir);
+  return dir;
+}
+
+/** The production build of web/, into a temp folder the server is pointed at. */
+async function buildUi(outDir: string): Promise<void> {
+  const vite = path.resolve('node_modules', 'vite', 'bin', 'vite.js');
+  await promisify(execFile)(process.execPath, [vite, 'build', '--config', 'web/vite.config.ts', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'error'], { timeout: 60_000 });
+}
+
+function start(): Promise<TestServer> {
+  return startServer({
+    dataDir,
+    port,
+    webRoot,
+    realtimeTickMs: 20,
+    env: { TANDEM_SEED: 'true', TANDEM_PRESENCE_GRACE_MS: String(PRESENCE_GRACE_MS) },
+  });
+}
+
+function url(pathname: string): string {
+  return `http://127.0.0.1:${port}${pathname}`;
+}
+
+async function signIn(person: Person): Promise<void> {
+  const { page } = person;
+  await page.goto(url('/'));
+  await page.waitForURL(/\/login\?next=%2F$/);
+  await page.fill('#signin-username', person.username);
+  await page.fill('#signin-password', DEMO_PASSWORD);
+  await page.click('form.auth-form button[type=submit]');
+  await page.waitForURL(url('/'));
+  await page.locator('h1', { hasText: 'Feed' }).waitFor();
+  await connected(page);
+}
+
+/** The id of a seeded post, by the start of its body. */
+async function postId(startsWith: string): Promise<number> {
+  const { items } = (await (await server!.request('/api/posts')).json()) as { items: Array<{ id: number; body: string }> };
+  const post = items.find((p) => p.body.startsWith(startsWith));
+  if (post === undefined) throw new Error(`no post starting with ${startsWith}`);
+  return post.id;
+}
+
+async function apiLogin(username: string): Promise<string> {
+  const res = await server!.request('/api/auth/login', { method: 'POST', json: { username, password: DEMO_PASSWORD } });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { accessToken: string }).accessToken;
+}
+
+describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the web UI in a real browser', () => {
+  let alice: Person;
+  let bob: Person;
+
+  beforeAll(async () => {
+    if (!HAVE_CHROMIUM) throw new Error(`CI=true but there is no chromium at ${CHROMIUM}: .ci/run installs it with apt-get`);
+    // Only this run's screenshots: an old one must not pass for a screen that no longer looks like that.
+    fs.rmSync(SHOTS, { recursive: true, force: true });
+    fs.mkdirSync(SHOTS, { recursive: true });
+    webRoot = tempDir('tandem-web-build-');
+    dataDir = tempDir('tandem-e2e-');
+    port = 0;
+    await buildUi(webRoot);
+    server = await start();
+    port = Number(new URL(server.url).port);
+    expect(server.social.webUi).toBe(true);
+    const launched = await Promise.allSettled([launch('alice'), launch('bob')]);
+    for (const result of launched) if (result.status === 'fulfilled') people.push(result.value); // closed in afterAll
+    for (const result of launched) if (result.status === 'rejected') throw result.reason;
+    [alice, bob] = people as [Person, Person];
+    await shotOfSignIn(alice.page);
+    await Promise.all([signIn(alice), signIn(bob)]);
+    await shot(alice.page, '02-feed');
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const person of people) await close(person);
+    await server?.close();
+    for (const dir of temp) fs.rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+
+  it('A comments on a post B is viewing: B sees it in under a second, without reloading, and B’s bell counts it', async () => {
+    const id = await postId('Tip: GET a list');
+    await Promise.all([alice.page.goto(url(`/posts/${id}`)), bob.page.goto(url(`/posts/${id}`))]);
+    for (const { page } of [alice, bob]) {
+      await page.locator('#post-' + id).waitFor();
+      await connected(page);
+    }
+    await mark(bob.page);
+    const unreadBefore = await bellCount(bob.page);
+
+    const text = `Live from alice ${Date.now()}`;
+    await alice.page.fill('#new-comment', text);
+    const started = Date.now();
+    await alice.page.click('form:has(#new-comment) button[type=submit]');
+    await bob.page.locator('[data-testid=comment-body]', { hasText: text }).waitFor({ timeout: 5_000 });
+    const elapsed = Date.now() - started;
+    expect(elapsed, `bob saw the comment after ${elapsed} ms`).toBeLessThan(1_000);
+    expect(await stillMarked(bob.page)).toBe(true);
+    expect(await commentCount(bob.page, text)).toBe(1);
+    expect(await commentCount(alice.page, text)).toBe(1);
+    // The post is bob's: its comment notification reaches his bell live.
+    await eventually(async () => (await bellCount(bob.page)) === unreadBefore + 1, 'bob’s unread count to go up', 5_000);
+    await shot(bob.page, '03-post-live-comment');
+  });
+
+  it('B reads the notification and marks everything read: the bell empties', async () => {
+    await bob.page.click('a.bell');
+    await bob.page.waitForURL(url('/notifications'));
+    const item = bob.page.locator('.notification.unread', { hasText: 'alice commented on your post' });
+    await item.first().waitFor();
+    await shot(bob.page, '04-notifications');
+    await bob.page.click('button:has-text("Mark all read")');
+    await bob.page.locator('.notification.unread').first().waitFor({ state: 'detached' });
+    await eventually(async () => (await bellCount(bob.page)) === 0, 'an empty bell');
+    expect(await bob.page.locator('a.bell').getAttribute('aria-label')).toBe('Notifications');
+  });
+
+  it('B types in their conversation: A sees the typing indicator, then the message; each sees the other online', async () => {
+    for (const { page } of [alice, bob]) {
+      await page.click('nav a[href="/messages"]');
+      await page.locator('.conversation-link').first().click();
+      await page.waitForURL(/\/messages\/\d+$/);
+      await page.locator('[data-testid=message-body]').first().waitFor();
+    }
+    expect(alice.page.url()).toBe(bob.page.url());
+    await alice.page.locator('.title-row [data-user=bob][data-presence=online]').waitFor();
+    await bob.page.locator('.title-row [data-user=alice][data-presence=online]').waitFor();
+
+    const text = `Typing test ${Date.now()}`;
+    await bob.page.click('#new-message');
+    await bob.page.locator('#new-message').pressSequentially(text.slice(0, 8), { delay: 40 });
+    const typing = alice.page.locator('[data-testid=typing]');
+    await alice.page.locator('[data-testid=typing]', { hasText: 'bob is typing…' }).waitFor({ timeout: 5_000 });
+    await shot(alice.page, '05-conversation-typing');
+    await bob.page.locator('#new-message').pressSequentially(text.slice(8), { delay: 10 });
+    await bob.page.keyboard.press('Enter');
+    await alice.page.locator('[data-testid=message-body]', { hasText: text }).waitFor({ timeout: 5_000 });
+    await eventually(async () => (await typing.textContent()) === '', 'the typing indicator to go', 5_000);
+    expect(await alice.page.locator('[data-testid=message-body]', { hasText: text }).count()).toBe(1);
+    expect(await bob.page.locator('[data-testid=message-body]', { hasText: text }).count()).toBe(1);
+    expect(await bob.page.inputValue('#new-message')).toBe('');
+    await shot(alice.page, '06-conversation-message');
+  });
+
+  it('renders hostile content as text: a post with <script> and <img onerror> runs nothing, here and live elsewhere', async () => {
+    for (const { page } of [alice, bob]) {
+      await page.click('nav a[href="/"]');
+      await page.locator('h1', { hasText: 'Feed' }).waitFor();
+    }
+    const hostile = `<img src=x onerror="window.pwned='img'"><script>window.pwned='script'</script><b>bold?</b> ${Date.now()}`;
+    await alice.page.fill('#new-post', hostile);
+    await alice.page.click('form:has(#new-post) button[type=submit]');
+    for (const { page } of [alice, bob]) {
+      const body = page.locator('[data-testid=post-body]', { hasText: hostile });
+      await body.waitFor({ timeout: 5_000 });
+      expect(await body.textContent()).toBe(hostile);
+      expect(await body.evaluate((el) => el.children.length)).toBe(0);
+      expect(await page.locator('img[src=x], b:has-text("bold?")').count()).toBe(0);
+      await sleep(100); // an onerror would have fired by now
+      expect(await page.evaluate(() => (window as unknown as { pwned?: string }).pwned)).toBeUndefined();
+    }
+    await shot(bob.page, '07-feed-hostile-post-as-text');
+  });
+
+  it('three tabs of one person reload at the same moment and all stay signed in (refreshes take turns)', async () => {
+    const others = [await alice.context.newPage(), await alice.context.newPage()];
+    try {
+      for (const page of others) {
+        await page.goto(url('/'));
+        await connected(page);
+      }
+      // Each load restores the session with the refresh cookie: at the same moment, without turns,
+      // they would present one refresh token twice, and the server would revoke the session.
+      const tabs = [alice.page, ...others];
+      await Promise.all(tabs.map((page) => page.reload()));
+      for (const page of tabs) {
+        await page.locator('[data-testid=connection][data-state=connected], form.auth-form').first().waitFor({ timeout: 10_000 });
+        expect(new URL(page.url()).pathname).toBe('/');
+        await connected(page);
+      }
+      // And the session goes on with the cookie the last refresh left.
+      await others[0]!.reload();
+      await connected(others[0]!);
+    } finally {
+      for (const page of others) await page.close();
+    }
+  });
+
+  it('shows "offline" when the browser says so, and the comments missed meanwhile once it is back', async () => {
+    const id = await postId('Hello, Tandem!');
+    await alice.page.goto(url(`/posts/${id}`));
+    await alice.page.locator('#post-' + id).waitFor();
+    await connected(alice.page);
+    await mark(alice.page);
+    await alice.context.setOffline(true);
+    try {
+      await alice.page.locator('[data-testid=connection][data-state=offline]').waitFor({ timeout: 5_000 });
+      expect(await connection(alice.page).locator('.conn-label').textContent()).toBe('Offline');
+      await shot(alice.page, '08-offline');
+      const carol = await apiLogin('carol');
+      const missed = `While alice was offline ${Date.now()}`;
+      expect((await server!.request(`/api/posts/${id}/comments`, { method: 'POST', token: carol, json: { body: missed } })).status).toBe(201);
+      await sleep(300);
+      expect(await commentCount(alice.page, missed)).toBe(0);
+      await alice.context.setOffline(false);
+      await connected(alice.page);
+      await alice.page.locator('[data-testid=comment-body]', { hasText: missed }).waitFor({ timeout: 5_000 });
+      await sleep(200);
+      expect(await commentCount(alice.page, missed)).toBe(1);
+      expect(await stillMarked(alice.page)).toBe(true);
+    } finally {
+      await alice.context.setOffline(false);
+    }
+  });
+
+  it('the server restarts while both are open: both show "reconnecting", then recover; comments made meanwhile appear exactly once', async () => {
+    const id = await postId('What should be WebSocket');
+    await Promise.all([alice.page.goto(url(`/posts/${id}`)), bob.page.goto(url(`/posts/${id}`))]);
+    for (const { page } of [alice, bob]) {
+      await page.locator('#post-' + id).waitFor();
+      await connected(page);
+      await mark(page);
+    }
+    await server!.close();
+    server = undefined;
+    for (const { page } of [alice, bob]) await page.locator('[data-testid=connection][data-state=reconnecting]').waitFor({ timeout: 5_000 });
+    expect(await connection(alice.page).locator('.conn-label').textContent()).toBe('Reconnecting');
+    await shot(alice.page, '09-reconnecting');
+
+    server = await start();
+    const carol = await apiLogin('carol');
+    const missed = [`Missed one ${Date.now()}`, `Missed two ${Date.now()}`];
+    for (const body of missed) {
+      const res = await server.request(`/api/posts/${id}/comments`, { method: 'POST', token: carol, json: { body } });
+      expect(res.status).toBe(201);
+    }
+    for (const { page } of [alice, bob]) {
+      await connected(page, 20_000);
+      for (const text of missed) await page.locator('[data-testid=comment-body]', { hasText: text }).waitFor({ timeout: 10_000 });
+    }
+    const after = `After the restart ${Date.now()}`;
+    expect((await server.request(`/api/posts/${id}/comments`, { method: 'POST', token: carol, json: { body: after } })).status).toBe(201);
+    for (const { page } of [alice, bob]) {
+      await page.locator('[data-testid=comment-body]', { hasText: after }).waitFor({ timeout: 5_000 });
+      await sleep(200); // a duplicate would arrive right behind
+      for (const text of [...missed, after]) expect(await commentCount(page, text), text).toBe(1);
+      expect(await stillMarked(page)).toBe(true);
+    }
+    await shot(bob.page, '10-recovered-after-restart');
+  }, 60_000);
+
+  it('B closes their page: A sees B go offline after the grace period', async () => {
+    await alice.page.goto(url('/messages'));
+    const bobOnline = alice.page.locator('.conversation [data-user=bob][data-presence=online]');
+    await bobOnline.first().waitFor({ timeout: 10_000 });
+    const closedAt = Date.now();
+    await bob.page.close();
+    await alice.page.locator('.conversation [data-user=bob][data-presence=offline]').first().waitFor({ timeout: PRESENCE_GRACE_MS + 5_000 });
+    const elapsed = Date.now() - closedAt;
+    expect(elapsed, `offline after ${elapsed} ms`).toBeGreaterThanOrEqual(PRESENCE_GRACE_MS * 0.9);
+    await shot(alice.page, '11-messages-bob-offline');
+  });
+
+  it('signs out, signs up and edits a profile', async () => {
+    const page = await bob.context.newPage();
+    await page.goto(url('/profile'));
+    // The refresh cookie restores bob's session in a new tab.
+    await page.locator('#profile-display').waitFor();
+    expect(await page.inputValue('#profile-display')).toBe('Bob Builder');
+    await page.click('button.sign-out');
+    await page.waitForURL(url('/login'));
+    // Signing out is not "your session has ended" (the server closes the session's sockets with 4009 meanwhile).
+    await sleep(300);
+    expect(await page.locator('.notice').count()).toBe(0);
+    await page.goto(url('/'));
+    await page.waitForURL(/\/login/);
+
+    await page.click('a[href^="/signup"]');
+    const username = `dora${Date.now() % 100_000}`;
+    await page.fill('#signup-username', username);
+    await page.fill('#signup-display', 'Dora');
+    await page.fill('#signup-password', 'explorer-1234');
+    await page.click('form.auth-form button[type=submit]');
+    await page.locator('h1', { hasText: 'Feed' }).waitFor();
+    await connected(page);
+
+    await page.click('nav a[href="/profile"]');
+    await page.fill('#profile-display', 'Dora the Explorer');
+    await page.fill('#profile-bio', '<i>maps</i> & backpacks');
+    await page.click('form:has(#profile-display) button[type=submit]');
+    await page.locator('[role=status]', { hasText: 'Saved.' }).waitFor();
+    expect(await page.locator('nav a[href="/profile"] .label').textContent()).toBe('Dora the Explorer');
+    const me = (await (await server!.request(`/api/users/${username}`)).json()) as { displayName: string; bio: string };
+    expect(me).toMatchObject({ displayName: 'Dora the Explorer', bio: '<i>maps</i> & backpacks' });
+    await shot(page, '12-profile');
+  });
+
+  it('a network that kills WebSockets right after they open: the page falls back to SSE and stays live, app code unchanged', async () => {
+    const carol = await launch('carol');
+    people.push(carol); // closed in afterAll
+    // Every WebSocket to /realtime opens, then dies 30 ms later without reaching the server:
+    // the proxy that accepts the upgrade and then kills it.
+    let killed = 0;
+    await carol.context.routeWebSocket(/\/realtime$/, (ws) => {
+      killed += 1;
+      setTimeout(() => void ws.close({ code: 1006 }).catch(() => {}), 30);
+    });
+    await signIn(carol);
+    expect(killed).toBeGreaterThanOrEqual(2);
+    expect(await connection(carol.page).getAttribute('data-transport')).toBe('sse');
+    await expect(connection(carol.page).textContent()).resolves.toContain('SSE');
+    const remembered = await carol.page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tandem.transport:')));
+    expect(remembered).toHaveLength(1);
+
+    const id = await postId('Hello, Tandem!');
+    await carol.page.goto(url(`/posts/${id}`));
+    await carol.page.locator('#post-' + id).waitFor();
+    await connected(carol.page);
+    const killedBefore = killed;
+    await mark(carol.page);
+    const text = `Over SSE ${Date.now()}`;
+    await alice.page.goto(url(`/posts/${id}`));
+    await alice.page.locator('#post-' + id).waitFor();
+    await alice.page.fill('#new-comment', text);
+    const started = Date.now();
+    await alice.page.click('form:has(#new-comment) button[type=submit]');
+    await carol.page.locator('[data-testid=comment-body]', { hasText: text }).waitFor({ timeout: 5_000 });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(await commentCount(carol.page, text)).toBe(1);
+    expect(await stillMarked(carol.page)).toBe(true);
+    // The remembered choice: the new page went straight to SSE, without trying WebSocket again.
+    expect(killed).toBe(killedBefore);
+    await shot(carol.page, '13-sse-fallback');
+  });
+
+  it('saw no uncaught error, CSP violation or dialog on any page', () => {
+    for (const person of people) expect(person.problems, person.username).toEqual([]);
+  });
+});
+
+async function shotOfSignIn(page: Page): Promise<void> {
+  await page.goto(url('/login'));
+  await page.locator('#signin-username').waitFor();
+  await shot(page, '01-sign-in');
+}

@@ -1,0 +1,43 @@
+import type { RealtimeClient, Subscription } from '../../src/client';
+
+type Listener = () => void;
+
+/**
+ * Who is online: the presence of the `online` channel, which every signed-in page joins. A user
+ * with three tabs is one user; one who closes their last tab stays online for the server's grace
+ * period, so a reload does not flap.
+ */
+export class OnlineUsers {
+  #ids = new Set<number>();
+  #subscription: Subscription | undefined;
+  readonly #realtime: RealtimeClient;
+  readonly #listeners = new Set<{ listener: Listener }>();
+
+  constructor(realtime: RealtimeClient) {
+    this.#realtime = realtime;
+  }
+
+  start(): void {
+    const subscription = this.#realtime.subscribe('online', () => {});
+    this.#subscription = subscription;
+    subscription.on('presence', ({ users }) => {
+      this.#ids = new Set((users ?? []).map((u) => u.id));
+      for (const { listener } of [...this.#listeners]) listener();
+    });
+  }
+
+  stop(): void {
+    this.#subscription?.unsubscribe();
+    this.#listeners.clear();
+  }
+
+  isOnline(userId: number): boolean {
+    return this.#ids.has(userId);
+  }
+
+  onChange(listener: Listener): () => void {
+    const entry = { listener };
+    this.#listeners.add(entry);
+    return () => this.#listeners.delete(entry);
+  }
+}

@@ -1,0 +1,109 @@
+import type { Post } from '../../../src/apps/social/schemas';
+import type { ListResult } from '../../../src/client';
+import { describeError } from '../api';
+import type { SessionContext, View } from '../context';
+import { actionButton, announce, h, Keyed, replace, syncChildren, timeAgo } from '../dom';
+import { Follower } from '../follow';
+import { composer, errorLine } from '../forms';
+
+/** One post as a card; `link` adds the way to its page. */
+export function postCard(post: Post, ctx: SessionContext, options: { link: boolean; onDeleted?: () => void }): HTMLElement {
+  const mine = post.author.id === ctx.session.me.id;
+  const edited = post.updatedAt !== post.createdAt;
+  const error = errorLine();
+  const remove = async () => {
+    if (!window.confirm('Delete this post and its comments?')) return;
+    try {
+      await ctx.api.deletePost(post.id);
+      options.onDeleted?.();
+    } catch (e) {
+      error.show(describeError(e));
+    }
+  };
+  return h('article', { class: 'card post', id: `post-${post.id}`, 'data-post-id': post.id },
+    h('header', { class: 'meta' },
+      h('span', { class: 'author' }, `@${post.author.username}`),
+      h('span', { 'aria-hidden': 'true' }, ' · '),
+      timeAgo(post.createdAt),
+      edited ? h('span', { class: 'muted' }, ' (edited)') : null),
+    h('p', { class: 'body', 'data-testid': 'post-body' }, post.body),
+    h('footer', { class: 'actions' },
+      options.link ? h('a', { href: `/posts/${post.id}` }, 'Comments', h('span', { class: 'visually-hidden' }, ` on @${post.author.username}'s post`)) : null,
+      mine ? actionButton('Delete', () => void remove(), { 'aria-label': 'Delete this post' }) : null),
+    error.el,
+  );
+}
+
+type FeedSnapshot = ListResult<Post>;
+
+/** The feed: newest first over REST, new posts live from the `feed` channel, older pages on demand. */
+export function feedView(ctx: SessionContext): View {
+  let posts: Post[] = [];
+  let nextCursor: string | null = null;
+  const list = h('div', { class: 'post-list', 'aria-label': 'Posts', role: 'feed', 'aria-busy': 'true' });
+  const status = h('p', { class: 'muted', role: 'status' }, 'Loading posts…');
+  const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load older posts');
+  const cards = new Keyed<Post>((p) => p.id, (p) => String(p.version), (p) => postCard(p, ctx, { link: true, onDeleted: () => drop(p.id) }));
+
+  const render = () => {
+    syncChildren(list, cards.elements(posts));
+    list.setAttribute('aria-busy', 'false');
+    replace(status, posts.length === 0 ? 'No posts yet. Write the first one!' : '');
+    more.hidden = nextCursor === null;
+  };
+  const upsert = (post: Post) => {
+    const current = posts.find((p) => p.id === post.id);
+    if (current !== undefined && current.version >= post.version) return false;
+    posts = [post, ...posts.filter((p) => p.id !== post.id)].sort((a, b) => b.id - a.id);
+    render();
+    return current === undefined;
+  };
+  const drop = (id: number) => {
+    posts = posts.filter((p) => p.id !== id);
+    render();
+  };
+
+  const follower = new Follower<FeedSnapshot>(ctx.realtime, {
+    channel: 'feed',
+    load: () => ctx.api.listPosts({ limit: 20 }),
+    snapshot: (page) => {
+      posts = page.items;
+      nextCursor = page.nextCursor;
+      render();
+    },
+    message: (m) => {
+      if (m.event === 'post.created' || m.event === 'post.updated') {
+        const post = m.data as Post;
+        if (upsert(post) && post.author.id !== ctx.session.me.id) announce(`New post from ${post.author.username}`);
+      } else if (m.event === 'post.deleted') {
+        drop((m.data as { id: number }).id);
+      }
+    },
+    failed: (e) => replace(status, `Could not load the feed: ${describeError(e)}`),
+  });
+
+  more.addEventListener('click', () => {
+    if (nextCursor === null) return;
+    more.disabled = true;
+    ctx.api.listPosts({ cursor: nextCursor, limit: 20 }).then(
+      (page) => {
+        const known = new Set(posts.map((p) => p.id));
+        posts = [...posts, ...page.items.filter((p) => !known.has(p.id))];
+        nextCursor = page.nextCursor;
+        render();
+      },
+      (e: unknown) => replace(status, describeError(e)),
+    ).finally(() => (more.disabled = false));
+  });
+
+  const write = composer({
+    id: 'new-post', label: 'New post', placeholder: `What's on your mind, ${ctx.session.me.displayName}?`, button: 'Post', maxLength: 5000,
+    send: async (body) => void upsert(await ctx.api.createPost({ body })),
+  });
+  void follower.start();
+  const el = h('section', { class: 'feed' },
+    h('h1', { tabindex: '-1' }, 'Feed'),
+    h('div', { class: 'card' }, write.el),
+    status, list, more);
+  return { title: 'Feed', el, dispose: () => follower.stop() };
+}

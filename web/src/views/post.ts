@@ -1,0 +1,175 @@
+import type { Comment, Post } from '../../../src/apps/social/schemas';
+import type { ChannelPosition, RestClient } from '../../../src/client';
+import { describeError } from '../api';
+import type { SessionContext, View } from '../context';
+import { actionButton, announce, h, replace, syncChildren, timeAgo } from '../dom';
+import { Follower } from '../follow';
+import { composer, errorLine } from '../forms';
+import { postCard } from './feed';
+
+interface PostSnapshot {
+  post: Post;
+  comments: Comment[];
+  position: ChannelPosition | undefined;
+}
+
+/**
+ * The comments first, then the post: the channel `post:<id>` carries both, and following from the
+ * comments' position replays any edit made after it, so the post shown is never older than it.
+ * Every page of comments is read (oldest first), so live ones belong at the end.
+ */
+async function loadPost(api: RestClient, id: number): Promise<PostSnapshot> {
+  const first = await api.listComments(id, { limit: 100 });
+  const comments = [...first.items];
+  let cursor = first.nextCursor;
+  for (let page = 1; cursor !== null && page < 20; page += 1) {
+    const next = await api.listComments(id, { cursor, limit: 100 });
+    comments.push(...next.items);
+    cursor = next.nextCursor;
+  }
+  const post = await api.getPost(id);
+  return { post, comments, position: first.position };
+}
+
+/** A thread of comments: nested lists built from parentId, each comment's element kept until its version changes. */
+class Thread {
+  readonly el = h('ol', { class: 'comments', 'aria-label': 'Comments' });
+  readonly #nodes = new Map<number, { version: number; li: HTMLLIElement; replies: HTMLOListElement }>();
+  readonly #render: (comment: Comment, replies: HTMLOListElement) => HTMLLIElement;
+
+  constructor(render: (comment: Comment, replies: HTMLOListElement) => HTMLLIElement) {
+    this.#render = render;
+  }
+
+  update(comments: readonly Comment[]): void {
+    const children = new Map<number | null, Comment[]>();
+    const ids = new Set(comments.map((c) => c.id));
+    for (const comment of [...comments].sort((a, b) => a.id - b.id)) {
+      // A reply whose parent is not loaded still shows, at the top level.
+      const parent = comment.parentId !== null && ids.has(comment.parentId) ? comment.parentId : null;
+      children.set(parent, [...(children.get(parent) ?? []), comment]);
+    }
+    const sync = (list: HTMLOListElement, parent: number | null) => {
+      const items = children.get(parent) ?? [];
+      syncChildren(list, items.map((c) => this.#node(c)));
+      for (const c of items) sync(this.#nodes.get(c.id)!.replies, c.id);
+    };
+    sync(this.el, null);
+    for (const id of [...this.#nodes.keys()]) if (!ids.has(id)) this.#nodes.delete(id);
+  }
+
+  #node(comment: Comment): HTMLLIElement {
+    const known = this.#nodes.get(comment.id);
+    if (known !== undefined && known.version === comment.version) return known.li;
+    const replies = known?.replies ?? h('ol', { class: 'replies' });
+    const li = this.#render(comment, replies);
+    known?.li.replaceWith(li);
+    this.#nodes.set(comment.id, { version: comment.version, li, replies });
+    return li;
+  }
+}
+
+/** A post, its threaded comments (REST) updating live (`post:<id>`), and a reply box. */
+export function postView(ctx: SessionContext, params: Record<string, string>): View {
+  const id = Number(params.id);
+  let post: Post | undefined;
+  let comments: Comment[] = [];
+  const postSlot = h('div', { class: 'post-slot' }, h('p', { class: 'muted', role: 'status' }, 'Loading…'));
+  const count = h('h2', { id: 'comments-title' }, 'Comments');
+  const status = h('p', { class: 'muted' });
+  const thread = new Thread((comment, replies) => commentItem(comment, replies));
+
+  const render = () => {
+    thread.update(comments);
+    const live = comments.filter((c) => !c.deleted).length;
+    replace(count, `Comments (${live})`);
+    replace(status, comments.length === 0 ? 'No comments yet.' : '');
+  };
+  const upsert = (comment: Comment) => {
+    const current = comments.find((c) => c.id === comment.id);
+    if (current !== undefined && current.version >= comment.version) return false;
+    comments = [...comments.filter((c) => c.id !== comment.id), comment];
+    render();
+    return current === undefined;
+  };
+  const showPost = (next: Post) => {
+    post = next;
+    replace(postSlot, postCard(next, ctx, { link: false, onDeleted: () => ctx.navigate('/') }));
+  };
+
+  function commentItem(comment: Comment, replies: HTMLOListElement): HTMLLIElement {
+    const mine = comment.author.id === ctx.session.me.id;
+    const error = errorLine();
+    const replySlot = h('div', { class: 'reply-slot' });
+    const openReply = () => {
+      if (replySlot.firstChild !== null) return replace(replySlot);
+      const box = composer({
+        id: `reply-${comment.id}`, label: `Reply to ${comment.author.username}`, placeholder: `Reply to @${comment.author.username}`, button: 'Reply', maxLength: 2000,
+        send: async (body) => {
+          upsert(await ctx.api.createComment(id, { body, parentId: comment.id }));
+          replace(replySlot);
+        },
+      });
+      replace(replySlot, box.el);
+      box.textarea.focus();
+    };
+    const remove = () => ctx.api.deleteComment(comment.id).catch((e: unknown) => error.show(describeError(e)));
+    const body = comment.deleted
+      ? h('p', { class: 'body deleted' }, 'This comment was deleted.')
+      : h('p', { class: 'body', 'data-testid': 'comment-body' }, comment.body ?? '');
+    return h('li', { class: 'comment', id: `comment-${comment.id}`, 'data-comment-id': comment.id },
+      h('article', { 'aria-label': `Comment by ${comment.author.username}` },
+        h('header', { class: 'meta' }, h('span', { class: 'author' }, `@${comment.author.username}`), h('span', { 'aria-hidden': 'true' }, ' · '), timeAgo(comment.createdAt)),
+        body,
+        comment.deleted ? null : h('div', { class: 'actions' },
+          actionButton('Reply', openReply, { 'aria-label': `Reply to ${comment.author.username}` }),
+          mine ? actionButton('Delete', () => void remove(), { 'aria-label': 'Delete your comment' }) : null),
+        error.el, replySlot),
+      replies);
+  }
+
+  const follower = new Follower<PostSnapshot>(ctx.realtime, {
+    channel: `post:${id}`,
+    load: () => loadPost(ctx.api, id),
+    snapshot: (s) => {
+      showPost(s.post);
+      comments = s.comments;
+      render();
+      scrollToHash();
+      void ctx.session.inbox.markReadWhere((n) => n.postId === id);
+    },
+    message: (m) => {
+      if (m.event === 'comment.created' || m.event === 'comment.deleted') {
+        const comment = m.data as Comment;
+        if (upsert(comment) && comment.author.id !== ctx.session.me.id) announce(`New comment from ${comment.author.username}`);
+      } else if (m.event === 'post.updated') {
+        const next = m.data as Post;
+        if (post === undefined || next.version > post.version) showPost(next);
+      } else if (m.event === 'post.deleted') {
+        replace(postSlot, h('p', { class: 'card notice', role: 'status' }, 'This post was deleted.'));
+        comments = [];
+        render();
+      }
+    },
+    failed: (e) => replace(postSlot, h('p', { class: 'card notice', role: 'alert' }, `Could not load this post: ${describeError(e)}`)),
+  });
+  void follower.start();
+
+  const write = composer({
+    id: 'new-comment', label: 'Add a comment', placeholder: 'Write a comment…', button: 'Comment', maxLength: 2000, visibleLabel: true,
+    send: async (body) => void upsert(await ctx.api.createComment(id, { body })),
+  });
+  const el = h('section', { class: 'post-page' },
+    h('p', { class: 'back' }, h('a', { href: '/' }, '← Feed')),
+    h('h1', { class: 'visually-hidden', tabindex: '-1' }, 'Post'),
+    postSlot,
+    h('section', { class: 'card', 'aria-labelledby': 'comments-title' }, count, status, thread.el, write.el));
+  return { title: 'Post', el, dispose: () => follower.stop() };
+}
+
+function scrollToHash(): void {
+  const target = location.hash.length > 1 ? document.getElementById(location.hash.slice(1)) : null;
+  if (target === null) return;
+  target.classList.add('highlight');
+  target.scrollIntoView({ block: 'center' });
+}
