@@ -147,6 +147,33 @@ describe('listing conversations', () => {
   });
 });
 
+describe('one conversation', () => {
+  it('answers its members with the members and a private ETag that changes with a message; others get 404 and learn nothing', async () => {
+    const conversation = await open(alice, [bob.username, carol.username]);
+    const res = await server.request(`/api/conversations/${conversation.id}`, { token: bob.accessToken });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Conversation;
+    expect(body).toEqual(conversation);
+    expect([...body.members].sort(byId)).toEqual([ref(alice), ref(bob), ref(carol)].sort(byId));
+    expect(res.headers.get('cache-control')).toBe('private, no-cache');
+    expect(res.headers.get('vary')).toContain('Authorization');
+    const tag = res.headers.get('etag')!;
+    expect((await server.request(`/api/conversations/${conversation.id}`, { token: bob.accessToken, headers: { 'if-none-match': tag } })).status).toBe(304);
+    await send(carol, conversation.id, 'hello');
+    const changed = await server.request(`/api/conversations/${conversation.id}`, { token: bob.accessToken, headers: { 'if-none-match': tag } });
+    expect(changed.status).toBe(200);
+    expect(((await changed.json()) as Conversation).lastMessageAt).not.toBeNull();
+
+    const foreign = await server.request(`/api/conversations/${conversation.id}`, { token: mallory.accessToken });
+    expect(foreign.status).toBe(404);
+    const missing = await server.request('/api/conversations/999999', { token: mallory.accessToken });
+    expect(await problemOf(missing)).toMatchObject({ code: 'not_found' });
+    expect((await problemOf(foreign)).title).toBe((await problemOf(await server.request('/api/conversations/999999', { token: mallory.accessToken }))).title);
+    expect((await server.request(`/api/conversations/${conversation.id}`)).status).toBe(401);
+    expect((await server.request('/api/conversations/abc', { token: bob.accessToken })).status).toBe(400);
+  });
+});
+
 describe('messages', () => {
   it('lets members post and list, newest first, with pagination', async () => {
     const convo = await open(alice, [carol.username]);

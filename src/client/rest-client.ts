@@ -197,6 +197,11 @@ export class RestClient {
     return this.#list('/api/conversations', page, 'bearer');
   }
 
+  /** One conversation you are in, with its members (`not_found` for others' conversations). */
+  getConversation(id: number, options: CallOptions = {}): Promise<Conversation> {
+    return this.#body({ method: 'GET', path: `/api/conversations/${id}`, ...options });
+  }
+
   listMessages(conversationId: number, page: PageOptions = {}): Promise<ListResult<Message>> {
     return this.#list(`/api/conversations/${conversationId}/messages`, page, 'bearer');
   }

@@ -1,5 +1,5 @@
 import type { Conversation, Message, Notification } from '../../src/apps/social/schemas';
-import type { ChannelPosition, RealtimeClient, RealtimeMessage, RestClient } from '../../src/client';
+import { TandemClientError, type ChannelPosition, type RealtimeClient, type RealtimeMessage, type RestClient } from '../../src/client';
 import { announce } from './dom';
 import { Follower } from './follow';
 
@@ -86,14 +86,12 @@ export class Inbox {
   async conversation(id: number): Promise<Conversation | undefined> {
     const known = this.conversations.find((c) => c.id === id);
     if (known !== undefined) return known;
-    let cursor: string | undefined;
-    for (let page = 0; page < 50; page += 1) {
-      const list = await this.#api.listConversations({ cursor, limit: 100 });
-      const found = list.items.find((c) => c.id === id);
-      if (found !== undefined || list.nextCursor === null) return found;
-      cursor = list.nextCursor;
+    try {
+      return await this.#api.getConversation(id);
+    } catch (error) {
+      if (error instanceof TandemClientError && error.code === 'not_found') return undefined;
+      throw error;
     }
-    return undefined;
   }
 
   async #load(): Promise<InboxSnapshot> {

@@ -80,6 +80,19 @@ export async function listConversations(db: Kysely<SocialDb>, userId: number, be
   return toConversations(db, await query.execute());
 }
 
+/** One conversation, as its members see it; undefined when it does not exist or `userId` is not a member. */
+export async function getConversation(db: Kysely<SocialDb>, id: number, userId: number): Promise<Conversation | undefined> {
+  const row = await db
+    .selectFrom('conversations')
+    .innerJoin('conversation_members', 'conversation_members.conversation_id', 'conversations.id')
+    .select(['conversations.id', 'conversations.created_at', 'conversations.last_message_at', 'conversations.version'])
+    .where('conversations.id', '=', id)
+    .where('conversation_members.user_id', '=', userId)
+    .executeTakeFirst();
+  if (row === undefined) return undefined;
+  return (await toConversations(db, [row]))[0];
+}
+
 function selectMessages(db: Kysely<SocialDb>) {
   return db
     .selectFrom('messages')

@@ -1,12 +1,13 @@
 import { Type } from 'typebox';
 import { claimsOf } from '../../../server/auth/authenticate';
 import { TandemError } from '../../../server/errors';
+import { etag, sendConditional } from '../../../server/http/caching';
 import { sendChannelPage } from '../../../server/http/channel-page';
 import { idempotencyKeyOf, runIdempotent, sendStored } from '../../../server/http/idempotency';
 import { PageQuery } from '../../../server/http/pagination';
 import { channels } from '../channels';
 import type { SocialContext } from '../context';
-import { conversationMemberIds, isMember, listConversations, listMessages, openConversation, sendMessage } from '../repos/conversations';
+import { conversationMemberIds, getConversation, isMember, listConversations, listMessages, openConversation, sendMessage } from '../repos/conversations';
 import { resolveUsernames } from '../repos/users';
 import { Conversation, IdParams, Message, MessageBody, Page, Username } from '../schemas';
 import { ConditionalHeaders, IdempotencyHeaders, NotModified, problems } from './common';
@@ -50,6 +51,18 @@ export function registerConversationRoutes(ctx: SocialContext): void {
       query: request.query,
       load: (trx, cursor, limit) => listConversations(trx, userId, cursor, limit),
     });
+  });
+
+  app.get('/api/conversations/:id', {
+    preHandler: authenticate,
+    schema: { tags, summary: 'One conversation you are in, with its members', params: IdParams, headers: ConditionalHeaders, response: { 200: Conversation, 304: NotModified, ...problems(400, 401, 404) } },
+  }, async (request, reply) => {
+    const { userId } = claimsOf(request);
+    const { id } = request.params;
+    // A non-member learns nothing, not even that the conversation exists.
+    const conversation = await getConversation(db, id, userId);
+    if (conversation === undefined) throw new TandemError('not_found', `Conversation ${id} does not exist`);
+    return sendConditional(request, reply, { etag: etag('conversation', id, conversation.version), policy: 'private', build: () => conversation });
   });
 
   app.get('/api/conversations/:id/messages', {
