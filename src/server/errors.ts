@@ -34,6 +34,7 @@ export const errorCatalog = {
   too_many_connections: { status: 429, title: 'Too many concurrent connections' },
   handshake_rate_limited: { status: 429, title: 'Too many new connections from this address' },
   server_busy: { status: 503, title: 'The server is taking no new connections right now' },
+  not_acceptable: { status: 406, title: 'Ask for text/event-stream (Accept) to open an event stream' },
   stream_lost: { status: 410, title: 'The event stream is gone or cannot be resumed without a gap: open a new one' },
   auth_timeout: { status: 401, title: 'No authentication within the time allowed', close: 4502 },
   not_authenticated: { status: 401, title: 'Authenticate first' },
@@ -68,11 +69,13 @@ export class TandemError extends Error {
   readonly detail: string | undefined;
   readonly errors: FieldError[] | undefined;
   readonly headers: Record<string, string> | undefined;
+  /** Extension members of the problem (RFC 9457 §3.2), e.g. a stream's close. */
+  readonly extensions: Record<string, unknown> | undefined;
 
   constructor(
     code: ErrorCode,
     detail?: string,
-    options: { errors?: FieldError[]; headers?: Record<string, string> } = {},
+    options: { errors?: FieldError[]; headers?: Record<string, string>; extensions?: Record<string, unknown> } = {},
   ) {
     super(detail ?? errorCatalog[code].title);
     this.name = 'TandemError';
@@ -81,5 +84,6 @@ export class TandemError extends Error {
     this.detail = detail;
     this.errors = options.errors;
     this.headers = options.headers;
+    this.extensions = options.extensions;
   }
 }

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { StorageLike } from '../../src/client/index';
 import { createPost } from '../realtime/support';
 import { registerUser, startServer, type TestServer, type TestUser } from '../support/server';
-import { Clients, collector, comment, range, roomyLimits, sleep, until, writeComments } from './realtime-support';
+import { Clients, collector, comment, nextState, range, roomyLimits, sleep, until, writeComments } from './realtime-support';
 
 /**
  * The SSE fallback as the RealtimeClient uses it: a stream that dies silently is resumed with
@@ -153,6 +153,25 @@ describe('a stream that breaks', () => {
   });
 });
 
+describe('a server close the stream missed', () => {
+  it('a logout while the stream was cut: the resume learns the close (4009) and the client stops, no reconnect loop', async () => {
+    const dave = await registerUser(server);
+    const { client, faults, cut, attempts, streams } = clients.create(server, dave, { transport: 'sse' });
+    client.connect();
+    await nextState(client, 'open');
+    faults.delayResumesMs = 150; // the server keeps a closed stream's close for its 300 ms grace
+    const closed = nextState(client, 'closed');
+    cut();
+    await sleep(30);
+    expect((await server.request('/api/auth/logout', { method: 'POST', token: dave.accessToken })).status).toBe(204);
+    expect(await closed).toMatchObject({ code: 4009, reason: 'session_revoked' });
+    expect(streams.filter((s) => s.resume).map((s) => s.status)).toEqual([410]);
+    await sleep(300);
+    expect(attempts()).toBe(1);
+    expect(client.state).toBe('closed');
+  });
+});
+
 describe('choosing between WebSocket and SSE', () => {
   const proxies: Array<{ close(): Promise<void> }> = [];
   afterEach(async () => {
@@ -166,7 +185,7 @@ describe('choosing between WebSocket and SSE', () => {
     return { proxy, reachable: { url: proxy.url, request: server.request.bind(server) } };
   }
 
-  it('a proxy that kills upgraded connections: SSE after two quick deaths, remembered, WebSocket probed until it holds again; nothing lost on the way', async () => {
+  it('a proxy that kills upgraded connections: SSE after two quick deaths, kept once a probe fails, WebSocket probed until it holds again; nothing lost on the way', async () => {
     const { proxy, reachable } = await behind('kill-upgrades');
     const storage = memoryStorage();
     const post = await createPost(server, alice);
@@ -181,13 +200,16 @@ describe('choosing between WebSocket and SSE', () => {
     await until(() => subscription.state === 'live' && client.transport === 'sse', 'live over SSE');
     expect(sockets).toHaveLength(2);
     const key = `tandem.transport:${new URL(proxy.url).host}`;
-    const firstUntil = Number(storage.entries.get(key));
-    expect(firstUntil).toBeGreaterThan(Date.now());
+    expect(storage.entries.has(key)).toBe(false); // not before a probe says WebSocket is really broken
 
     const writer = writeComments(server, alice, post.id, 60, 2, 40);
-    // The probe after 600 ms meets the same proxy: it fails, SSE stays, the memory is extended.
-    await until(() => sockets.length === 3, 'the first probe', 5_000);
-    await until(() => Number(storage.entries.get(key)) > firstUntil, 'the choice extended');
+    // The probe right after the fallback (1-3 s) meets the same proxy: SSE is kept and remembered.
+    await until(() => storage.entries.has(key), 'the choice remembered after a failed probe', 5_000);
+    expect(sockets).toHaveLength(3);
+    const firstUntil = Number(storage.entries.get(key));
+    expect(firstUntil).toBeGreaterThan(Date.now());
+    // The next probe (after ~600 ms) fails too: the memory is extended.
+    await until(() => Number(storage.entries.get(key)) > firstUntil, 'the choice extended', 5_000);
     expect(client.transport).toBe('sse');
 
     proxy.state.mode = 'pass';
@@ -200,6 +222,17 @@ describe('choosing between WebSocket and SSE', () => {
     // The move back is an ordinary reconnect that resumes from the positions.
     expect(states.filter((s) => s.state === 'reconnecting').map((s) => s.reason)).toContain('transport_upgrade');
   }, 20_000);
+
+  it('a server that restarts is not a broken path: the SSE opened meanwhile is left at the first probe, nothing remembered', async () => {
+    const { proxy, reachable } = await behind('refuse-upgrades');
+    const storage = memoryStorage();
+    const { client } = clients.create(reachable, bob, { transports: ['websocket', 'sse'], storage, fallback: { quickDeathMs: 300 } });
+    client.connect();
+    await until(() => client.state === 'open' && client.transport === 'sse', 'open over SSE');
+    proxy.state.mode = 'pass'; // "the server is back"
+    await until(() => client.transport === 'websocket' && client.state === 'open', 'back on WebSocket after the first probe', 6_000);
+    expect(storage.entries.size).toBe(0);
+  });
 
   it('a proxy that refuses upgrades (502): SSE after two failed handshakes', async () => {
     const { reachable } = await behind('refuse-upgrades');

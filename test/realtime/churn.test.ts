@@ -184,7 +184,7 @@ async function expectIdle(): Promise<void> {
   while (server.social.gateway.stats().connections > 0 && Date.now() < deadline) await sleep(20);
   // Presence of the last users ends after the grace period.
   await sleep(GRACE_MS + 150);
-  expect(server.social.gateway.stats()).toEqual({ connections: 0, ips: 0, users: 0, sessions: 0, streams: 0 });
+  expect(server.social.gateway.stats()).toEqual({ connections: 0, ips: 0, users: 0, sessions: 0, streams: 0, closedStreams: 0 });
   expect(server.social.hub.stats()).toEqual({ channels: 0, subscriptions: 0, subscribers: 0, presenceEntries: 0, pendingTimers: 0 });
   expect(server.social.hub.presence('online')).toEqual([]);
   expect(server.social.hub.presence(`conversation:${conversationId}`)).toEqual([]);

@@ -6,7 +6,7 @@ import { closeOf, createPost, handshake, metric, pauseReading, Resources, resume
 const res = new Resources();
 afterEach(() => res.closeAll());
 
-const zeroGateway = { connections: 0, ips: 0, users: 0, sessions: 0, streams: 0 };
+const zeroGateway = { connections: 0, ips: 0, users: 0, sessions: 0, streams: 0, closedStreams: 0 };
 const zeroHub = { channels: 0, subscriptions: 0, subscribers: 0, presenceEntries: 0, pendingTimers: 0 };
 
 async function pingPong(socket: TestSocket, id: number): Promise<void> {

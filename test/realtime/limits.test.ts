@@ -6,7 +6,7 @@ import { createPost, expectErr, handshake, Resources, sleep, users, waitFor, typ
 const res = new Resources();
 afterEach(() => res.closeAll());
 
-const zero = { connections: 0, ips: 0, users: 0, sessions: 0, streams: 0 };
+const zero = { connections: 0, ips: 0, users: 0, sessions: 0, streams: 0, closedStreams: 0 };
 
 function expectRefused(answer: HandshakeAnswer, status: number, code: string, retryAfter: boolean): void {
   expect(answer.status).toBe(status);

@@ -307,7 +307,7 @@ function expectErr(frame: Frame | undefined, code: string, id?: number): void {
   else expect(frame!.id).toBe(id);
 }
 
-const zeroGateway = { connections: 0, ips: 0, users: 0, sessions: 0, streams: 0 };
+const zeroGateway = { connections: 0, ips: 0, users: 0, sessions: 0, streams: 0, closedStreams: 0 };
 const zeroHub = { channels: 0, subscriptions: 0, subscribers: 0, presenceEntries: 0, pendingTimers: 0 };
 
 /** Everything the gateway and the hub hold is released (presence grace included). */
@@ -409,7 +409,7 @@ describe('GET /realtime/sse', () => {
     const second = await openStream(shared);
     expect(second.sid).not.toBe(first.sid);
     // Unauthenticated streams count as connections of their IP, not of a user.
-    expect(shared.social.gateway.stats()).toEqual({ connections: 2, ips: 1, users: 0, sessions: 0, streams: 2 });
+    expect(shared.social.gateway.stats()).toEqual({ connections: 2, ips: 1, users: 0, sessions: 0, streams: 2, closedStreams: 0 });
   });
 
   it('writes every coalesced server write as one event: id <sid>.<seq> (1, 2, 3...), one data line per frame', async () => {
@@ -517,7 +517,7 @@ describe('admission (as a WebSocket handshake)', () => {
     await admitted.roundTrip();
     expectProblem(await getStream(server, { 'last-event-id': admitted.lastEventId! }), 429, 'handshake_rate_limited', true);
     await waitFor(() => server.social.gateway.stats().connections === 1, 2_000, 'the WebSocket gone');
-    expect(server.social.gateway.stats()).toEqual({ connections: 1, ips: 1, users: 0, sessions: 0, streams: 1 });
+    expect(server.social.gateway.stats()).toEqual({ connections: 1, ips: 1, users: 0, sessions: 0, streams: 1, closedStreams: 0 });
     expect(admitted.end).toBeUndefined();
   });
 
@@ -585,7 +585,7 @@ describe('authentication on the stream', () => {
     before.forEach((answer, i) => expectErr(answer, 'not_authenticated', i + 1));
     expect(shared.social.hub.stats().subscriptions).toBe(0);
     expect(await client.request({ t: 'auth', tok: alice.accessToken })).toStrictEqual({ t: 'ack', id: 5, d: { uid: alice.id, exp: expect.any(Number) } });
-    expect(shared.social.gateway.stats()).toEqual({ connections: 1, ips: 1, users: 1, sessions: 1, streams: 1 });
+    expect(shared.social.gateway.stats()).toEqual({ connections: 1, ips: 1, users: 1, sessions: 1, streams: 1, closedStreams: 0 });
     expectErr(await client.request({ t: 'auth', tok: alice.accessToken }), 'already_authenticated', 6);
     await client.sub('feed');
     expect(client.end).toBeUndefined();
@@ -635,7 +635,7 @@ describe('POST /realtime/sse/frames', () => {
     const foreign = `${client.sid.slice(0, -1)}${client.sid.endsWith('A') ? 'B' : 'A'}`;
     for (const sid of [foreign, 'AAAAAAAAAAAAAAAAAAAAAAAA', 'unknown-stream-id']) expectProblem(await postFrames(shared, sid, lines), 410, 'stream_lost');
     expect(shared.social.hub.stats()).toEqual(hub);
-    expect(shared.social.gateway.stats()).toEqual({ connections: 1, ips: 1, users: 1, sessions: 1, streams: 1 });
+    expect(shared.social.gateway.stats()).toEqual({ connections: 1, ips: 1, users: 1, sessions: 1, streams: 1, closedStreams: 0 });
     await client.roundTrip();
     expect(client.frames().filter((f) => f.t === 'ack')).toHaveLength(1);
   });
@@ -699,7 +699,7 @@ describe('POST /realtime/sse/frames', () => {
     await client.roundTrip();
     expect(client.frames().filter((f) => f.id === 50)).toEqual([]);
     expect(client.end).toBeUndefined();
-    expect(server.social.gateway.stats()).toEqual({ connections: 1, ips: 1, users: 0, sessions: 0, streams: 1 });
+    expect(server.social.gateway.stats()).toEqual({ connections: 1, ips: 1, users: 0, sessions: 0, streams: 1, closedStreams: 0 });
     // The allowed and the same origin may.
     expect((await postFrames(server, client.sid, auth, { origin: 'https://app.example.com' })).status).toBe(202);
     await client.frame((f) => f.id === 50 && f.t === 'ack', 'the auth ack');
@@ -1061,5 +1061,73 @@ describe('session end and shutdown', () => {
       expect(parsed.retry_ms).toBeLessThan(5_000);
     }
     expect(server.social.gateway.stats()).toEqual(zeroGateway);
+  });
+});
+
+describe('what a review of the fallback found', () => {
+  it('is not under the REST per-IP request limit: a NAT full of pinging clients does not starve REST (nor itself)', async () => {
+    const server = await serverWith({ env: { TANDEM_RATE_LIMIT: '60', TANDEM_RATE_LIMIT_BURST: '5' }, realtimeLimits: { messagesPerSecond: 1_000, messageBurst: 1_000 } });
+    const [dave] = (await users(server, 1)) as [TestUser];
+    const client = await openStream(server);
+    await client.auth(dave);
+    for (let i = 0; i < 12; i += 1) await client.roundTrip(); // 12 POSTs > the burst of 5
+    const rest = await server.request('/api/posts');
+    expect(rest.status).toBe(200);
+    // REST itself is still limited.
+    const answers = await Promise.all(Array.from({ length: 8 }, () => server.request('/api/posts')));
+    expect(answers.map((a) => a.status)).toContain(429);
+  });
+
+  it('opens nothing for a request a foreign page could make without CORS: no text/event-stream in Accept (406), or cross-site without Origin (403)', async () => {
+    const server = await serverWith();
+    const image = await fetch(`${server.url}/realtime/sse`, { headers: { accept: 'image/avif,image/webp,*/*' } });
+    expectProblem({ status: image.status, headers: image.headers, body: await image.text() }, 406, 'not_acceptable');
+    const noCors = await fetch(`${server.url}/realtime/sse`, { headers: { accept: 'text/event-stream', 'sec-fetch-site': 'cross-site' } });
+    expectProblem({ status: noCors.status, headers: noCors.headers, body: await noCors.text() }, 403, 'origin_forbidden');
+    const sameOrigin = await getStream(server, { 'sec-fetch-site': 'same-origin' });
+    expect(sameOrigin.status).toBe(200);
+    await sameOrigin.client!.abort();
+    expect(server.social.gateway.stats()).toMatchObject({ connections: 1, streams: 1 }); // the aborted one waits for its resume
+  });
+
+  it('a close while the client was away (logout) is told to its resume, in the 410, once', async () => {
+    const login = await shared.request('/api/auth/login', { method: 'POST', json: { username: alice.username, password: alice.password } });
+    const session = (await login.json()) as { accessToken: string };
+    const client = await openStream(shared);
+    expect((await client.request({ t: 'auth', tok: session.accessToken })).t).toBe('ack');
+    await client.sub('feed');
+    const sid = client.sid;
+    await client.abort();
+    expect((await shared.request('/api/auth/logout', { method: 'POST', token: session.accessToken })).status).toBe(204);
+    await waitFor(() => shared.social.gateway.stats().closedStreams === 1, 2_000, 'the close kept for a resume');
+    const resume = await getStream(shared, { 'last-event-id': `${sid}.0` });
+    expectProblem(resume, 410, 'stream_lost');
+    expect(resume.problem).toMatchObject({ close: { code: 4009, reason: 'session_revoked' } });
+    const again = await getStream(shared, { 'last-event-id': `${sid}.0` });
+    expectProblem(again, 410, 'stream_lost');
+    expect(again.problem).not.toHaveProperty('close');
+    expect(shared.social.gateway.stats()).toMatchObject({ closedStreams: 0 });
+  });
+
+  it('a closed stream whose client does not read is not left holding its TCP connection', async () => {
+    const server = await serverWith({ realtimeLimits: { outboundBufferBytes: 65_536 } });
+    const [dave, erin] = (await users(server, 2)) as [TestUser, TestUser];
+    const streamSockets: import('node:net').Socket[] = [];
+    server.social.app.server.on('request', (request: import('node:http').IncomingMessage) => {
+      if (request.method === 'GET' && request.url === '/realtime/sse') streamSockets.push(request.socket as import('node:net').Socket);
+    });
+    const slow = await openStream(server);
+    expect(streamSockets).toHaveLength(1);
+    await slow.auth(dave);
+    await slow.sub('feed');
+    slow.pause();
+    const body = 'x'.repeat(5_000);
+    for (let produced = 0; (await metric(server, 'tandem_ws_closes_total', 'reason="slow_consumer"')) === 0; produced += 10) {
+      expect(produced).toBeLessThan(3_000);
+      await Promise.all(Array.from({ length: 10 }, () => createPost(server, erin, body)));
+    }
+    await waitFor(() => server.social.gateway.stats().streams === 0, 5_000, 'the slow stream closed (4500)');
+    expect(streamSockets.some((socket) => !socket.destroyed)).toBe(true); // still draining into a peer that does not read
+    await waitFor(() => streamSockets.every((socket) => socket.destroyed), 5_000, 'its TCP connection destroyed, though the client never read the close');
   });
 });

@@ -59,14 +59,14 @@ describe('SseParser', () => {
 });
 
 describe('TransportChoice', () => {
-  const lost = (opened: boolean, extra: Partial<TransportClose> = {}): TransportClose => ({ code: 1006, reason: '', opened, ...extra });
+  const lost = (opened: boolean, extra: Partial<TransportClose> = {}): TransportClose => ({ code: 1006, reason: '', opened, pathFailure: true, ...extra });
 
   function choice(now: { ms: number }, storage?: Map<string, string>) {
     const store = storage === undefined ? undefined : { getItem: (k: string) => storage.get(k) ?? null, setItem: (k: string, v: string) => void storage.set(k, v), removeItem: (k: string) => void storage.delete(k) };
-    return new TransportChoice({ fallback: { afterFailures: 2, quickDeathMs: 1_000, rememberMs: 10_000 }, transports: ['websocket', 'sse'], sseAvailable: true, storage: store, origin: 'example.com', clock: () => now.ms });
+    return new TransportChoice({ fallback: { afterFailures: 2, quickDeathMs: 1_000, rememberMs: 10_000 }, transports: ['websocket', 'sse'], sseAvailable: true, storage: store, origin: 'example.com', clock: () => now.ms, random: () => 0.5 });
   }
 
-  it('tries SSE after two WebSocket failures in a row, and remembers it once SSE opened', () => {
+  it('tries SSE after two WebSocket failures in a row; probes at once; remembers SSE only when the probe fails', () => {
     const now = { ms: 1_000 };
     const storage = new Map<string, string>();
     const c = choice(now, storage);
@@ -75,12 +75,39 @@ describe('TransportChoice', () => {
     expect(c.next()).toBe('websocket');
     c.closed('websocket', lost(true), now.ms - 200); // died 200 ms after opening
     expect(c.next()).toBe('sse');
-    expect(storage.size).toBe(0); // not proven yet
     c.opened('sse');
-    expect(storage.get('tandem.transport:example.com')).toBe(String(now.ms + 10_000));
+    expect(storage.size).toBe(0); // not proven yet: a restarting server looks the same
     expect(c.next()).toBe('sse');
+    const delay = c.probeDelay()!;
+    expect(delay).toBeGreaterThanOrEqual(1_000);
+    expect(delay).toBeLessThan(3_000);
+    c.probeFailed();
+    expect(storage.get('tandem.transport:example.com')).toBe(String(now.ms + 10_000)); // rememberMs × (0.8 + 0.4 × 0.5)
+    expect(c.next()).toBe('sse');
+    expect(c.probeDelay()).toBe(10_000);
     now.ms += 10_001;
     expect(c.next()).toBe('websocket'); // the memory ran out
+  });
+
+  it('a probe that holds right after the fallback moves back and remembers nothing (the server was restarting)', () => {
+    const now = { ms: 0 };
+    const storage = new Map<string, string>();
+    const c = choice(now, storage);
+    c.closed('websocket', lost(false), undefined);
+    c.closed('websocket', lost(false), undefined);
+    c.opened('sse');
+    c.probeSucceeded();
+    expect(c.next()).toBe('websocket');
+    expect(storage.size).toBe(0);
+  });
+
+  it('the client\'s own aborts are not path failures (offline, no token, a refused refresh)', () => {
+    const now = { ms: 0 };
+    const c = choice(now);
+    c.closed('websocket', lost(true, { pathFailure: false, reason: 'offline' }), now.ms - 10);
+    c.closed('websocket', lost(true, { pathFailure: false, reason: 'token_unavailable' }), now.ms - 10);
+    c.closed('websocket', lost(true, { pathFailure: false, reason: 'refresh_refused' }), now.ms - 10);
+    expect(c.next()).toBe('websocket');
   });
 
   it('does not count closes the server explained, or connections that lived', () => {
@@ -114,7 +141,7 @@ describe('TransportChoice', () => {
     const c = choice(now, storage);
     expect(c.next()).toBe('sse');
     c.probeFailed();
-    expect(c.sseUntil).toBe(15_000);
+    expect(c.sseUntil).toBe(15_000); // 5 000 + 10 000 × (0.8 + 0.4 × 0.5)
     c.probeSucceeded();
     expect(c.next()).toBe('websocket');
     expect(storage.size).toBe(0);

@@ -20,7 +20,7 @@ export interface RealtimeClientOptions extends PlatformOptions {
   requestTimeoutMs?: number;
   /** How long a socket may take to open. Default 10 000. */
   connectTimeoutMs?: number;
-  /** Which transports may be used, in order of preference. Default `['websocket', 'sse']` (SSE where `fetch` exists). */
+  /** Which transports may be used: WebSocket first when it is listed, SSE as the fallback. Default `['websocket', 'sse']` (SSE where `fetch` exists). */
   transports?: TransportKind[];
   /** The SSE fallback's endpoint. Default: the WebSocket URL's, `http(s)://host/realtime/sse`. */
   sseUrl?: string | (() => string);

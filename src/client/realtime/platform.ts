@@ -31,7 +31,7 @@ export interface NetworkEvents {
 }
 
 /** The part of the WHATWG fetch the SSE fallback uses (a browser's, Node 20's global one). */
-export type FetchLike = (url: string, init: { method?: string; headers?: Record<string, string>; body?: string; signal?: AbortSignal; cache?: 'no-store' }) => Promise<{
+export type FetchLike = (url: string, init: { method?: string; headers?: Record<string, string>; body?: string; signal?: AbortSignal; cache?: 'no-store'; keepalive?: boolean }) => Promise<{
   ok: boolean;
   status: number;
   headers: { get(name: string): string | null };

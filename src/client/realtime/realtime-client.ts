@@ -63,6 +63,7 @@ export class RealtimeClient {
       storage: this.#platform.storage,
       origin: originOf(this.#webSocketUrl()),
       clock: this.#platform.clock,
+      random: this.#platform.random,
     });
     this.#backoff = options.backoff instanceof Backoff ? options.backoff : new Backoff({ random: this.#platform.random, now: this.#platform.clock, ...options.backoff });
     this.#requests = new RequestTracker(this.#platform.timers);
@@ -171,11 +172,14 @@ export class RealtimeClient {
     return typeof option === 'function' ? option() : option;
   }
 
-  /** On SSE, WebSocket is probed again once the remembered choice runs out; when it holds, the client moves back. */
+  /**
+   * On SSE, WebSocket is probed: at once after a fallback (a restarting server is not a broken
+   * path), and again whenever the remembered choice runs out. When it holds, the client moves back.
+   */
   #scheduleProbe(generation: number): void {
     this.#clearProbe();
-    const until = this.#choice.sseUntil;
-    if (this.#transport?.kind !== 'sse' || until === 0) return;
+    const delay = this.#choice.probeDelay();
+    if (this.#transport?.kind !== 'sse' || delay === undefined) return;
     this.#probeTimer = this.#platform.timers.setTimeout(() => {
       this.#probeTimer = undefined;
       if (generation !== this.#generation || this.#transport?.kind !== 'sse') return;
@@ -189,7 +193,7 @@ export class RealtimeClient {
         this.#choice.probeSucceeded();
         this.#reconnectNow('transport_upgrade');
       });
-    }, Math.max(0, until - this.#platform.clock()));
+    }, delay);
   }
 
   #clearProbe(): void {

@@ -27,26 +27,28 @@ export class SseParser {
   }
 
   push(chunk: string): void {
+    if (chunk === '') return;
     let text = chunk;
     if (this.#afterCr && text.startsWith('\n')) text = text.slice(1);
     this.#afterCr = false;
-    this.#buffer += text;
+    const buffer = this.#buffer + text;
     let start = 0;
-    for (;;) {
-      const lf = this.#buffer.indexOf('\n', start);
-      const cr = this.#buffer.indexOf('\r', start);
-      if (lf === -1 && cr === -1) break;
+    // Each line end is searched for once (a chunk of many LF lines must not rescan for CR each time).
+    let lf = buffer.indexOf('\n');
+    let cr = buffer.indexOf('\r');
+    while (lf !== -1 || cr !== -1) {
       const end = lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr);
-      const line = this.#buffer.slice(start, end);
-      if (this.#buffer[end] === '\r') {
-        if (end + 1 === this.#buffer.length) this.#afterCr = true;
-        start = this.#buffer[end + 1] === '\n' ? end + 2 : end + 1;
+      this.#line(buffer.slice(start, end));
+      if (end === cr) {
+        if (end + 1 === buffer.length) this.#afterCr = true;
+        start = buffer[end + 1] === '\n' ? end + 2 : end + 1;
       } else {
         start = end + 1;
       }
-      this.#line(line);
+      if (lf !== -1 && lf < start) lf = buffer.indexOf('\n', start);
+      if (cr !== -1 && cr < start) cr = buffer.indexOf('\r', start);
     }
-    this.#buffer = this.#buffer.slice(start);
+    this.#buffer = buffer.slice(start);
   }
 
   #line(line: string): void {

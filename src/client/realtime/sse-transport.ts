@@ -40,11 +40,16 @@ export class SseTransport implements Transport {
   #posting = false;
   #lastFrameAt: number;
   #timer: unknown;
+  /** The ping interval: the client's, or shorter when the server's heartbeat (`hb`) needs it. */
+  #heartbeatMs: number;
+  /** POSTs in flight, aborted when the transport finishes. */
+  readonly #posts = new Set<AbortController>();
 
   constructor(options: SseTransportOptions, handlers: TransportHandlers) {
     this.#options = options;
     this.#handlers = handlers;
     this.#lastFrameAt = options.platform.clock();
+    this.#heartbeatMs = options.heartbeatIntervalMs;
     this.#schedule(() => this.abort('connect_timeout'), options.connectTimeoutMs);
     void this.#read(undefined);
   }
@@ -76,7 +81,8 @@ export class SseTransport implements Transport {
     this.#reading?.abort();
     const streamId = this.#streamId;
     if (streamId !== undefined) {
-      this.#options.platform.fetch(this.#options.url, { method: 'DELETE', headers: { 'tandem-stream': streamId }, cache: 'no-store' }).then(
+      // keepalive: it still goes out when the page is being closed.
+      this.#options.platform.fetch(this.#options.url, { method: 'DELETE', headers: { 'tandem-stream': streamId }, cache: 'no-store', keepalive: true }).then(
         (response) => void response.body?.cancel().catch(() => {}),
         () => {},
       );
@@ -99,10 +105,18 @@ export class SseTransport implements Transport {
     if (!current()) return controller.abort();
     if (!response.ok || response.body === null) {
       const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), this.#options.platform.clock());
-      const code = await problemCode(response);
+      const problem = await problemOf(response);
       if (!current()) return;
-      // A resume refused (410 stream_lost, a restart) ends this stream; the client recovers from positions.
-      const close: Omit<TransportClose, 'opened'> = { code: LOCAL_CLOSE, reason: resumeFrom === undefined ? code ?? `http_${response.status}` : 'stream_lost' };
+      const serverClose = problem.close as { code?: unknown; reason?: unknown } | undefined;
+      let close: Omit<TransportClose, 'opened'>;
+      if (resumeFrom !== undefined && typeof serverClose?.code === 'number') {
+        // The server closed the stream while we were away (a logout, a restart): that close decides.
+        close = { code: serverClose.code, reason: typeof serverClose.reason === 'string' ? serverClose.reason : '' };
+      } else {
+        // A resume refused (410 stream_lost: too late, a restart) ends this stream; the client recovers from positions.
+        const code = typeof problem.code === 'string' ? problem.code : undefined;
+        close = { code: LOCAL_CLOSE, reason: resumeFrom === undefined ? code ?? `http_${response.status}` : 'stream_lost', pathFailure: resumeFrom === undefined && response.status >= 500 };
+      }
       if (retryAfterMs !== undefined) close.retryAfterMs = retryAfterMs;
       return this.#finish(close);
     }
@@ -149,7 +163,7 @@ export class SseTransport implements Transport {
   }
 
   #onHello(data: string): void {
-    const { sid, resumed } = parseJson(data) as { sid?: unknown; resumed?: unknown };
+    const { sid, resumed, hb } = parseJson(data) as { sid?: unknown; resumed?: unknown; hb?: unknown };
     if (typeof sid !== 'string') return this.abort('bad_hello');
     if (this.#opened) {
       // A resume must continue this very stream; anything else would silently lose its state.
@@ -158,6 +172,8 @@ export class SseTransport implements Transport {
     }
     this.#streamId = sid;
     this.#opened = true;
+    // SSE has no pong: the server hears that we are alive from our frames, so ping within its heartbeat.
+    if (typeof hb === 'number' && hb > 0) this.#heartbeatMs = Math.max(100, Math.min(this.#heartbeatMs, Math.floor(0.8 * hb)));
     this.#lastFrameAt = this.#options.platform.clock();
     this.#heartbeat();
     this.#handlers.open();
@@ -184,12 +200,19 @@ export class SseTransport implements Transport {
     while (this.#outbox.length > 0 && !this.#finished && this.#streamId !== undefined) {
       const body = takeBatch(this.#outbox);
       let failure: string | undefined;
+      // A POST that hangs would hold up every later frame (pings too): it gets the connect timeout.
+      const controller = new AbortController();
+      this.#posts.add(controller);
+      const timer = platform.timers.setTimeout(() => controller.abort(), this.#options.connectTimeoutMs);
       try {
-        const response = await platform.fetch(`${url}/frames`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson', 'tandem-stream': this.#streamId }, body, cache: 'no-store' });
+        const response = await platform.fetch(`${url}/frames`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson', 'tandem-stream': this.#streamId }, body, cache: 'no-store', signal: controller.signal });
         if (!response.ok) failure = response.status === 410 ? 'stream_lost' : (await problemCode(response)) ?? `http_${response.status}`;
         else void response.body?.cancel().catch(() => {});
       } catch {
         failure = 'post_failed';
+      } finally {
+        platform.timers.clearTimeout(timer);
+        this.#posts.delete(controller);
       }
       // Whether the server took a failed POST's frames is unknown: start over rather than guess.
       if (failure !== undefined) {
@@ -201,7 +224,7 @@ export class SseTransport implements Transport {
   }
 
   #heartbeat(): void {
-    const interval = this.#options.heartbeatIntervalMs;
+    const interval = this.#heartbeatMs;
     this.#schedule(() => {
       if (this.#options.platform.clock() - this.#lastFrameAt >= 2 * interval) {
         // Silence: the stream is dead without having closed. Drop it and resume.
@@ -231,6 +254,8 @@ export class SseTransport implements Transport {
     this.#reading?.abort();
     this.#reading = undefined;
     this.#outbox = [];
+    for (const post of this.#posts) post.abort();
+    this.#posts.clear();
     this.#handlers.close({ ...info, opened: this.#opened });
   }
 }
@@ -263,12 +288,17 @@ function parseJson(text: string): Record<string, unknown> {
   }
 }
 
+/** The members of a problem+json answer ({} when it is not one). */
+async function problemOf(response: { text(): Promise<string> }): Promise<Record<string, unknown>> {
+  try {
+    return parseJson(await response.text());
+  } catch {
+    return {};
+  }
+}
+
 /** The `code` of a problem+json answer, if it is one. */
 async function problemCode(response: { text(): Promise<string> }): Promise<string | undefined> {
-  try {
-    const code = parseJson(await response.text()).code;
-    return typeof code === 'string' ? code : undefined;
-  } catch {
-    return undefined;
-  }
+  const code = (await problemOf(response)).code;
+  return typeof code === 'string' ? code : undefined;
 }

@@ -1,5 +1,5 @@
 import type { Platform, StorageLike, WebSocketLike } from './platform';
-import { LOCAL_CLOSE, SUBPROTOCOL, type TransportClose, type TransportKind } from './transport';
+import { SUBPROTOCOL, type TransportClose, type TransportKind } from './transport';
 
 export interface FallbackOptions {
   /** WebSocket failures in a row (could not open, or died right after opening) before trying SSE. Default 2. */
@@ -14,11 +14,14 @@ export const fallbackDefaults: Required<FallbackOptions> = { afterFailures: 2, q
 
 /**
  * Which transport the next connection attempt uses. WebSocket first; after `afterFailures`
- * WebSocket failures in a row (no open, or an abnormal close within `quickDeathMs` of opening —
- * a proxy that accepts the upgrade and then kills it), SSE is tried. Only if SSE then opens is
- * the choice remembered for the origin (in storage, so other tabs and later visits skip the
- * failing WebSocket); if SSE fails too, the server was probably just unreachable and WebSocket
- * is tried again. After `rememberMs` the client probes WebSocket and moves back when it holds.
+ * WebSocket path failures in a row (no open, a death without a close frame within
+ * `quickDeathMs` of opening, silence — a proxy that accepts the upgrade and then kills it),
+ * SSE is tried. If SSE opens, WebSocket is probed at once (after a short jittered pause): a
+ * server that was merely restarting passes the probe and the client moves straight back, so
+ * nothing is remembered. Only a failed probe makes SSE the origin's choice, kept in storage
+ * (other tabs and later visits skip the failing WebSocket) for about `rememberMs` (jittered, so
+ * clients do not all probe at once); then WebSocket is probed again. If SSE fails to open too,
+ * the server was unreachable: WebSocket is tried again and the count starts over.
  */
 export class TransportChoice {
   readonly #options: Required<FallbackOptions>;
@@ -26,29 +29,40 @@ export class TransportChoice {
   readonly #storage: StorageLike | undefined;
   readonly #key: string;
   readonly #clock: () => number;
+  readonly #random: () => number;
   #failures = 0;
   /** Until when SSE is the origin's transport (0: not chosen). */
   #sseUntil = 0;
   /** SSE is being tried after WebSocket failures, not yet proven. */
   #trying = false;
-
+  /** SSE opened after WebSocket failures; a probe decides whether to keep it. */
+  #provisional = false;
   readonly #webSocketAvailable: boolean;
 
-  constructor(options: { fallback: FallbackOptions; transports: readonly TransportKind[]; sseAvailable: boolean; storage: StorageLike | undefined; origin: string; clock: () => number }) {
+  constructor(options: { fallback: FallbackOptions; transports: readonly TransportKind[]; sseAvailable: boolean; storage: StorageLike | undefined; origin: string; clock: () => number; random?: () => number }) {
     this.#options = { ...fallbackDefaults, ...options.fallback };
     this.#sseAvailable = options.sseAvailable && options.transports.includes('sse');
     this.#webSocketAvailable = options.transports.includes('websocket') || !this.#sseAvailable;
     this.#storage = options.storage;
     this.#key = `tandem.transport:${options.origin}`;
     this.#clock = options.clock;
+    this.#random = options.random ?? Math.random;
     this.#sseUntil = this.#load();
   }
 
   /** The transport for the next attempt. */
   next(): TransportKind {
     if (!this.#sseAvailable) return 'websocket';
-    if (!this.#webSocketAvailable || this.#trying || this.#sseUntil > this.#clock()) return 'sse';
+    if (!this.#webSocketAvailable || this.#trying || this.#provisional || this.#sseUntil > this.#clock()) return 'sse';
     return 'websocket';
+  }
+
+  /** When to probe WebSocket from an SSE connection (ms from now), or undefined: no probe (SSE only, or not on SSE). */
+  probeDelay(): number | undefined {
+    if (!this.#webSocketAvailable || !this.#sseAvailable) return undefined;
+    if (this.#provisional) return 1_000 + Math.floor(this.#random() * 2_000);
+    const until = this.sseUntil;
+    return until === 0 ? undefined : Math.max(0, until - this.#clock());
   }
 
   /** Until when SSE is remembered for this origin (0 when it is not). */
@@ -56,11 +70,11 @@ export class TransportChoice {
     return this.#sseUntil > this.#clock() ? this.#sseUntil : 0;
   }
 
-  /** A transport opened (authenticated and subscribed is the caller's business). */
+  /** A transport opened. */
   opened(kind: TransportKind): void {
     if (kind === 'sse' && this.#trying) {
       this.#trying = false;
-      this.#remember(this.#clock() + this.#options.rememberMs);
+      this.#provisional = true;
     }
   }
 
@@ -74,10 +88,9 @@ export class TransportChoice {
       }
       return;
     }
-    const abnormal = close.code === LOCAL_CLOSE || close.code === 1005 || close.code === 1002 || close.code === 1015;
     const quickDeath = openedAt !== undefined && this.#clock() - openedAt < this.#options.quickDeathMs;
     // A refusal the server explained (Retry-After) is the server speaking, not a broken path.
-    if (abnormal && close.retryAfterMs === undefined && (!close.opened || quickDeath)) {
+    if (close.pathFailure === true && close.retryAfterMs === undefined && (!close.opened || quickDeath || close.reason === 'heartbeat_timeout')) {
       this.#failures += 1;
       if (this.#failures >= this.#options.afterFailures && this.#sseAvailable) {
         this.#failures = 0;
@@ -90,12 +103,14 @@ export class TransportChoice {
 
   /** A WebSocket probe held: use WebSocket from now on. */
   probeSucceeded(): void {
+    this.#provisional = false;
     this.#remember(0);
   }
 
-  /** A WebSocket probe failed: keep SSE for another period. */
+  /** A WebSocket probe failed: SSE for another (jittered) period. */
   probeFailed(): void {
-    this.#remember(this.#clock() + this.#options.rememberMs);
+    this.#provisional = false;
+    this.#remember(this.#clock() + Math.floor(this.#options.rememberMs * (0.8 + 0.4 * this.#random())));
   }
 
   get quickDeathMs(): number {
@@ -161,7 +176,9 @@ export function probeWebSocket(platform: Pick<Platform, 'WebSocket' | 'timers'>,
     socket.onmessage = (event: { data: unknown }) => {
       if (typeof event.data === 'string' && event.data.includes('"pong"')) answered = true;
     };
-    socket.onclose = () => finish(false);
+    // A close frame from the server (an auth timeout, say) proves the path carries WebSocket
+    // frames both ways; an abnormal close (1006) is what a killing proxy looks like.
+    socket.onclose = (event: { code: number }) => finish(answered && event.code !== 1006);
   });
 }
 

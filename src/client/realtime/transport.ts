@@ -13,6 +13,12 @@ export interface TransportClose {
   opened: boolean;
   /** A refused handshake's `Retry-After`, in milliseconds (only where the platform exposes it). */
   retryAfterMs?: number;
+  /**
+   * True when the way to the server failed (the socket could not open, died without a close
+   * frame, went silent, or got no answer): what the SSE fallback counts. False for ends the
+   * server explained and for the client's own reasons (offline, no token, a refused refresh).
+   */
+  pathFailure?: boolean;
 }
 
 export interface TransportHandlers {
@@ -48,6 +54,12 @@ export interface TransportOptions {
 /** Close codes the client reports for endings it detected itself (1006: abnormal closure). */
 export const LOCAL_CLOSE = 1006;
 
+/** Reasons of local aborts that say the path to the server is broken (not the client's own state). */
+const PATH_FAILURES = new Set(['connect_timeout', 'heartbeat_timeout', 'auth_timeout', 'subscribe_timeout']);
+
+/** Close codes a socket reports when it ended without the server's close frame. */
+const ABNORMAL = new Set([1002, 1005, 1006, 1015]);
+
 /**
  * One WebSocket, from dial to close: splits coalesced server messages into frames, pings and
  * watches for silence (a connection that died without a close frame, or a laptop that slept),
@@ -72,7 +84,7 @@ export class WebSocketTransport implements Transport {
     this.#watchHandshake();
     this.#socket.onopen = () => this.#onOpen();
     this.#socket.onmessage = (event: { data: unknown }) => this.#onMessage(event.data);
-    this.#socket.onclose = (event: { code: number; reason: string }) => this.#finish({ code: event.code, reason: event.reason });
+    this.#socket.onclose = (event: { code: number; reason: string }) => this.#finish({ code: event.code, reason: event.reason, pathFailure: ABNORMAL.has(event.code) });
     // An error is always followed by a close event, which carries what we report.
     this.#socket.onerror = () => {};
     this.#schedule(() => this.#abort('connect_timeout'), options.connectTimeoutMs);
@@ -107,7 +119,7 @@ export class WebSocketTransport implements Transport {
     // `ws` can drop the TCP connection at once; a browser can only start a close handshake.
     if (typeof terminate === 'function') terminate.call(this.#socket);
     else this.#socket.close(4000, reason);
-    this.#finish({ code: LOCAL_CLOSE, reason });
+    this.#finish({ code: LOCAL_CLOSE, reason, pathFailure: PATH_FAILURES.has(reason) });
   }
 
   #onOpen(): void {
@@ -160,7 +172,7 @@ export class WebSocketTransport implements Transport {
     }, ms);
   }
 
-  #finish(info: { code: number; reason: string }): void {
+  #finish(info: { code: number; reason: string; pathFailure?: boolean }): void {
     if (this.#finished) return;
     this.#finished = true;
     if (this.#timer !== undefined) this.#options.platform.timers.clearTimeout(this.#timer);

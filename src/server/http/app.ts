@@ -14,6 +14,13 @@ import { createValidatorCompiler } from './validation';
 const EXPOSED_HEADERS = ['ETag', 'Link', 'Retry-After', 'Idempotent-Replayed', 'X-Request-Id', 'Tandem-Channel', 'Tandem-Epoch', 'Tandem-Position', 'Location'];
 const ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Idempotency-Key', 'X-Request-Id', 'Tandem-Stream', 'Last-Event-ID'];
 const UNLIMITED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** false: the route has limits of its own and skips the per-IP request limit. */
+    rateLimit?: boolean;
+  }
+}
 /** An incoming X-Request-Id is kept only when it is a sane token; otherwise a new one is made. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -86,6 +93,8 @@ export async function createHttpApp(options: HttpAppOptions) {
   app.addHook('onRequest', (request, _reply, done) => {
     // The route template, not the raw URL: '/healthz?probe=1' and '/healthz/' are health checks too.
     if (UNLIMITED_PATHS.has(request.routeOptions.url ?? '')) return done();
+    // Routes with limits of their own (the realtime SSE endpoints) opt out with config.rateLimit: false.
+    if (request.routeOptions.config?.rateLimit === false) return done();
     const decision = limiter.consume(request.ip);
     if (!decision.allowed) {
       const error = new TandemError('rate_limited', `Retry in ${decision.retryAfterSeconds} s`, {

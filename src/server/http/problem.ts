@@ -13,6 +13,7 @@ export interface Problem {
   detail?: string;
   instance?: string;
   errors?: FieldError[];
+  [extension: string]: unknown;
 }
 
 export function problemType(code: ErrorCode): string {
@@ -21,7 +22,7 @@ export function problemType(code: ErrorCode): string {
 
 export function toProblem(error: TandemError, instance?: string): Problem {
   const entry = errorCatalog[error.code];
-  const problem: Problem = { type: problemType(error.code), title: entry.title, status: entry.status, code: error.code };
+  const problem: Problem = { ...error.extensions, type: problemType(error.code), title: entry.title, status: entry.status, code: error.code };
   if (error.detail !== undefined) problem.detail = error.detail;
   if (instance !== undefined) problem.instance = instance;
   if (error.errors !== undefined) problem.errors = error.errors;

@@ -53,8 +53,11 @@ export class RealtimeGateway {
   readonly #bySession = new SetMultimap<string, Connection>();
   /** Sessions revoked in the last minute, to catch connections whose auth raced the revocation. */
   readonly #recentlyRevoked = new Map<string, number>();
-  /** SSE fallback streams by id (the id is also their connection's id). */
-  readonly #streams = new Map<string, { stream: SseStream; connection: Connection }>();
+  /** SSE fallback streams by stream id (a capability, never logged: connections have ids of their own). */
+  readonly #streams = new Map<string, { stream: SseStream; connection: Connection; closedByClient?: boolean }>();
+  readonly #streamIdOf = new Map<Connection, string>();
+  /** Streams the server closed while detached: a resume within the grace period learns the close. */
+  readonly #closedStreams = new Map<string, { code: number; reason: string; at: number }>();
   readonly #handshakes: KeyedRateLimiter;
   readonly #nodeRate: KeyedRateLimiter;
   readonly #timers: NodeJS.Timeout[] = [];
@@ -99,7 +102,7 @@ export class RealtimeGateway {
 
   /** Sizes of the gateway's own maps (the churn test expects zeros when idle). */
   stats() {
-    return { connections: this.#connections.size, ips: this.#perIp.size, users: this.#byUser.size, sessions: this.#bySession.size, streams: this.#streams.size };
+    return { connections: this.#connections.size, ips: this.#perIp.size, users: this.#byUser.size, sessions: this.#bySession.size, streams: this.#streams.size, closedStreams: this.#closedStreams.size };
   }
 
   /** Closes every connection of a session (logout, revocation). */
@@ -116,26 +119,52 @@ export class RealtimeGateway {
   openStream(request: IncomingMessage, lastEventId: string | undefined, open: () => ServerResponse): Refusal | undefined {
     const resume = parseLastEventId(lastEventId);
     if (resume !== undefined) return this.#resumeStream(request, resume, open);
-    const refusal = this.#admission(request, false);
+    const refusal = this.#streamRequestRefusal(request) ?? this.#admission(request, false);
     if (refusal !== undefined) {
       this.#options.metrics.refusals.inc({ reason: refusal.code });
       return refusal;
     }
     const ip = this.#countIp(clientIp(request, this.#options.trustProxy));
-    const id = randomBytes(18).toString('base64url');
-    const stream = new SseStream(id, { replayBytes: this.limits.sseReplayBytes, resumeGraceMs: this.limits.sseResumeGraceMs, heartbeatIntervalMs: this.limits.heartbeatIntervalMs });
-    const connection = new Connection(stream, this.#context, { id, ip });
+    const streamId = randomBytes(18).toString('base64url');
+    const stream = new SseStream(streamId, { replayBytes: this.limits.sseReplayBytes, resumeGraceMs: this.limits.sseResumeGraceMs, heartbeatIntervalMs: this.limits.heartbeatIntervalMs });
+    const connection = new Connection(stream, this.#context, { id: randomBytes(9).toString('base64url'), ip });
     this.#connections.add(connection);
-    this.#streams.set(id, { stream, connection });
+    this.#streams.set(streamId, { stream, connection });
+    this.#streamIdOf.set(connection, streamId);
     stream.attach(open(), { resumed: false, hb: this.limits.heartbeatIntervalMs });
     return undefined;
   }
 
+  /** Whether a stream of this id is open (the upstream endpoints answer 410 before reading a body otherwise). */
+  hasStream(streamId: string): boolean {
+    return this.#streams.get(streamId)?.stream.readyState === 1;
+  }
+
+  /**
+   * What a browser would not send from our own page: an Accept without text/event-stream (an
+   * <img> or <script> pointed at the endpoint), or a cross-site request without Origin (no-cors
+   * requests omit it). Either would let a foreign page spend its visitors' connection budget.
+   */
+  #streamRequestRefusal(request: IncomingMessage): Refusal | undefined {
+    if (!String(request.headers.accept ?? '').includes('text/event-stream')) return { code: 'not_acceptable' };
+    const site = request.headers['sec-fetch-site'];
+    if (request.headers.origin === undefined && (site === 'cross-site' || site === 'same-site')) return { code: 'origin_forbidden' };
+    return undefined;
+  }
+
   #resumeStream(request: IncomingMessage, resume: { streamId: string; seq: number }, open: () => ServerResponse): Refusal | undefined {
+    const refusal = this.#streamRequestRefusal(request);
+    if (refusal !== undefined) return refusal;
     if (this.#draining) return { code: 'server_busy', retryAfter: 1 };
     if (!this.#originAllowed(request)) return { code: 'origin_forbidden' };
     const handshake = this.#handshakes.consume(clientIp(request, this.#options.trustProxy));
     if (!handshake.allowed) return { code: 'handshake_rate_limited', retryAfter: handshake.retryAfterSeconds };
+    const closed = this.#closedStreams.get(resume.streamId);
+    if (closed !== undefined) {
+      // Closed by the server while the client was away: the close it missed, once.
+      this.#closedStreams.delete(resume.streamId);
+      return { code: 'stream_lost', close: { code: closed.code, reason: closed.reason } };
+    }
     const entry = this.#streams.get(resume.streamId);
     if (entry === undefined || entry.connection.state === 'closing' || !entry.stream.canResumeAfter(resume.seq)) {
       // Not resumable without a gap: end it now rather than keep its subscriptions for nobody.
@@ -164,6 +193,7 @@ export class RealtimeGateway {
     if (!this.#originAllowed(request)) return { code: 'origin_forbidden' };
     const entry = this.#streams.get(streamId);
     if (entry === undefined) return { code: 'stream_lost' };
+    entry.closedByClient = true; // it knows: nothing to tell a resume
     entry.connection.close(1000, 'client_close');
     return undefined;
   }
@@ -247,6 +277,7 @@ export class RealtimeGateway {
   #tick(): void {
     const now = this.#clock();
     for (const [sessionId, at] of this.#recentlyRevoked) if (now - at > 60_000) this.#recentlyRevoked.delete(sessionId);
+    for (const [streamId, closed] of this.#closedStreams) if (now - closed.at > this.limits.sseResumeGraceMs) this.#closedStreams.delete(streamId);
     for (const connection of this.#connections) connection.tick(now);
   }
 
@@ -319,7 +350,14 @@ export class RealtimeGateway {
 
   #forget(connection: Connection): void {
     if (!this.#connections.delete(connection)) return;
-    this.#streams.delete(connection.id);
+    const streamId = this.#streamIdOf.get(connection);
+    if (streamId !== undefined) {
+      const entry = this.#streams.get(streamId);
+      const closed = entry?.stream.closedWith;
+      if (closed !== undefined && entry?.closedByClient !== true && !this.#draining) this.#closedStreams.set(streamId, { ...closed, at: this.#clock() });
+      this.#streams.delete(streamId);
+      this.#streamIdOf.delete(connection);
+    }
     this.#unbindSession(connection);
     const perIp = this.#perIp.get(connection.ip);
     if (perIp !== undefined && --perIp.count <= 0) this.#perIp.delete(connection.ip);
@@ -334,6 +372,8 @@ export class RealtimeGateway {
 export interface Refusal {
   code: ErrorCode;
   retryAfter?: number;
+  /** For a stream the server closed while the client was away: that close. */
+  close?: { code: number; reason: string };
 }
 
 function destroyOnError(this: Duplex): void {

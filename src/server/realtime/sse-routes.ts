@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { TandemError } from '../errors';
 import type { TandemHttpApp } from '../http/app';
@@ -7,7 +8,8 @@ import type { Refusal, RealtimeGateway } from './gateway';
 /** The media type of the upstream POST: tandem.v1 client frames, one JSON text per line. */
 export const FRAMES_MEDIA_TYPE = 'application/x-ndjson';
 
-const streamHeader = Type.Object({ 'tandem-stream': Type.String({ pattern: '^[A-Za-z0-9_-]{8,64}$' }) });
+const STREAM_ID = /^[A-Za-z0-9_-]{8,64}$/;
+const streamHeader = Type.Object({ 'tandem-stream': Type.String({ pattern: STREAM_ID.source }) });
 
 /**
  * The SSE fallback's HTTP endpoints, next to the WebSocket one (`<path>` = /realtime):
@@ -21,7 +23,18 @@ const streamHeader = Type.Object({ 'tandem-stream': Type.String({ pattern: '^[A-
  */
 export function installSseEndpoints(app: TandemHttpApp, gateway: RealtimeGateway, path = '/realtime'): void {
   // No HEAD twin (Fastify adds one per GET): a HEAD would open a stream that can carry nothing.
-  app.get(`${path}/sse`, { exposeHeadRoute: false, schema: { hide: true } }, async (request, reply) => {
+  // Not under the REST per-IP request limit (a shared NAT's pings would use it up for everyone):
+  // streams are admitted like WebSocket handshakes, and their frames go through the connection's
+  // token bucket. POSTs and DELETEs to a stream that does not exist are answered before the body is read.
+  const unlimited = { rateLimit: false } as const;
+  const knownStream = (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
+    const id = request.headers['tandem-stream'];
+    // A malformed id is left to the schema (400); a well-formed unknown one is gone (410).
+    if (typeof id === 'string' && STREAM_ID.test(id) && !gateway.hasStream(id)) return done(refusalError({ code: 'stream_lost' }));
+    done();
+  };
+
+  app.get(`${path}/sse`, { exposeHeadRoute: false, config: unlimited, schema: { hide: true } }, async (request, reply) => {
     const lastEventId = request.headers['last-event-id'];
     const open = (): ServerResponse => {
       reply.hijack();
@@ -47,7 +60,7 @@ export function installSseEndpoints(app: TandemHttpApp, gateway: RealtimeGateway
     // Only NDJSON here: the inherited JSON parser would hand the handler an object, not lines.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser(FRAMES_MEDIA_TYPE, { parseAs: 'string', bodyLimit: gateway.limits.maxPayloadBytes }, (_request, body, done) => done(null, body));
-    scope.post(`${path}/sse/frames`, { schema: { hide: true, headers: streamHeader } }, async (request, reply) => {
+    scope.post(`${path}/sse/frames`, { config: unlimited, onRequest: knownStream, schema: { hide: true, headers: streamHeader } }, async (request, reply) => {
       // A POST without a body and without a Content-Type reaches here without going through a parser.
       if (typeof request.body !== 'string') throw new TandemError('unsupported_media_type');
       const refusal = gateway.streamFrames(request.raw, String(request.headers['tandem-stream']), request.body);
@@ -56,7 +69,7 @@ export function installSseEndpoints(app: TandemHttpApp, gateway: RealtimeGateway
     });
   });
 
-  app.delete(`${path}/sse`, { schema: { hide: true, headers: streamHeader } }, async (request, reply) => {
+  app.delete(`${path}/sse`, { config: unlimited, onRequest: knownStream, schema: { hide: true, headers: streamHeader } }, async (request, reply) => {
     const refusal = gateway.closeStream(request.raw, String(request.headers['tandem-stream']));
     if (refusal !== undefined) throw refusalError(refusal);
     return reply.code(204).send();
@@ -64,5 +77,8 @@ export function installSseEndpoints(app: TandemHttpApp, gateway: RealtimeGateway
 }
 
 function refusalError(refusal: Refusal): TandemError {
-  return new TandemError(refusal.code, undefined, refusal.retryAfter === undefined ? {} : { headers: { 'retry-after': String(refusal.retryAfter) } });
+  return new TandemError(refusal.code, undefined, {
+    ...(refusal.retryAfter === undefined ? {} : { headers: { 'retry-after': String(refusal.retryAfter) } }),
+    ...(refusal.close === undefined ? {} : { extensions: { close: refusal.close } }),
+  });
 }

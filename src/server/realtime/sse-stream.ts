@@ -47,6 +47,8 @@ export class SseStream extends EventEmitter {
   #detachedBytes = 0;
   #graceTimer: NodeJS.Timeout | undefined;
   #closeEmitted = false;
+  /** The close, when the server closed the stream while no response was attached. */
+  closedWith: { code: number; reason: string } | undefined;
   /** When the client last sent frames (or opened / resumed the stream). */
   #heardAt = Date.now();
 
@@ -77,7 +79,9 @@ export class SseStream extends EventEmitter {
    */
   attach(response: ServerResponse, hello: Record<string, unknown>, after?: number): boolean {
     if (after !== undefined && !this.canResumeAfter(after)) return false;
-    this.#detach(false);
+    // A resume while a response is still attached takes the stream over: the client has given up
+    // on that one (it ends without a close event; destroyed, so a peer that stopped reading frees it).
+    this.#response?.destroy();
     this.#response = response;
     this.#detachedBytes = 0;
     this.#heardAt = Date.now();
@@ -86,7 +90,7 @@ export class SseStream extends EventEmitter {
     // A (re)attach is a sign of life: a heartbeat that found the stream detached must not drop it now.
     this.emit('pong');
     response.on('close', () => {
-      if (this.#response === response) this.#detach(true);
+      if (this.#response === response) this.#detached();
     });
     response.write(`event: hello\ndata: ${JSON.stringify({ ...hello, sid: this.id })}\n\n`);
     if (after !== undefined) for (const event of this.#written) if (event.seq > after) response.write(event.text);
@@ -132,24 +136,37 @@ export class SseStream extends EventEmitter {
     if (Date.now() - this.#heardAt < 2 * this.#options.heartbeatIntervalMs) this.emit('pong');
   }
 
-  /** Ends the stream for good: a `close` event with the code and reason, then the response ends. */
+  /**
+   * Ends the stream for good: a `close` event with the code and reason, then the response ends.
+   * Closed while detached, the close is kept in `closedWith` for the gateway to tell a resume.
+   */
   close(code = 1000, reason = ''): void {
     if (this.readyState === CLOSED) return;
     this.readyState = CLOSED;
     const response = this.#response;
-    if (response !== undefined) response.end(`event: close\ndata: ${JSON.stringify({ code, reason })}\n\n`);
+    this.#response = undefined;
+    if (response === undefined) {
+      this.closedWith = { code, reason };
+    } else {
+      response.end(`event: close\ndata: ${JSON.stringify({ code, reason })}\n\n`);
+      // A peer that does not read never lets end() finish: its socket is destroyed after 2 s.
+      const timer = setTimeout(() => response.destroy(), 2_000);
+      timer.unref();
+      response.once('close', () => clearTimeout(timer));
+    }
     this.#end(code);
   }
 
   /** Drops the stream at once (no close event): laggards, dead peers, a resume that came too late. */
   terminate(): void {
-    if (this.readyState !== CLOSED) this.readyState = CLOSED;
-    this.#response?.destroy();
+    this.readyState = CLOSED;
+    const response = this.#response;
+    this.#response = undefined;
+    response?.destroy();
     this.#end(1006);
   }
 
   #end(code: number): void {
-    this.#detach(false);
     if (this.#graceTimer !== undefined) clearTimeout(this.#graceTimer);
     this.#graceTimer = undefined;
     this.#written = [];
@@ -160,12 +177,10 @@ export class SseStream extends EventEmitter {
     setImmediate(() => this.emit('close', code));
   }
 
-  /** The response went away (peer, proxy) or is replaced: wait for a resume, or for nothing. */
-  #detach(waitForResume: boolean): void {
-    const response = this.#response;
+  /** The response went away (peer, proxy, network): wait resumeGraceMs for a resume. */
+  #detached(): void {
     this.#response = undefined;
-    if (response !== undefined && !response.writableEnded) response.end();
-    if (!waitForResume || this.readyState !== OPEN) return;
+    if (this.readyState !== OPEN) return;
     this.#graceTimer = setTimeout(() => this.terminate(), this.#options.resumeGraceMs);
     this.#graceTimer.unref();
   }
