@@ -28,6 +28,8 @@ function compile(name: string, path: string): Route {
 export class Router {
   readonly #routes: Route[];
   readonly #onChange: (match: Match | undefined, path: string) => void;
+  /** The pathname and search last shown: a history move that changes only the #hash keeps the page. */
+  #shown: string | undefined;
 
   constructor(routes: Record<string, string>, onChange: (match: Match | undefined, path: string) => void) {
     this.#routes = Object.entries(routes).map(([name, path]) => compile(name, path));
@@ -37,7 +39,9 @@ export class Router {
   /** Starts listening to link clicks and history moves. */
   start(): void {
     document.addEventListener('click', (event) => this.#onClick(event));
-    window.addEventListener('popstate', () => this.#onChange(this.match(location.pathname), location.pathname));
+    window.addEventListener('popstate', () => {
+      if (location.pathname + location.search !== this.#shown) this.#show();
+    });
   }
 
   match(path: string): Match | undefined {
@@ -55,11 +59,16 @@ export class Router {
   navigate(path: string, options: { replace?: boolean } = {}): void {
     if (options.replace) history.replaceState(null, '', path);
     else if (path !== location.pathname + location.search + location.hash) history.pushState(null, '', path);
-    this.#onChange(this.match(location.pathname), location.pathname);
+    this.#show();
   }
 
   /** Renders whatever the address bar says now. */
   refresh(): void {
+    this.#show();
+  }
+
+  #show(): void {
+    this.#shown = location.pathname + location.search;
     this.#onChange(this.match(location.pathname), location.pathname);
   }
 
@@ -69,6 +78,8 @@ export class Router {
     if (anchor === null || anchor === undefined || anchor.target !== '' || anchor.hasAttribute('download')) return;
     const url = new URL(anchor.href, location.href);
     if (url.origin !== location.origin || url.pathname.startsWith('/api/') || this.match(url.pathname) === undefined) return;
+    // A #hash on this page (the skip link): the browser scrolls to and focuses its target; nothing re-renders.
+    if (url.hash !== '' && url.pathname === location.pathname && url.search === location.search) return;
     event.preventDefault();
     this.navigate(url.pathname + url.search + url.hash);
   }

@@ -49,6 +49,9 @@ export class Shell {
     this.#nav.hidden = me === undefined;
     this.#connection.hidden = me === undefined;
     replace(this.#profile.querySelector('.label')!, me === undefined ? '' : me.displayName);
+    // A long name is cut short with an ellipsis in the bar; the tooltip has all of it.
+    if (me === undefined) this.#profile.removeAttribute('title');
+    else this.#profile.setAttribute('title', me.displayName);
     this.#profile.setAttribute('aria-label', me === undefined ? 'Profile' : `Your profile (${me.username})`);
     if (me === undefined) this.setUnread(0);
   }

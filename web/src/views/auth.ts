@@ -4,8 +4,17 @@ import { errorLine, field, onSubmit } from '../forms';
 
 function nextPath(): string {
   const next = new URLSearchParams(location.search).get('next');
-  // Only paths on this site: never an absolute or protocol-relative URL from the query string.
-  return next !== null && /^\/(?![/\\])/.test(next) && !next.startsWith('/login') && !next.startsWith('/signup') ? next : '/';
+  if (next === null) return '/';
+  // Resolved as the browser would (it drops tabs and newlines, reads \ as /): only a URL on this site,
+  // and then only its path, query and #hash, never a string from the query as it came.
+  let url: URL;
+  try {
+    url = new URL(next, location.origin);
+  } catch {
+    return '/';
+  }
+  if (url.origin !== location.origin || url.pathname.startsWith('/login') || url.pathname.startsWith('/signup')) return '/';
+  return url.pathname + url.search + url.hash;
 }
 
 export function signInView(ctx: AppContext, notice?: string): View {

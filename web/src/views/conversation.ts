@@ -2,7 +2,7 @@ import type { Conversation, Message, UserRef } from '../../../src/apps/social/sc
 import type { ListResult, RealtimeClient } from '../../../src/client';
 import { describeError } from '../api';
 import type { SessionContext, View } from '../context';
-import { announce, h, Keyed, replace, syncChildren, timeAgo } from '../dom';
+import { h, Keyed, replace, syncChildren, timeAgo } from '../dom';
 import { Follower } from '../follow';
 import { composer } from '../forms';
 import { membersLabel, presenceBadge } from './messages';
@@ -121,7 +121,8 @@ export function conversationView(ctx: SessionContext, params: Record<string, str
       } else if (m.event === 'message.created') {
         const message = m.data as Message;
         typing.set({ id: message.author.id, n: message.author.username }, false);
-        if (add(message) && message.author.id !== me.id) announce(`${message.author.username}: ${message.body}`);
+        // The list is a role=log live region: the new message is read from there, once.
+        add(message);
       }
     },
     failed: (e) => replace(status, `Could not load this conversation: ${describeError(e)}`),
@@ -160,7 +161,9 @@ export function conversationView(ctx: SessionContext, params: Record<string, str
   const hint = write.el.querySelector('.hint');
   if (hint !== null) hint.textContent = 'Enter to send, Shift+Enter for a new line';
 
+  let disposed = false;
   inbox.conversation(id).then((conversation: Conversation | undefined) => {
+    if (disposed) return; // another page is showing now, with its own title
     if (conversation === undefined) return replace(status, 'This conversation does not exist, or you are not in it.');
     others = inbox.othersIn(conversation);
     replace(title, `Conversation with ${membersLabel(others)}`);
@@ -179,6 +182,7 @@ export function conversationView(ctx: SessionContext, params: Record<string, str
     title: 'Conversation',
     el,
     dispose: () => {
+      disposed = true;
       sender.stop();
       typing.clear();
       follower.stop();

@@ -20,7 +20,7 @@ export function postCard(post: Post, ctx: SessionContext, options: { link: boole
       error.show(describeError(e));
     }
   };
-  return h('article', { class: 'card post', id: `post-${post.id}`, 'data-post-id': post.id },
+  return h('article', { class: 'card post', id: `post-${post.id}`, 'data-post-id': post.id, tabindex: '-1' },
     h('header', { class: 'meta' },
       h('span', { class: 'author' }, `@${post.author.username}`),
       h('span', { 'aria-hidden': 'true' }, ' · '),
@@ -43,6 +43,7 @@ export function feedView(ctx: SessionContext): View {
   const list = h('div', { class: 'post-list', 'aria-label': 'Posts', role: 'feed', 'aria-busy': 'true' });
   const status = h('p', { class: 'muted', role: 'status' }, 'Loading posts…');
   const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load older posts');
+  const heading = h('h1', { tabindex: '-1' }, 'Feed');
   const cards = new Keyed<Post>((p) => p.id, (p) => String(p.version), (p) => postCard(p, ctx, { link: true, onDeleted: () => drop(p.id) }));
 
   const render = () => {
@@ -51,16 +52,29 @@ export function feedView(ctx: SessionContext): View {
     replace(status, posts.length === 0 ? 'No posts yet. Write the first one!' : '');
     more.hidden = nextCursor === null;
   };
-  const upsert = (post: Post) => {
-    const current = posts.find((p) => p.id === post.id);
-    if (current !== undefined && current.version >= post.version) return false;
-    posts = [post, ...posts.filter((p) => p.id !== post.id)].sort((a, b) => b.id - a.id);
+  /** Adds or updates posts by id (the newer version wins), newest first; returns whether any was new. */
+  const merge = (items: readonly Post[]) => {
+    const byId = new Map(posts.map((p) => [p.id, p]));
+    let added = false;
+    for (const post of items) {
+      const current = byId.get(post.id);
+      if (current === undefined) added = true;
+      if (current === undefined || post.version > current.version) byId.set(post.id, post);
+    }
+    posts = [...byId.values()].sort((a, b) => b.id - a.id);
     render();
-    return current === undefined;
+    return added;
   };
+  /** Removes a post; if focus was in its card, it moves to the next post (or the previous, or the heading). */
   const drop = (id: number) => {
+    const index = posts.findIndex((p) => p.id === id);
+    if (index === -1) return;
+    const hadFocus = document.getElementById(`post-${id}`)?.contains(document.activeElement) ?? false;
     posts = posts.filter((p) => p.id !== id);
     render();
+    if (!hadFocus) return;
+    const next = posts[index] ?? posts[index - 1];
+    ((next === undefined ? null : document.getElementById(`post-${next.id}`)) ?? heading).focus();
   };
 
   const follower = new Follower<FeedSnapshot>(ctx.realtime, {
@@ -72,9 +86,13 @@ export function feedView(ctx: SessionContext): View {
       render();
     },
     message: (m) => {
-      if (m.event === 'post.created' || m.event === 'post.updated') {
+      if (m.event === 'post.created') {
         const post = m.data as Post;
-        if (upsert(post) && post.author.id !== ctx.session.me.id) announce(`New post from ${post.author.username}`);
+        if (merge([post]) && post.author.id !== ctx.session.me.id) announce(`New post from ${post.author.username}`);
+      } else if (m.event === 'post.updated') {
+        // An edit changes a post shown; one not loaded (older than the pages read) stays out of the list.
+        const post = m.data as Post;
+        if (posts.some((p) => p.id === post.id)) merge([post]);
       } else if (m.event === 'post.deleted') {
         drop((m.data as { id: number }).id);
       }
@@ -87,10 +105,8 @@ export function feedView(ctx: SessionContext): View {
     more.disabled = true;
     ctx.api.listPosts({ cursor: nextCursor, limit: 20 }).then(
       (page) => {
-        const known = new Set(posts.map((p) => p.id));
-        posts = [...posts, ...page.items.filter((p) => !known.has(p.id))];
         nextCursor = page.nextCursor;
-        render();
+        merge(page.items);
       },
       (e: unknown) => replace(status, describeError(e)),
     ).finally(() => (more.disabled = false));
@@ -98,11 +114,11 @@ export function feedView(ctx: SessionContext): View {
 
   const write = composer({
     id: 'new-post', label: 'New post', placeholder: `What's on your mind, ${ctx.session.me.displayName}?`, button: 'Post', maxLength: 5000,
-    send: async (body) => void upsert(await ctx.api.createPost({ body })),
+    send: async (body) => void merge([await ctx.api.createPost({ body })]),
   });
   void follower.start();
   const el = h('section', { class: 'feed' },
-    h('h1', { tabindex: '-1' }, 'Feed'),
+    heading,
     h('div', { class: 'card' }, write.el),
     status, list, more);
   return { title: 'Feed', el, dispose: () => follower.stop() };

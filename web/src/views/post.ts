@@ -61,10 +61,18 @@ class Thread {
   #node(comment: Comment): HTMLLIElement {
     const known = this.#nodes.get(comment.id);
     if (known !== undefined && known.version === comment.version) return known.li;
+    // Focus inside the old element (its Delete button, a reply being written) must not fall to <body>.
+    const focused = known !== undefined && known.li.contains(document.activeElement) ? (document.activeElement as HTMLElement) : undefined;
     const replies = known?.replies ?? h('ol', { class: 'replies' });
     const li = this.#render(comment, replies);
     known?.li.replaceWith(li);
     this.#nodes.set(comment.id, { version: comment.version, li, replies });
+    if (focused !== undefined) {
+      // Still on the page (inside the kept replies): back to it; else the comment's new element (e.g. "This comment was deleted.").
+      const target = focused.isConnected ? focused : li.querySelector('article')!;
+      if (!focused.isConnected) target.tabIndex = -1;
+      target.focus({ preventScroll: focused.isConnected });
+    }
     return li;
   }
 }
@@ -77,6 +85,7 @@ export function postView(ctx: SessionContext, params: Record<string, string>): V
   const postSlot = h('div', { class: 'post-slot' }, h('p', { class: 'muted', role: 'status' }, 'Loading…'));
   const count = h('h2', { id: 'comments-title' }, 'Comments');
   const status = h('p', { class: 'muted' });
+  const { inbox } = ctx.session;
   const thread = new Thread((comment, replies) => commentItem(comment, replies));
 
   const render = () => {
@@ -96,11 +105,23 @@ export function postView(ctx: SessionContext, params: Record<string, string>): V
     post = next;
     replace(postSlot, postCard(next, ctx, { link: false, onDeleted: () => ctx.navigate('/') }));
   };
+  /** No post to comment on (not found, or deleted): a notice instead, and no comments card with its forms. */
+  const gone = (notice: HTMLElement) => {
+    const hadFocus = postSlot.contains(document.activeElement) || commentsCard.contains(document.activeElement);
+    replace(postSlot, notice);
+    commentsCard.hidden = true;
+    if (hadFocus) notice.focus();
+  };
+  /** The bell does not count comments on the post being read: they are marked read while this tab is visible. */
+  const markSeen = () => {
+    if (document.visibilityState === 'visible') void inbox.markReadWhere((n) => n.postId === id).catch(() => {});
+  };
 
   function commentItem(comment: Comment, replies: HTMLOListElement): HTMLLIElement {
     const mine = comment.author.id === ctx.session.me.id;
     const error = errorLine();
     const replySlot = h('div', { class: 'reply-slot' });
+    const replyButton = actionButton('Reply', () => openReply(), { 'aria-label': `Reply to ${comment.author.username}` });
     const openReply = () => {
       if (replySlot.firstChild !== null) return replace(replySlot);
       const box = composer({
@@ -108,6 +129,8 @@ export function postView(ctx: SessionContext, params: Record<string, string>): V
         send: async (body) => {
           upsert(await ctx.api.createComment(id, { body, parentId: comment.id }));
           replace(replySlot);
+          // The form is gone: back to the button that opened it (the new reply is right below it).
+          replyButton.focus();
         },
       });
       replace(replySlot, box.el);
@@ -122,7 +145,7 @@ export function postView(ctx: SessionContext, params: Record<string, string>): V
         h('header', { class: 'meta' }, h('span', { class: 'author' }, `@${comment.author.username}`), h('span', { 'aria-hidden': 'true' }, ' · '), timeAgo(comment.createdAt)),
         body,
         comment.deleted ? null : h('div', { class: 'actions' },
-          actionButton('Reply', openReply, { 'aria-label': `Reply to ${comment.author.username}` }),
+          replyButton,
           mine ? actionButton('Delete', () => void remove(), { 'aria-label': 'Delete your comment' }) : null),
         error.el, replySlot),
       replies);
@@ -136,7 +159,7 @@ export function postView(ctx: SessionContext, params: Record<string, string>): V
       comments = s.comments;
       render();
       scrollToHash();
-      void ctx.session.inbox.markReadWhere((n) => n.postId === id);
+      markSeen();
     },
     message: (m) => {
       if (m.event === 'comment.created' || m.event === 'comment.deleted') {
@@ -146,25 +169,36 @@ export function postView(ctx: SessionContext, params: Record<string, string>): V
         const next = m.data as Post;
         if (post === undefined || next.version > post.version) showPost(next);
       } else if (m.event === 'post.deleted') {
-        replace(postSlot, h('p', { class: 'card notice', role: 'status' }, 'This post was deleted.'));
+        gone(h('p', { class: 'card notice', role: 'status', tabindex: '-1' }, 'This post was deleted.'));
         comments = [];
         render();
       }
     },
-    failed: (e) => replace(postSlot, h('p', { class: 'card notice', role: 'alert' }, `Could not load this post: ${describeError(e)}`)),
+    failed: (e) => gone(h('p', { class: 'card notice', role: 'alert', tabindex: '-1' }, `Could not load this post: ${describeError(e)}`)),
   });
-  void follower.start();
 
   const write = composer({
     id: 'new-comment', label: 'Add a comment', placeholder: 'Write a comment…', button: 'Comment', maxLength: 2000, visibleLabel: true,
     send: async (body) => void upsert(await ctx.api.createComment(id, { body })),
   });
+  const commentsCard = h('section', { class: 'card', 'aria-labelledby': 'comments-title' }, count, status, thread.el, write.el);
   const el = h('section', { class: 'post-page' },
     h('p', { class: 'back' }, h('a', { href: '/' }, '← Feed')),
     h('h1', { class: 'visually-hidden', tabindex: '-1' }, 'Post'),
     postSlot,
-    h('section', { class: 'card', 'aria-labelledby': 'comments-title' }, count, status, thread.el, write.el));
-  return { title: 'Post', el, dispose: () => follower.stop() };
+    commentsCard);
+  const stops = [inbox.onChange(markSeen)];
+  document.addEventListener('visibilitychange', markSeen);
+  void follower.start();
+  return {
+    title: 'Post',
+    el,
+    dispose: () => {
+      follower.stop();
+      stops.forEach((stop) => stop());
+      document.removeEventListener('visibilitychange', markSeen);
+    },
+  };
 }
 
 function scrollToHash(): void {
