@@ -17,7 +17,33 @@ export interface SseStreamOptions {
 /** One event kept for a resume: its sequence number and its whole text. */
 interface Written {
   seq: number;
+  /** The event's `data:` lines and blank line, shared by every stream that wrote the same payload. */
+  data: SseData;
+}
+
+/** A payload's SSE `data:` block and its size in bytes. */
+interface SseData {
   text: string;
+  bytes: number;
+}
+
+/**
+ * The last payload turned into `data:` lines. Subscribers of a channel are flushed one after the
+ * other with the very same frame buffer (FlushScheduler encodes once per distinct payload), so
+ * this one-entry cache makes the conversion once per publication, not once per stream, and the
+ * replay buffers of all those streams share one string. A live Buffer's (ArrayBuffer, offset,
+ * length) identifies it: we hold it, so its memory cannot be reused for another one.
+ */
+let lastPayload: Buffer | undefined;
+let lastData: SseData = { text: '', bytes: 0 };
+
+function dataOf(payload: Buffer): SseData {
+  const last = lastPayload;
+  if (last !== undefined && last.buffer === payload.buffer && last.byteOffset === payload.byteOffset && last.length === payload.length) return lastData;
+  const text = `data: ${payload.toString('utf8').replaceAll('\n', '\ndata: ')}\n\n`;
+  lastPayload = payload;
+  lastData = { text, bytes: Buffer.byteLength(text) };
+  return lastData;
 }
 
 /**
@@ -93,7 +119,7 @@ export class SseStream extends EventEmitter {
       if (this.#response === response) this.#detached();
     });
     response.write(`event: hello\ndata: ${JSON.stringify({ ...hello, sid: this.id })}\n\n`);
-    if (after !== undefined) for (const event of this.#written) if (event.seq > after) response.write(event.text);
+    if (after !== undefined) for (const event of this.#written) if (event.seq > after) response.write(this.#idLine(event.seq) + event.data.text);
     return true;
   }
 
@@ -108,10 +134,15 @@ export class SseStream extends EventEmitter {
   send(payload: Buffer): void {
     if (this.readyState !== OPEN) return;
     this.#seq += 1;
-    const text = `id: ${this.id}.${this.#seq}\ndata: ${payload.toString('utf8').replaceAll('\n', '\ndata: ')}\n\n`;
-    this.#remember({ seq: this.#seq, text });
-    if (this.#response === undefined) this.#detachedBytes += text.length;
-    else this.#response.write(text);
+    const data = dataOf(payload);
+    const idLine = this.#idLine(this.#seq);
+    this.#remember({ seq: this.#seq, data }, idLine.length);
+    if (this.#response === undefined) this.#detachedBytes += idLine.length + data.bytes;
+    else this.#response.write(idLine + data.text);
+  }
+
+  #idLine(seq: number): string {
+    return `id: ${this.id}.${seq}\n`;
   }
 
   /** Upstream: one client frame, as the socket's message event would carry it. */
@@ -185,11 +216,13 @@ export class SseStream extends EventEmitter {
     this.#graceTimer.unref();
   }
 
-  #remember(event: Written): void {
+  /** Keeps the event for a resume; the oldest go once the kept events pass replayBytes (counted in bytes). */
+  #remember(event: Written, idBytes: number): void {
     this.#written.push(event);
-    this.#writtenBytes += event.text.length;
+    this.#writtenBytes += idBytes + event.data.bytes;
     while (this.#writtenBytes > this.#options.replayBytes && this.#written.length > 0) {
-      this.#writtenBytes -= this.#written.shift()!.text.length;
+      const oldest = this.#written.shift()!;
+      this.#writtenBytes -= this.#idLine(oldest.seq).length + oldest.data.bytes;
     }
   }
 }
