@@ -51,11 +51,13 @@ export const pinned = canPin(opts.serverCpu, opts.loadCpu);
 /**
  * Spawns `node [nodeArgs] --import tsx <script>` through `sh` (to raise the fd limit to the hard
  * limit: 10,000 sockets need more than many defaults), pinned with taskset when possible, in its
- * own process group. `exec` keeps one pid all the way down to node.
+ * own process group. `exec` keeps one pid all the way down to node. `extraEnv` is added to the
+ * environment (which loses NODE_OPTIONS and TANDEM_*).
  */
-export function spawnNode(script: string, cpu: number, nodeArgs: string[], ipc: boolean): ChildProcess {
+export function spawnNode(script: string, cpu: number, nodeArgs: string[], ipc: boolean, extraEnv: NodeJS.ProcessEnv = {}): ChildProcess {
   const argv = [...(pinned ? ['taskset', '-c', String(cpu)] : []), process.execPath, ...nodeArgs, '--import', 'tsx', script];
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) if (key !== 'NODE_OPTIONS' && !key.startsWith('TANDEM_')) env[key] = value;
+  Object.assign(env, extraEnv);
   return spawnTracked(children, 'sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'sh', ...argv], ROOT, env, ipc);
 }

@@ -55,7 +55,7 @@ async function measureIdleMemory(server: RunningServer, clients: Clients, round:
   return connected;
 }
 
-/** At each size, largest first (closing connections down to it): a warm-up, then single, burst and paced. */
+/** At each size, largest first (closing connections down to it): a warm-up, then the scenarios (single, burst and paced by default). */
 async function measureDeliveries(server: RunningServer, clients: Clients, round: number, connected: number, into: Collected): Promise<void> {
   for (const n of [...opts.sizes].reverse()) {
     if (n < connected) {
@@ -68,7 +68,7 @@ async function measureDeliveries(server: RunningServer, clients: Clients, round:
       const warmBurst = Math.max(2, Math.min(opts.burst, Math.ceil(opts.warmup / n)));
       await measure(server, clients, n, { mode: 'burst', pubs: warmBurst, burst: warmBurst, intervalMs: 0 }, round, false);
     }
-    for (const mode of ['single', 'burst', 'paced'] as const) {
+    for (const mode of opts.modes) {
       const m = await measure(server, clients, n, scenarioFor(mode, n), round, true);
       into.measurements.push(m);
       log(
@@ -83,7 +83,7 @@ async function measureDeliveries(server: RunningServer, clients: Clients, round:
 export async function runServerRound(kind: ServerKind, clients: Clients, round: number, into: Collected): Promise<void> {
   const server = await startServer(kind);
   try {
-    if (kind === 'tandem') await clients.send<number>({ cmd: 'tokens', base: server.base, count: maxSize() });
+    if (kind === 'tandem' || kind === 'tandem-sse') await clients.send<number>({ cmd: 'tokens', base: server.base, count: maxSize() });
     const connected = await measureIdleMemory(server, clients, round, into);
     await measureDeliveries(server, clients, round, connected, into);
   } finally {

@@ -24,7 +24,9 @@
  * BENCH_DELIVERIES/--deliveries (150000 per throughput scenario; a burst scenario is at least one
  * burst), BENCH_BURST/--burst (50), BENCH_PACED_RATE/--paced-rate (20000 deliveries/s offered),
  * BENCH_PACED_MS/--paced-ms (2000), BENCH_WARMUP/--warmup (40000 deliveries),
- * BENCH_SERVERS/--servers (tandem,ws,socketio; add ws-frame-once for the framed-once reference),
+ * BENCH_SERVERS/--servers (tandem,ws,socketio; add ws-frame-once for the framed-once reference,
+ * tandem-sse for Tandem's SSE fallback: see `npm run bench:sse`), BENCH_MODES/--modes
+ * (single,burst,paced),
  * BENCH_SIO_OFFICIAL/--sio-official (10 socket.io-client connections among the Socket.IO clients),
  * BENCH_SERVER_CPU/--server-cpu (0), BENCH_LOAD_CPU/--load-cpu (1), BENCH_OUT/--out
  * (bench/results/realtime-latest.json; "-" skips writing), BENCH_TANDEM_NODE_ARGS/
@@ -54,13 +56,13 @@ function gitOutput(args: string[]): string {
 /** --report: the tables of a saved results file, with its servers, sizes and rounds. */
 function reportSaved(file: string): void {
   const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as { options: typeof opts; measurements: Measurement[]; memoryMeasurements: MemoryMeasurement[] };
-  Object.assign(opts, { servers: saved.options.servers, sizes: saved.options.sizes, rounds: saved.options.rounds });
+  Object.assign(opts, { servers: saved.options.servers, sizes: saved.options.sizes, rounds: saved.options.rounds, modes: saved.options.modes ?? ['single', 'burst', 'paced'] });
   process.stdout.write(`\n${render(saved.measurements, saved.memoryMeasurements).table}\n\n`);
 }
 
 /** Every round: each server in turn (the order rotates between rounds), sharing one client process. */
 async function runRounds(collected: Collected): Promise<void> {
-  log(`bench:realtime: servers ${opts.servers.join(', ')}; sizes ${opts.sizes.join(', ')}; ${opts.rounds} round(s); ${opts.deliveries.toLocaleString('en-US')} deliveries per throughput scenario, bursts of ${opts.burst}, paced at ${opts.pacedRate.toLocaleString('en-US')} deliveries/s`);
+  log(`bench:realtime: servers ${opts.servers.join(', ')}; sizes ${opts.sizes.join(', ')}; scenarios ${opts.modes.join(', ')}; ${opts.rounds} round(s); ${opts.deliveries.toLocaleString('en-US')} deliveries per throughput scenario, bursts of ${opts.burst}, paced at ${opts.pacedRate.toLocaleString('en-US')} deliveries/s`);
   log(pinned ? `pinned: servers on cpu ${opts.serverCpu}, clients on cpu ${opts.loadCpu}` : 'not pinned (taskset or a 2nd CPU unavailable): CPU shares are less meaningful');
   const clients = await startClients();
   try {

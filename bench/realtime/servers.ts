@@ -7,7 +7,7 @@ import { waitForLine } from '../common/children';
 import type { ServerKind } from './clients';
 import { HOST, type ServerStats } from './common';
 import { spawnNode } from './processes';
-import { LABEL, SCRIPT, opts } from './settings';
+import { LABEL, SCRIPT, opts, tandemWithSse } from './settings';
 
 export interface RunningServer {
   kind: ServerKind;
@@ -17,8 +17,9 @@ export interface RunningServer {
 }
 
 export async function startServer(kind: ServerKind): Promise<RunningServer> {
-  const nodeArgs = ['--expose-gc', ...opts.serverNodeArgs, ...(kind === 'tandem' ? opts.tandemNodeArgs : [])];
-  const child = spawnNode(SCRIPT[kind], opts.serverCpu, nodeArgs, false);
+  const isTandem = kind === 'tandem' || kind === 'tandem-sse';
+  const nodeArgs = ['--expose-gc', ...opts.serverNodeArgs, ...(isTandem ? opts.tandemNodeArgs : [])];
+  const child = spawnNode(SCRIPT[kind], opts.serverCpu, nodeArgs, false, isTandem && tandemWithSse() ? { BENCH_TANDEM_SSE: '1' } : {});
   const match = await waitForLine(child, /listening on (\d+)/, `${LABEL[kind]} server`);
   return { kind, child, pid: child.pid!, base: `http://${HOST}:${match[1]}` };
 }

@@ -51,7 +51,7 @@ function limitedBy(s: Omit<Summary, 'limitedBy'>): string {
 export function summarize(measurements: Measurement[]): Summary[] {
   const out: Summary[] = [];
   for (const n of opts.sizes) {
-    for (const mode of ['single', 'burst', 'paced'] as const) {
+    for (const mode of opts.modes) {
       for (const server of opts.servers) {
         const all = measurements.filter((m) => m.server === server && m.subscribers === n && m.mode === mode);
         const ms = all.filter((m) => m.valid);
