@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TestSocket } from '../support/realtime';
 import type { TestUser } from '../support/server';
-import { closeOf, createPost, handshake, metric, pauseReading, Resources, resumeReading, sleep, users, waitFor } from './support';
+import { closeOf, createPost, handshake, metric, pauseReading, postUntilSlowConsumer, Resources, resumeReading, sleep, users, waitFor } from './support';
 
 const res = new Resources();
 afterEach(() => res.closeAll());
@@ -67,13 +67,7 @@ describe('slow consumers', () => {
     pauseReading(slow.ws);
 
     // Publish until the kernel buffers are full and the server's cap is hit (a few MB on loopback).
-    const body = 'x'.repeat(5_000);
-    let produced = 0;
-    while ((await metric(server, 'tandem_ws_closes_total', 'reason="slow_consumer"')) === 0) {
-      expect(produced).toBeLessThan(4_000);
-      await Promise.all(Array.from({ length: 5 }, () => createPost(server, bob, body)));
-      produced += 5;
-    }
+    const produced = await postUntilSlowConsumer(server, bob, { batch: 5, max: 4_000 });
     const written = await metric(server, 'tandem_ws_bytes_out_total');
 
     // Once it reads again it drains what the kernel held and sees the close.
@@ -83,7 +77,7 @@ describe('slow consumers', () => {
     await waitFor(() => server.social.gateway.stats().connections === 1, 3_000, 'slow consumer freed');
 
     // Nothing more was written for it: 40 more posts cost only the healthy client's bytes.
-    await Promise.all(Array.from({ length: 40 }, () => createPost(server, bob, body)));
+    await Promise.all(Array.from({ length: 40 }, () => createPost(server, bob, 'x'.repeat(5_000))));
     await waitFor(() => healthy.publications('feed').length === produced + 40, 5_000, 'healthy client got everything');
     expect(await metric(server, 'tandem_ws_bytes_out_total') - written).toBeLessThan(40 * 5_300);
     expect(healthy.closed).toBeUndefined();

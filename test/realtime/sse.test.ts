@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Frame } from '../support/realtime';
 import { problemOf, startServer, type StartOptions, type TestServer, type TestUser } from '../support/server';
 import { sleep, until } from '../support/wait';
-import { createPost, handshake, metric, openConversation, Resources, roomyLimits, sendMessage, users, waitFor } from './support';
+import { createPost, handshake, metric, openConversation, postUntilSlowConsumer, Resources, roomyLimits, sendMessage, users, waitFor } from './support';
 
 /**
  * The SSE fallback transport of the realtime gateway, over raw HTTP (global fetch): GET
@@ -992,13 +992,7 @@ describe('outbound cap', () => {
     await healthy.auth(erin);
     await healthy.sub('feed');
     slow.pause();
-    const body = 'x'.repeat(5_000);
-    let produced = 0;
-    while ((await metric(server, 'tandem_ws_closes_total', 'reason="slow_consumer"')) === 0) {
-      expect(produced).toBeLessThan(3_000);
-      await Promise.all(Array.from({ length: 10 }, () => createPost(server, erin, body)));
-      produced += 10;
-    }
+    const produced = await postUntilSlowConsumer(server, erin, { batch: 10, max: 3_000 });
     slow.resume();
     expect(await slow.closed()).toStrictEqual({ code: 4500, reason: 'slow_consumer' });
     expect(slow.publications('feed').length).toBeLessThan(produced);
@@ -1121,11 +1115,7 @@ describe('what a review of the fallback found', () => {
     await slow.auth(dave);
     await slow.sub('feed');
     slow.pause();
-    const body = 'x'.repeat(5_000);
-    for (let produced = 0; (await metric(server, 'tandem_ws_closes_total', 'reason="slow_consumer"')) === 0; produced += 10) {
-      expect(produced).toBeLessThan(3_000);
-      await Promise.all(Array.from({ length: 10 }, () => createPost(server, erin, body)));
-    }
+    await postUntilSlowConsumer(server, erin, { batch: 10, max: 3_000 });
     await waitFor(() => server.social.gateway.stats().streams === 0, 5_000, 'the slow stream closed (4500)');
     expect(streamSockets.some((socket) => !socket.destroyed)).toBe(true); // still draining into a peer that does not read
     await waitFor(() => streamSockets.every((socket) => socket.destroyed), 5_000, 'its TCP connection destroyed, though the client never read the close');

@@ -198,3 +198,19 @@ export function pauseReading(ws: WebSocket): void {
 export function resumeReading(ws: WebSocket): void {
   (ws as unknown as { _socket: { resume(): void } })._socket.resume();
 }
+
+/**
+ * Publishes 5 KB posts as `user`, `batch` at a time, until the server has closed a slow consumer
+ * (4500: kernel buffers full, then the outbound cap; a few MB on loopback). Fails past `max`.
+ * Returns how many posts it made.
+ */
+export async function postUntilSlowConsumer(server: TestServer, user: TestUser, options: { batch: number; max: number }): Promise<number> {
+  const body = 'x'.repeat(5_000);
+  let produced = 0;
+  while ((await metric(server, 'tandem_ws_closes_total', 'reason="slow_consumer"')) === 0) {
+    expect(produced).toBeLessThan(options.max);
+    await Promise.all(Array.from({ length: options.batch }, () => createPost(server, user, body)));
+    produced += options.batch;
+  }
+  return produced;
+}

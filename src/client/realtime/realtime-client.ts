@@ -191,7 +191,7 @@ export class RealtimeClient {
           return this.#scheduleProbe(generation);
         }
         this.#choice.probeSucceeded();
-        this.#reconnectNow('transport_upgrade');
+        this.#restartConnection('transport_upgrade');
       });
     }, delay);
   }
@@ -202,7 +202,7 @@ export class RealtimeClient {
   }
 
   /** Ends the connection on purpose and connects again at once (subscriptions resume from their positions). */
-  #reconnectNow(reason: string): void {
+  #restartConnection(reason: string): void {
     const transport = this.#transport;
     this.#generation += 1;
     this.#transport = undefined;

@@ -1,6 +1,7 @@
 import { parseRetryAfter } from '../errors';
 import type { FetchLike, Platform } from './platform';
 import { SseParser, type SseEvent } from './sse-parser';
+import { TimerSlot } from './timer-slot';
 import { LOCAL_CLOSE, parseFrame, type Transport, type TransportClose, type TransportHandlers } from './transport';
 
 export interface SseTransportOptions {
@@ -39,18 +40,19 @@ export class SseTransport implements Transport {
   #outbox: string[] = [];
   #posting = false;
   #lastFrameAt: number;
-  #timer: unknown;
+  readonly #timer: TimerSlot;
   /** The ping interval: the client's, or shorter when the server's heartbeat (`hb`) needs it. */
   #heartbeatMs: number;
   /** POSTs in flight, aborted when the transport finishes. */
   readonly #posts = new Set<AbortController>();
 
   constructor(options: SseTransportOptions, handlers: TransportHandlers) {
+    this.#timer = new TimerSlot(options.platform.timers);
     this.#options = options;
     this.#handlers = handlers;
     this.#lastFrameAt = options.platform.clock();
     this.#heartbeatMs = options.heartbeatIntervalMs;
-    this.#schedule(() => this.abort('connect_timeout'), options.connectTimeoutMs);
+    this.#timer.schedule(() => this.abort('connect_timeout'), options.connectTimeoutMs);
     void this.#read(undefined);
   }
 
@@ -225,7 +227,7 @@ export class SseTransport implements Transport {
 
   #heartbeat(): void {
     const interval = this.#heartbeatMs;
-    this.#schedule(() => {
+    this.#timer.schedule(() => {
       if (this.#options.platform.clock() - this.#lastFrameAt >= 2 * interval) {
         // Silence: the stream is dead without having closed. Drop it and resume.
         this.#lastFrameAt = this.#options.platform.clock();
@@ -237,20 +239,10 @@ export class SseTransport implements Transport {
     }, interval);
   }
 
-  #schedule(callback: () => void, ms: number): void {
-    const { timers } = this.#options.platform;
-    if (this.#timer !== undefined) timers.clearTimeout(this.#timer);
-    this.#timer = timers.setTimeout(() => {
-      this.#timer = undefined;
-      callback();
-    }, ms);
-  }
-
   #finish(info: Omit<TransportClose, 'opened'>): void {
     if (this.#finished) return;
     this.#finished = true;
-    if (this.#timer !== undefined) this.#options.platform.timers.clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#timer.clear();
     this.#reading?.abort();
     this.#reading = undefined;
     this.#outbox = [];

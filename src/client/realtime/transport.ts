@@ -1,6 +1,7 @@
 import type { ServerFrame } from '../../protocol/frames';
 import { parseRetryAfter } from '../errors';
 import type { Platform, WebSocketLike } from './platform';
+import { TimerSlot } from './timer-slot';
 
 /** The subprotocol (protocol/frames' SUBPROTOCOL; not imported: that module loads TypeBox). */
 export const SUBPROTOCOL = 'tandem.v1';
@@ -73,10 +74,11 @@ export class WebSocketTransport implements Transport {
   #opened = false;
   #finished = false;
   #lastFrameAt: number;
-  #timer: unknown;
+  readonly #timer: TimerSlot;
   #retryAfterMs: number | undefined;
 
   constructor(options: TransportOptions, handlers: TransportHandlers) {
+    this.#timer = new TimerSlot(options.platform.timers);
     this.#options = options;
     this.#handlers = handlers;
     this.#lastFrameAt = options.platform.clock();
@@ -87,7 +89,7 @@ export class WebSocketTransport implements Transport {
     this.#socket.onclose = (event: { code: number; reason: string }) => this.#finish({ code: event.code, reason: event.reason, pathFailure: ABNORMAL.has(event.code) });
     // An error is always followed by a close event, which carries what we report.
     this.#socket.onerror = () => {};
-    this.#schedule(() => this.#abort('connect_timeout'), options.connectTimeoutMs);
+    this.#timer.schedule(() => this.#abort('connect_timeout'), options.connectTimeoutMs);
   }
 
   /** Sends one frame; false when the socket is not open. */
@@ -132,7 +134,7 @@ export class WebSocketTransport implements Transport {
 
   #heartbeat(): void {
     const interval = this.#options.heartbeatIntervalMs;
-    this.#schedule(() => {
+    this.#timer.schedule(() => {
       if (this.#options.platform.clock() - this.#lastFrameAt >= 2 * interval) return this.#abort('heartbeat_timeout');
       this.send({ t: 'ping' });
       this.#heartbeat();
@@ -163,20 +165,10 @@ export class WebSocketTransport implements Transport {
     });
   }
 
-  #schedule(callback: () => void, ms: number): void {
-    const { timers } = this.#options.platform;
-    if (this.#timer !== undefined) timers.clearTimeout(this.#timer);
-    this.#timer = timers.setTimeout(() => {
-      this.#timer = undefined;
-      callback();
-    }, ms);
-  }
-
   #finish(info: { code: number; reason: string; pathFailure?: boolean }): void {
     if (this.#finished) return;
     this.#finished = true;
-    if (this.#timer !== undefined) this.#options.platform.timers.clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#timer.clear();
     this.#socket.onopen = null;
     this.#socket.onmessage = null;
     this.#socket.onclose = null;

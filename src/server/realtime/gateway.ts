@@ -137,7 +137,8 @@ export class RealtimeGateway {
 
   /** Whether a stream of this id is open (the upstream endpoints answer 410 before reading a body otherwise). */
   hasStream(streamId: string): boolean {
-    return this.#streams.get(streamId)?.stream.readyState === 1;
+    const stream = this.#streams.get(streamId)?.stream;
+    return stream !== undefined && stream.readyState === stream.OPEN;
   }
 
   /**
