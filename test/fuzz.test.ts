@@ -1,7 +1,9 @@
 import http from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorCodes } from '../src/server/errors';
+import { libraryErrors } from '../src/server/errors';
+
+const errorCodes = Object.keys(libraryErrors);
 import { registerUser, startServer, type TestServer, type TestUser } from './support/server';
 
 /**

@@ -1,5 +1,5 @@
 import { Compile } from 'typebox/compile';
-import { AuthFrame, MAX_REQUEST_ID, PingFrame, PublishFrame, RefreshFrame, SubscribeFrame, UnsubscribeFrame, type ClientFrame, type ServerFrame } from './frames';
+import { AuthFrame, MAX_REQUEST_ID, PingFrame, PublishFrame, RefreshFrame, SubscribeFrame, UnsubscribeFrame, type ClientFrame } from './frames';
 
 /** One compiled validator per frame type, so an error names the real problem, not a union branch. */
 const validators = {
@@ -45,9 +45,4 @@ export function decodeClientFrame(text: string): DecodeResult {
   const reason = first?.message === 'schema is false' ? 'is not an allowed field' : first?.message;
   const where = first === undefined ? '' : ` at ${first.instancePath || '/'}: ${reason}`;
   return { ok: false, code: 'invalid_frame', message: `Invalid ${type} frame${where}`, ...id };
-}
-
-/** Serializes one server frame. */
-export function encodeServerFrame(frame: ServerFrame): string {
-  return JSON.stringify(frame);
 }

@@ -1,60 +1,6 @@
-/**
- * The one error catalog. Every error Tandem reports, over REST (problem+json) or
- * later over the socket, has a stable string code listed here. Codes are never reused
- * or renamed; docs/errors.md is checked against this table by a test.
- */
-export const errorCatalog = {
-  validation_failed: { status: 400, title: 'The request is not valid' },
-  malformed_json: { status: 400, title: 'The request body is not valid JSON' },
-  invalid_cursor: { status: 400, title: 'The pagination cursor is not valid' },
-  invalid_idempotency_key: { status: 400, title: 'The Idempotency-Key header is not valid' },
-  unauthenticated: { status: 401, title: 'Authentication is required' },
-  invalid_credentials: { status: 401, title: 'The username or password is wrong' },
-  token_invalid: { status: 401, title: 'The access token is not valid' },
-  token_expired: { status: 401, title: 'The access token has expired' },
-  session_revoked: { status: 401, title: 'The session has been revoked' },
-  refresh_token_invalid: { status: 401, title: 'The refresh token is not valid' },
-  refresh_token_reused: { status: 401, title: 'The refresh token was already used; the session is revoked' },
-  forbidden: { status: 403, title: 'You may not do this' },
-  not_found: { status: 404, title: 'Not found' },
-  username_taken: { status: 409, title: 'The username is taken' },
-  idempotency_in_progress: { status: 409, title: 'A request with this Idempotency-Key is still in progress' },
-  precondition_failed: { status: 412, title: 'The resource has changed (If-Match does not match)' },
-  payload_too_large: { status: 413, title: 'The request body is too large' },
-  unsupported_media_type: { status: 415, title: 'The request content type is not supported' },
-  idempotency_key_reused: { status: 422, title: 'The Idempotency-Key was used with a different request' },
-  rate_limited: { status: 429, title: 'Too many requests' },
-  login_rate_limited: { status: 429, title: 'Too many login attempts' },
-  internal_error: { status: 500, title: 'Internal error' },
-  unavailable: { status: 503, title: 'The service is unavailable' },
-  // Realtime (WebSocket). `status` is the HTTP status of a refused handshake or the nearest
-  // equivalent; `close` is the close code when the error ends the connection (docs/protocol.md).
-  origin_forbidden: { status: 403, title: 'This Origin may not open a realtime connection' },
-  unsupported_subprotocol: { status: 400, title: 'Use the tandem.v1 subprotocol' },
-  too_many_connections: { status: 429, title: 'Too many concurrent connections' },
-  handshake_rate_limited: { status: 429, title: 'Too many new connections from this address' },
-  server_busy: { status: 503, title: 'The server is taking no new connections right now' },
-  not_acceptable: { status: 406, title: 'Ask for text/event-stream (Accept) to open an event stream' },
-  stream_lost: { status: 410, title: 'The event stream is gone or cannot be resumed without a gap: open a new one' },
-  auth_timeout: { status: 401, title: 'No authentication within the time allowed', close: 4502 },
-  not_authenticated: { status: 401, title: 'Authenticate first' },
-  already_authenticated: { status: 409, title: 'The connection is already authenticated' },
-  malformed_frame: { status: 400, title: 'The frame is not one JSON object' },
-  invalid_frame: { status: 400, title: 'The frame does not match the protocol' },
-  protocol_violation: { status: 400, title: 'Too many invalid frames', close: 4010 },
-  message_rate_limited: { status: 429, title: 'Too many messages; slow down', close: 4503 },
-  unknown_channel: { status: 404, title: 'No such channel' },
-  already_subscribed: { status: 409, title: 'Already subscribed to this channel' },
-  not_subscribed: { status: 409, title: 'Not subscribed to this channel' },
-  too_many_subscriptions: { status: 429, title: 'Too many subscriptions on this connection' },
-  publish_forbidden: { status: 403, title: 'Clients may not publish this event here' },
-  invalid_payload: { status: 400, title: 'The event data is not valid' },
-  slow_consumer: { status: 503, title: 'The connection could not keep up', close: 4500 },
-} as const satisfies Record<string, { status: number; title: string; close?: number }>;
+import { libraryErrors, type ErrorSpec, type LibraryErrorCode } from '../protocol/errors';
 
-export type ErrorCode = keyof typeof errorCatalog;
-
-export const errorCodes = Object.keys(errorCatalog) as ErrorCode[];
+export { libraryErrors, type ClosingErrorCode, type ErrorSpec, type LibraryErrorCode } from '../protocol/errors';
 
 /** One field-level problem, as reported in a validation error. */
 export interface FieldError {
@@ -62,28 +8,78 @@ export interface FieldError {
   message: string;
 }
 
-/** An error with a catalog code; the HTTP layer turns it into problem+json. */
+export interface TandemErrorOptions {
+  /** Field-level problems (validation errors). */
+  errors?: FieldError[];
+  /** Response headers sent with the problem (Retry-After, ETag, WWW-Authenticate). */
+  headers?: Record<string, string>;
+  /** Extension members of the problem (RFC 9457 §3.2), e.g. a stream's close. */
+  extensions?: Record<string, unknown>;
+}
+
+/**
+ * An error with a catalog code; the HTTP layer answers it as problem+json, the realtime layer as
+ * an `err` frame. The library's codes are constructed directly; an app's come from its
+ * `defineErrors` catalog, which supplies their status and title.
+ *
+ * @example
+ *   throw new TandemError('not_found', `Post ${id} does not exist`);
+ *   throw pollErrors.error('poll_closed', 'Votes closed at noon');
+ */
 export class TandemError extends Error {
-  readonly code: ErrorCode;
+  readonly code: string;
   readonly status: number;
+  readonly title: string;
   readonly detail: string | undefined;
   readonly errors: FieldError[] | undefined;
   readonly headers: Record<string, string> | undefined;
-  /** Extension members of the problem (RFC 9457 §3.2), e.g. a stream's close. */
   readonly extensions: Record<string, unknown> | undefined;
 
-  constructor(
-    code: ErrorCode,
-    detail?: string,
-    options: { errors?: FieldError[]; headers?: Record<string, string>; extensions?: Record<string, unknown> } = {},
-  ) {
-    super(detail ?? errorCatalog[code].title);
+  constructor(code: LibraryErrorCode, detail?: string, options?: TandemErrorOptions);
+  /** For catalogs (defineErrors): a code with its own spec. */
+  constructor(code: string, detail: string | undefined, options: TandemErrorOptions & { spec: ErrorSpec });
+  constructor(code: string, detail?: string, options: TandemErrorOptions & { spec?: ErrorSpec } = {}) {
+    const spec = options.spec ?? (libraryErrors as Record<string, ErrorSpec>)[code];
+    if (spec === undefined) throw new TypeError(`Unknown error code '${code}': define it with defineErrors`);
+    super(detail ?? spec.title);
     this.name = 'TandemError';
     this.code = code;
-    this.status = errorCatalog[code].status;
+    this.status = spec.status;
+    this.title = spec.title;
     this.detail = detail;
     this.errors = options.errors;
     this.headers = options.headers;
     this.extensions = options.extensions;
   }
+}
+
+/** An app's own error codes, joined to the library's (see defineErrors). */
+export interface ErrorCatalog<C extends string = string> {
+  readonly entries: Readonly<Record<C, ErrorSpec>>;
+  /** The error to throw for one of the catalog's codes. */
+  error(code: C, detail?: string, options?: TandemErrorOptions): TandemError;
+}
+
+const CODE = /^[a-z][a-z0-9_]*[a-z0-9]$/;
+
+/**
+ * Declares an app's error codes. Each needs an HTTP status (4xx or 5xx) and a title; a code the
+ * library already has is refused (codes are never reused). The app's codes are answered exactly
+ * like the library's (problem+json, `err` frames) and listed in docs/errors.md and the OpenAPI
+ * document.
+ *
+ * @example
+ *   export const pollErrors = defineErrors({ poll_closed: { status: 409, title: 'The poll is closed' } });
+ *   throw pollErrors.error('poll_closed');
+ */
+export function defineErrors<const T extends Record<string, ErrorSpec>>(entries: T): ErrorCatalog<keyof T & string> {
+  for (const [code, spec] of Object.entries(entries)) {
+    if (!CODE.test(code)) throw new TypeError(`Error code '${code}' must be snake_case`);
+    if (Object.hasOwn(libraryErrors, code)) throw new TypeError(`Error code '${code}' is the library's: choose another`);
+    if (!(spec.status >= 400 && spec.status < 600) || spec.title.trim() === '') throw new TypeError(`Error '${code}' needs a 4xx/5xx status and a title`);
+  }
+  return {
+    entries,
+    error: (code, detail, options = {}) => new TandemError(code, detail, { ...options, spec: entries[code] as ErrorSpec }),
+  };
 }

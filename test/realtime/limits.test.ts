@@ -72,12 +72,23 @@ describe('inbound frame limits', () => {
     const closed = await socket.whenClosed();
     expect(closed.code).toBe(4503);
     expect(closed.reason).toBe('message_rate_limited');
-    // The warning, then the error the close comes with; admitted frames still queued are dropped.
+    // The warning, then the error the close comes with.
     expect(socket.frames.filter((f) => f.t === 'err')).toStrictEqual([
       { t: 'err', c: 'message_rate_limited', m: expect.any(String) },
       { t: 'err', c: 'message_rate_limited', m: expect.any(String) },
     ]);
     expect(socket.frames.filter((f) => f.t === 'pong').length).toBeLessThanOrEqual(5);
+    await waitFor(() => server.social.gateway.stats().connections === 0, 3_000, 'flooder freed');
+  });
+
+  it('answers every frame it admitted before a flood, in order, before the 4503 close', async () => {
+    const server = await res.server({ realtimeLimits: { messagesPerSecond: 2, messageBurst: 5 } });
+    const socket = await res.open(server);
+    for (let i = 1; i <= 30; i += 1) socket.sendRaw(JSON.stringify({ t: 'ping', id: i }));
+    expect((await socket.whenClosed()).code).toBe(4503);
+    expect(socket.frames.filter((f) => f.t === 'pong').map((f) => f.id)).toEqual([1, 2, 3, 4, 5]);
+    // The close's own error is the last frame before the close.
+    expect(socket.frames.at(-1)).toMatchObject({ t: 'err', c: 'message_rate_limited' });
     await waitFor(() => server.social.gateway.stats().connections === 0, 3_000, 'flooder freed');
   });
 

@@ -23,7 +23,7 @@ export function bearerToken(request: FastifyRequest): string | undefined {
  * Verifies the access token (signature, expiry) and that its session is not revoked,
  * on every request: a logged-out token stops working at once, not at its expiry.
  */
-export async function verifyRequest(request: FastifyRequest, tokens: TokenService, sessions: SessionStore): Promise<AccessClaims> {
+async function verifyRequest(request: FastifyRequest, tokens: TokenService, sessions: SessionStore): Promise<AccessClaims> {
   try {
     const token = bearerToken(request);
     if (token === undefined) throw new TandemError('unauthenticated', undefined, { headers: { 'www-authenticate': 'Bearer' } });
@@ -42,6 +42,7 @@ export async function verifyRequest(request: FastifyRequest, tokens: TokenServic
 function withChallenge(error: unknown): unknown {
   if (!(error instanceof TandemError) || error.status !== 401 || error.headers?.['www-authenticate'] !== undefined) return error;
   return new TandemError(error.code, error.detail, {
+    spec: error,
     ...(error.errors === undefined ? {} : { errors: error.errors }),
     headers: { ...error.headers, 'www-authenticate': 'Bearer error="invalid_token"' },
   });

@@ -1,4 +1,3 @@
 /** Brokers: fanout across nodes plus bounded per-channel history. The hub depends only on `Broker`. */
 export type { Broker, BrokerMessage, BrokerPosition, HistoryResult } from './broker';
 export { MemoryBroker, type MemoryBrokerOptions } from './memory-broker';
-export type { HistoryLimits } from './channel-history';

@@ -1,28 +1,27 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errorCatalog, TandemError, type ErrorCode, type FieldError } from '../errors';
+import { TandemError, type FieldError, type LibraryErrorCode } from '../errors';
 import { fieldErrors } from './validation';
 
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 /** The RFC 9457 body Tandem sends for every error. */
 export interface Problem {
   type: string;
   title: string;
   status: number;
-  code: ErrorCode;
+  code: string;
   detail?: string;
   instance?: string;
   errors?: FieldError[];
   [extension: string]: unknown;
 }
 
-export function problemType(code: ErrorCode): string {
+function problemType(code: string): string {
   return `urn:tandem:error:${code}`;
 }
 
-export function toProblem(error: TandemError, instance?: string): Problem {
-  const entry = errorCatalog[error.code];
-  const problem: Problem = { ...error.extensions, type: problemType(error.code), title: entry.title, status: entry.status, code: error.code };
+function toProblem(error: TandemError, instance?: string): Problem {
+  const problem: Problem = { ...error.extensions, type: problemType(error.code), title: error.title, status: error.status, code: error.code };
   if (error.detail !== undefined) problem.detail = error.detail;
   if (instance !== undefined) problem.instance = instance;
   if (error.errors !== undefined) problem.errors = error.errors;
@@ -30,7 +29,7 @@ export function toProblem(error: TandemError, instance?: string): Problem {
 }
 
 /** Fastify's own error codes, mapped onto the catalog. */
-const FASTIFY_CODES: Record<string, ErrorCode> = {
+const FASTIFY_CODES: Record<string, LibraryErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'validation_failed',
@@ -42,7 +41,7 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 };
 
 /** Normalises anything thrown in a request into a TandemError. */
-export function asTandemError(error: unknown): TandemError {
+function asTandemError(error: unknown): TandemError {
   if (error instanceof TandemError) return error;
   const fastifyError = error as FastifyError & { validationContext?: string };
   if (Array.isArray(fastifyError.validation)) {
@@ -59,7 +58,7 @@ export function asTandemError(error: unknown): TandemError {
   return new TandemError('internal_error');
 }
 
-export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: TandemError): FastifyReply {
+function sendProblem(request: FastifyRequest, reply: FastifyReply, error: TandemError): FastifyReply {
   if (error.headers !== undefined) reply.headers(error.headers);
   return reply
     .code(error.status)

@@ -1,11 +1,11 @@
-import type { ErrorCode } from '../errors';
+import type { LibraryErrorCode } from '../errors';
 
 /**
  * The hub's coded errors, a subset of the catalog (src/server/errors.ts), so the gateway can
  * answer each with an error frame `{t:'err', c: code}` and REST with problem+json.
  */
 export type HubErrorCode = Extract<
-  ErrorCode,
+  LibraryErrorCode,
   'unknown_channel' | 'forbidden' | 'too_many_subscriptions' | 'already_subscribed' | 'not_subscribed' | 'publish_forbidden' | 'invalid_payload' | 'unavailable'
 >;
 

@@ -1,52 +1,35 @@
-import type { Duplex } from 'node:stream';
-import type { WebSocket } from 'ws';
 import { CloseCode } from '../../protocol/close-codes';
 import { decodeClientFrame } from '../../protocol/codec';
 import type { ClientFrame } from '../../protocol/frames';
-import { errorCatalog, type ErrorCode } from '../errors';
+import { libraryErrors, TandemError, type ClosingErrorCode } from '../errors';
+import { HubError } from '../hub';
 import type { ConnectionContext } from './context';
+import type { PayloadEncoder } from './payload-encoder';
 import { canTransition, type ConnectionState } from './state';
-import { payloadOf } from './text-frame';
+import type { Transport, TransportSink } from './transport';
 import type { Subscriber } from './types';
 
 const textDecoder = new TextDecoder();
-const kConnection = Symbol('tandem.connection');
-/**
- * What a connection needs of its socket: `ws`'s WebSocket, or the SSE fallback's stream, which
- * imitates it (sse-stream.ts). Both emit message / pong / close / error.
- */
-export type RealtimeSocket = Pick<WebSocket, 'readyState' | 'OPEN' | 'bufferedAmount' | 'ping' | 'terminate' | 'close'> & {
-  send(data: Buffer, options: { binary: boolean }): void;
-};
-type SocketWithConnection = RealtimeSocket & { [kConnection]: Connection };
-type Listener = (...args: unknown[]) => void;
 
 /** The user of every connection that has not authenticated (one shared object, never written). */
 const nobody: { id: number; name: string } = Object.freeze({ id: 0, name: '' });
 
-/**
- * ws keeps its net.Socket in `_socket` (not public API). Writing a pre-framed message there is
- * what makes "frame once per publication" possible; if a future ws hides it, flush falls back
- * to ws.send and only loses that optimisation.
- */
-function rawSocketOf(ws: RealtimeSocket): (Duplex & { writableLength: number }) | undefined {
-  const socket = (ws as unknown as { _socket?: Duplex & { writableLength: number } })._socket;
-  return socket !== undefined && socket !== null && typeof socket.write === 'function' ? socket : undefined;
-}
+/** How long a closing connection's transport may take to end before it is terminated. */
+const CLOSING_GRACE_MS = 2_000;
 
 /**
- * One realtime connection: an explicit state machine, the per-message checks (size by ws,
+ * One realtime connection: an explicit state machine, the per-message checks (size by the transport,
  * then rate, parse, schema, token expiry), dispatch to the hub, and a coalescing outbound queue
  * with a byte cap. Timing (auth timeout, expiry, liveness) is driven by the gateway's shared tick.
+ * The wire is its Transport's (WebSocket or SSE); the connection is its sink.
  */
-export class Connection implements Subscriber {
+export class Connection implements Subscriber, TransportSink {
   readonly id: string;
   readonly ip: string;
   user = nobody;
   /** The session this connection belongs to (logout closes it); set by the gateway. */
   sessionId: string | undefined;
-  alive = true;
-  readonly #ws: RealtimeSocket;
+  readonly #transport: Transport;
   readonly #ctx: ConnectionContext;
   // Idle memory per socket is part of the product: the state machine is this field plus
   // canTransition (no object per connection), the queue exists only while frames wait, and
@@ -54,7 +37,7 @@ export class Connection implements Subscriber {
   #state: ConnectionState = 'authenticating';
   #queue: string[] | undefined;
   #queuedBytes = 0;
-  /** Bytes the socket still held after our last write: a cheap, conservative backlog estimate. */
+  /** The transport's backlog after our last write: a cheap, conservative estimate. */
   #backlog = 0;
   #tokens: number;
   /** Relative to ctx.epoch, like #refilledAt and #expiresAt. */
@@ -69,35 +52,16 @@ export class Connection implements Subscriber {
   /** The tail of the in-order processing chain; undefined when nothing is in flight. */
   #inbound: Promise<void> | undefined;
 
-  constructor(ws: RealtimeSocket, ctx: ConnectionContext, meta: { id: string; ip: string }) {
-    this.#ws = ws;
+  constructor(transport: Transport, ctx: ConnectionContext, meta: { id: string; ip: string }) {
+    this.#transport = transport;
     this.#ctx = ctx;
     this.id = meta.id;
     this.ip = meta.ip;
     this.#openedAt = ctx.clock() - ctx.epoch;
     this.#tokens = ctx.limits.messageBurst;
     this.#refilledAt = this.#openedAt;
-    (ws as SocketWithConnection)[kConnection] = this;
-    const events = ws as unknown as NodeJS.EventEmitter;
-    events.on('message', Connection.#onMessageShared as Listener);
-    events.on('pong', Connection.#onPongShared as Listener);
-    events.on('close', Connection.#onCloseShared as Listener);
-    events.on('error', Connection.#onErrorShared as Listener);
+    transport.bind(this);
   }
-
-  // One set of listeners for every socket (ws calls them with `this` = the socket).
-  static #onMessageShared = function (this: SocketWithConnection, data: Buffer, isBinary: boolean) {
-    this[kConnection].#onMessage(data, isBinary);
-  };
-  static #onPongShared = function (this: SocketWithConnection) {
-    this[kConnection].alive = true;
-  };
-  static #onCloseShared = function (this: SocketWithConnection, code: number) {
-    this[kConnection].#onClosed(code);
-  };
-  static #onErrorShared = function (this: SocketWithConnection) {
-    this.terminate();
-  };
 
   get state(): ConnectionState {
     return this.#state;
@@ -121,9 +85,9 @@ export class Connection implements Subscriber {
   send(frame: string, kind: 'durable' | 'ephemeral'): void {
     const state = this.#state;
     if (state !== 'open' && state !== 'authenticating') return;
-    // Fast estimate first (the socket backlog as of the last flush); the exact figure only near the cap.
+    // Fast estimate first (the transport backlog as of the last flush); the exact figure only near the cap.
     const cap = this.#ctx.limits.outboundBufferBytes;
-    if (this.#backlog + this.#queuedBytes + frame.length > cap && this.#ws.bufferedAmount + this.#queuedBytes + frame.length > cap) {
+    if (this.#backlog + this.#queuedBytes + frame.length > cap && this.#transport.backlog + this.#queuedBytes + frame.length > cap) {
       if (kind === 'ephemeral') {
         this.#ctx.metrics.dropped.inc();
         return;
@@ -135,26 +99,18 @@ export class Connection implements Subscriber {
   }
 
   /**
-   * Writes everything queued this turn as one WebSocket text message (frames joined by newlines).
-   * The frame arrives pre-built (shared by every connection with the same queue) and goes straight
-   * to the socket: with permessage-deflate off, ws's sender writes synchronously too, so order with
-   * its own frames (pings, close) is kept.
+   * Writes everything queued this turn as one message (frames joined by newlines), encoded by the
+   * run's encoder: shared by every connection with the same queue.
    */
-  flush(frame: (frames: readonly string[]) => Buffer): { frames: number; bytes: number } {
+  flush(encoder: PayloadEncoder): { frames: number; bytes: number } {
     const queue = this.#queue;
-    if (queue === undefined || this.#ws.readyState !== this.#ws.OPEN) return { frames: 0, bytes: 0 };
-    const bytes = frame(queue);
+    const transport = this.#transport;
+    if (queue === undefined || !transport.writable) return { frames: 0, bytes: 0 };
     this.#queue = undefined;
     this.#queuedBytes = 0;
-    const socket = rawSocketOf(this.#ws);
-    if (socket === undefined) {
-      this.#ws.send(payloadOf(bytes), { binary: false });
-      this.#backlog = this.#ws.bufferedAmount;
-    } else {
-      socket.write(bytes);
-      this.#backlog = socket.writableLength;
-    }
-    return { frames: queue.length, bytes: bytes.length };
+    const bytes = transport.write(encoder.of(queue));
+    this.#backlog = transport.backlog;
+    return { frames: queue.length, bytes };
   }
 
   #enqueue(frame: string): void {
@@ -167,56 +123,55 @@ export class Connection implements Subscriber {
     this.#queuedBytes += frame.length;
   }
 
-  /** Sends a close frame (code + reason) and moves to closing; the tick terminates laggards. */
+  /** Writes what is queued, closes the transport (code + reason) and moves to closing; the tick terminates laggards. */
   close(code: number, reason: string): void {
     if (!this.#transition('closing', { code, reason })) return;
     this.#closingSince = this.#ctx.clock();
     this.#ctx.hub.removeSubscriber(this);
     this.#ctx.scheduler.flushNow(this);
-    this.#ws.close(code, reason.slice(0, 123));
+    this.#transport.close(code, reason);
   }
 
   /** Called by the shared timer: auth timeout, token expiry warnings and grace, close laggards. */
   tick(now: number): void {
     if (this.#state === 'closing') {
-      if (now - this.#closingSince > 2_000) this.#ws.terminate();
+      if (now - this.#closingSince > CLOSING_GRACE_MS) this.#transport.terminate();
       return;
     }
     if (this.#state === 'authenticating') {
-      if (now - this.#ctx.epoch - this.#openedAt > this.#ctx.limits.authTimeoutMs) this.#fail(undefined, 'auth_timeout', CloseCode.authTimeout);
+      if (now - this.#ctx.epoch - this.#openedAt > this.#ctx.limits.authTimeoutMs) this.#fail(undefined, 'auth_timeout');
       return;
     }
     const expiresAt = this.authenticated ? this.#expiresAt + this.#ctx.epoch : 0;
     if (now >= expiresAt + this.#ctx.limits.expiredGraceMs) {
-      this.#fail(undefined, 'token_expired', CloseCode.tokenExpired);
+      this.#fail(undefined, 'token_expired');
     } else if (expiresAt - now <= this.#ctx.limits.expiryWarningSeconds * 1000 && this.#warnedExpiryFor !== expiresAt && now < expiresAt) {
       this.#warnedExpiryFor = expiresAt;
       this.#sendFrame({ t: 'exp', in: Math.max(0, Math.floor((expiresAt - now) / 1000)) });
     }
   }
 
-  /** The heartbeat: ping if the peer answered the last one, terminate it otherwise. */
+  /** The heartbeat: the transport probes a peer that showed life since the last one; the others are terminated. */
   heartbeat(): void {
-    if (!this.alive) {
-      if (this.#transition('closing', { code: 1006, reason: 'heartbeat_timeout' })) this.#ctx.hub.removeSubscriber(this);
-      this.#ws.terminate();
-      return;
-    }
-    this.alive = false;
-    this.#ws.ping();
+    if (this.#transport.heartbeat()) return;
+    if (this.#transition('closing', { code: CloseCode.abnormal, reason: 'heartbeat_timeout' })) this.#ctx.hub.removeSubscriber(this);
+    this.#transport.terminate();
   }
 
   /**
    * Admission is synchronous (a flood is dropped without queueing); processing is sequential, so
    * frames take effect in the order sent (a `sub` right after `auth` waits for the auth).
+   * (TransportSink: called by the transport.)
    */
-  #onMessage(data: Buffer, isBinary: boolean): void {
-    // Not `alive = true` here: only a pong proves the peer reads (a client that only sends
-    // would otherwise never be dropped while its unread replies pile up).
+  received(data: Buffer, isBinary: boolean): void {
     if (this.#state === 'closing' || this.#state === 'closed') return;
     this.#ctx.metrics.bytesIn.inc(data.length);
-    if (!this.#admitMessage()) return;
-    const run = (this.#inbound ?? Promise.resolve()).then(() => this.#process(data, isBinary));
+    if (this.#admitMessage()) this.#afterInbound(() => this.#process(data, isBinary));
+  }
+
+  /** Runs `work` after every frame admitted so far has been processed (frames take effect in order). */
+  #afterInbound(work: () => Promise<void> | void): void {
+    const run = (this.#inbound ?? Promise.resolve()).then(work);
     this.#inbound = run;
     void run.finally(() => {
       if (this.#inbound === run) this.#inbound = undefined;
@@ -232,9 +187,8 @@ export class Connection implements Subscriber {
     try {
       await this.#dispatch(decoded.frame);
     } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      if (typeof code === 'string' && Object.hasOwn(errorCatalog, code)) {
-        this.#replyError('id' in decoded.frame ? decoded.frame.id : undefined, code as ErrorCode, (error as Error).message);
+      if (error instanceof TandemError || error instanceof HubError) {
+        this.#replyError('id' in decoded.frame ? decoded.frame.id : undefined, error.code, error.message);
       } else {
         this.#ctx.log.error({ err: error, connection: this.id }, 'realtime dispatch failed');
         this.#replyError('id' in decoded.frame ? decoded.frame.id : undefined, 'internal_error', 'Internal error');
@@ -244,8 +198,10 @@ export class Connection implements Subscriber {
 
   /** The per-connection token bucket: a warning first, the close after sustained flooding. */
   #admitMessage(): boolean {
-    const now = this.#ctx.clock() - this.#ctx.epoch;
     const limits = this.#ctx.limits;
+    // Flooded: the close is on its way, behind the frames admitted before the flood.
+    if (this.#floodDrops > limits.messageBurst) return false;
+    const now = this.#ctx.clock() - this.#ctx.epoch;
     // A clock that steps back (NTP, an injected clock) refills nothing; it must not drain the bucket.
     const elapsed = Math.max(0, now - this.#refilledAt);
     this.#tokens = Math.min(limits.messageBurst, this.#tokens + (elapsed / 1000) * limits.messagesPerSecond);
@@ -257,7 +213,8 @@ export class Connection implements Subscriber {
     }
     this.#floodDrops += 1;
     if (this.#floodDrops === 1) this.#replyError(undefined, 'message_rate_limited', 'Slow down: messages over the limit are dropped');
-    if (this.#floodDrops > limits.messageBurst) this.#fail(undefined, 'message_rate_limited', CloseCode.rateLimited);
+    // Sustained flooding closes the connection, but frames admitted before it are still answered, in order.
+    if (this.#floodDrops > limits.messageBurst) this.#afterInbound(() => this.#fail(undefined, 'message_rate_limited'));
     return false;
   }
 
@@ -295,8 +252,8 @@ export class Connection implements Subscriber {
     if (this.#state !== 'authenticating') return this.#replyError(id, 'already_authenticated', 'Use a refresh frame to change the token');
     const verdict = await this.#ctx.verify(token);
     if (this.#state !== 'authenticating') return;
-    if (!verdict.ok) return this.#fail(id, verdict.code, verdict.code === 'session_revoked' ? CloseCode.sessionRevoked : verdict.code === 'token_expired' ? CloseCode.tokenExpired : CloseCode.unauthorized);
-    if (!this.#ctx.admitUser(verdict.claims.userId)) return this.#fail(id, 'too_many_connections', CloseCode.rateLimited);
+    if (!verdict.ok) return this.#fail(id, verdict.code);
+    if (!this.#ctx.admitUser(verdict.claims.userId)) return this.#fail(id, 'too_many_connections');
     this.#expiresAt = verdict.claims.expiresAt - this.#ctx.epoch;
     this.user = { id: verdict.claims.userId, name: verdict.name };
     // Bound right after the move to open, before the ack (a session revoked meanwhile closes it).
@@ -314,19 +271,20 @@ export class Connection implements Subscriber {
     this.#sendFrame({ t: 'ack', id, d: { exp: Math.floor(verdict.claims.expiresAt / 1000) } });
   }
 
-  #invalid(id: number | undefined, code: ErrorCode, message: string): void {
+  #invalid(id: number | undefined, code: 'malformed_frame' | 'invalid_frame', message: string): void {
     this.#invalidFrames += 1;
-    if (this.#invalidFrames > this.#ctx.limits.maxInvalidFrames) return this.#fail(id, 'protocol_violation', CloseCode.protocolViolation);
+    if (this.#invalidFrames > this.#ctx.limits.maxInvalidFrames) return this.#fail(id, 'protocol_violation');
     this.#replyError(id, code, message);
   }
 
-  /** Sends the error, then closes with the code. */
-  #fail(id: number | undefined, code: ErrorCode, closeCode: number): void {
-    this.#replyError(id, code, errorCatalog[code].title);
-    this.close(closeCode, code);
+  /** Sends the error, then closes with the error's close code (the catalog's). */
+  #fail(id: number | undefined, code: ClosingErrorCode): void {
+    const spec = libraryErrors[code];
+    this.#replyError(id, code, spec.title);
+    this.close(spec.close, code);
   }
 
-  #replyError(id: number | undefined, code: ErrorCode, message: string): void {
+  #replyError(id: number | undefined, code: string, message: string): void {
     this.#sendFrame(id === undefined ? { t: 'err', c: code, m: message } : { t: 'err', id, c: code, m: message });
   }
 
@@ -340,14 +298,15 @@ export class Connection implements Subscriber {
     if (state !== 'open' && state !== 'authenticating') return;
     // Room for one large recovery answer over the cap, but a client that asks and never reads
     // cannot make replies pile up without bound.
-    if (this.#backlog + this.#queuedBytes > 2 * this.#ctx.limits.outboundBufferBytes && this.#ws.bufferedAmount + this.#queuedBytes > 2 * this.#ctx.limits.outboundBufferBytes) {
+    if (this.#backlog + this.#queuedBytes > 2 * this.#ctx.limits.outboundBufferBytes && this.#transport.backlog + this.#queuedBytes > 2 * this.#ctx.limits.outboundBufferBytes) {
       this.close(CloseCode.slowConsumer, 'slow_consumer');
       return;
     }
     this.#enqueue(JSON.stringify(frame));
   }
 
-  #onClosed(code: number): void {
+  /** The transport has ended (TransportSink: called by the transport). */
+  ended(code: number): void {
     this.#ctx.scheduler.forget(this);
     if (this.#state === 'closed') return;
     if (this.#state !== 'closing') this.#ctx.hub.removeSubscriber(this);

@@ -1,13 +1,13 @@
 import type { Logger } from 'pino';
 import type { AccessClaims } from '../auth/tokens';
-import type { ErrorCode } from '../errors';
+import type { ClosingErrorCode } from '../errors';
 import type { Connection } from './connection';
 import type { FlushScheduler } from './flush-scheduler';
 import type { RealtimeMetrics } from './metrics';
 import type { StateChange } from './state';
 import type { HubPort, RealtimeLimits } from './types';
 
-export type TokenVerdict = { ok: true; claims: AccessClaims; name: string } | { ok: false; code: ErrorCode };
+export type TokenVerdict = { ok: true; claims: AccessClaims; name: string } | { ok: false; code: ClosingErrorCode };
 
 /** What a connection needs from its gateway; one object shared by every connection. */
 export interface ConnectionContext {

@@ -1,4 +1,4 @@
-import { textFrame } from './text-frame';
+import { PayloadEncoder } from './payload-encoder';
 
 /**
  * Coalesces writes: connections that queued frames during this event-loop turn are flushed once,
@@ -8,13 +8,12 @@ import { textFrame } from './text-frame';
  * Not a microtask: a REST write's events are published one `await` apart (hub.publishCommitted),
  * and a microtask queued by the first one would run, and write, before the second is queued.
  *
- * Encoding and WebSocket framing happen once per distinct payload, not once per connection:
- * subscribers of the same channel queue the very same frame strings, so consecutive connections
- * usually share the bytes.
+ * Encoding happens once per distinct payload and framing, not once per connection: the run's
+ * PayloadEncoder hands consecutive connections with the same frames the same bytes.
  */
 export interface Flushable {
-  /** Writes what is queued, framed by `frame`; returns the number of frames and bytes written. */
-  flush(frame: (frames: readonly string[]) => Buffer): { frames: number; bytes: number };
+  /** Writes what is queued, encoded through `encoder`; returns the number of frames and bytes written. */
+  flush(encoder: PayloadEncoder): { frames: number; bytes: number };
 }
 
 export interface FlushStats {
@@ -32,20 +31,12 @@ export class FlushScheduler {
   readonly #onRun: (stats: FlushStats) => void;
   #scheduled = false;
   #markedAt = 0;
-  #lastFrames: readonly string[] = [];
-  #lastBuffer: Buffer = Buffer.alloc(0);
+  /** The current run's encodings; reset after each run. */
+  readonly #encoder = new PayloadEncoder();
 
   constructor(onRun: (stats: FlushStats) => void = () => {}) {
     this.#onRun = onRun;
   }
-
-  readonly #encode = (frames: readonly string[]): Buffer => {
-    const last = this.#lastFrames;
-    if (frames.length === last.length && frames.every((f, i) => f === last[i])) return this.#lastBuffer;
-    this.#lastFrames = frames;
-    this.#lastBuffer = textFrame(frames.length === 1 ? frames[0]! : frames.join('\n'));
-    return this.#lastBuffer;
-  };
 
   readonly #run = () => {
     this.#scheduled = false;
@@ -54,15 +45,14 @@ export class FlushScheduler {
     this.#dirty.clear();
     const stats: FlushStats = { writes: 0, frames: 0, bytes: 0, maxFramesPerWrite: 0, latencyMs: 0 };
     for (const item of dirty) {
-      const written = item.flush(this.#encode);
+      const written = item.flush(this.#encoder);
       if (written.frames === 0) continue;
       stats.writes += 1;
       stats.frames += written.frames;
       stats.bytes += written.bytes;
       if (written.frames > stats.maxFramesPerWrite) stats.maxFramesPerWrite = written.frames;
     }
-    this.#lastFrames = [];
-    this.#lastBuffer = Buffer.alloc(0);
+    this.#encoder.reset();
     stats.latencyMs = performance.now() - this.#markedAt;
     if (stats.writes > 0) this.#onRun(stats);
   };
@@ -83,6 +73,7 @@ export class FlushScheduler {
   /** Writes one connection's queue now (before a close frame), outside the turn's batch. */
   flushNow(item: Flushable): void {
     this.#dirty.delete(item);
-    item.flush((frames) => textFrame(frames.join('\n')));
+    // An encoder of its own: a close may come while a run is writing, and must not disturb its encodings.
+    item.flush(new PayloadEncoder());
   }
 }

@@ -1,21 +1,25 @@
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseCode } from '../../protocol/close-codes';
 import { SUBPROTOCOL } from '../../protocol/frames';
 import type { SessionStore } from '../auth/sessions';
 import type { TokenService } from '../auth/tokens';
-import { errorCatalog, TandemError, type ErrorCode } from '../errors';
-import { KeyedRateLimiter } from '../limits/rate-limiter';
+import { TandemError, type ClosingErrorCode } from '../errors';
 import { SetMultimap } from '../util/small-collections';
-import { clientIp } from './client-ip';
+import { Admission, refuseUpgrade } from './admission';
 import { Connection } from './connection';
 import type { ConnectionContext, TokenVerdict } from './context';
 import { FlushScheduler } from './flush-scheduler';
 import type { RealtimeMetrics } from './metrics';
-import { parseLastEventId, SseStream } from './sse-stream';
+import { SseRegistry } from './sse-registry';
+import type { Transport } from './transport';
 import { defaultRealtimeLimits, type HubPort, type RealtimeLimits } from './types';
+import { WebSocketTransport } from './websocket-transport';
+
+/** How often the drain looks whether every connection has ended. */
+const DRAIN_POLL_MS = 20;
 
 export interface GatewayOptions {
   hub: HubPort;
@@ -35,34 +39,29 @@ export interface GatewayOptions {
 }
 
 /**
- * The WebSocket endpoint. Admission happens before the upgrade (path, Origin, subprotocol,
- * node-wide and per-IP rates, per-IP concurrency), so a refused client costs no socket state.
- * One shared timer drives every connection's timing; one shared heartbeat pings them all.
+ * The realtime endpoint: WebSocket upgrades on `path`, and the SSE fallback's streams (`sse`,
+ * routed there by installSseEndpoints). Admission (admission.ts) happens before the upgrade or
+ * the stream, so a refused client costs no connection state. The gateway keeps the connections,
+ * their users and sessions, and revocations; one shared timer drives every connection's timing,
+ * one shared heartbeat probes them all; `close` drains.
  */
 export class RealtimeGateway {
   readonly limits: RealtimeLimits;
+  /** The SSE fallback's streams (installSseEndpoints answers their HTTP requests through it). */
+  readonly sse: SseRegistry;
   readonly #options: GatewayOptions;
   readonly #wss: WebSocketServer;
   readonly #context: ConnectionContext;
+  readonly #admission: Admission;
   readonly #connections = new Set<Connection>();
-  /** Open connections per IP; the entry's `ip` is the one string every connection of that IP shares. */
-  readonly #perIp = new Map<string, { ip: string; count: number }>();
   /** Admitted (authenticated) connections per user: only their number is ever needed. */
   readonly #byUser = new Map<number, number>();
   /** A session's connections; one connection is kept inline, without a set per session. */
   readonly #bySession = new SetMultimap<string, Connection>();
   /** Sessions revoked in the last minute, to catch connections whose auth raced the revocation. */
   readonly #recentlyRevoked = new Map<string, number>();
-  /** SSE fallback streams by stream id (a capability, never logged: connections have ids of their own). */
-  readonly #streams = new Map<string, { stream: SseStream; connection: Connection; closedByClient?: boolean }>();
-  readonly #streamIdOf = new Map<Connection, string>();
-  /** Streams the server closed while detached: a resume within the grace period learns the close. */
-  readonly #closedStreams = new Map<string, { code: number; reason: string; at: number }>();
-  readonly #handshakes: KeyedRateLimiter;
-  readonly #nodeRate: KeyedRateLimiter;
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #clock: () => number;
-  #draining = false;
   #unsubscribeRevocations: () => void;
 
   constructor(options: GatewayOptions) {
@@ -76,9 +75,16 @@ export class RealtimeGateway {
       perMessageDeflate: false,
       handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
     });
-    this.#handshakes = new KeyedRateLimiter({ capacity: this.limits.handshakesPerIpPerSecond * 2, refillPerSecond: this.limits.handshakesPerIpPerSecond, clock: this.#clock });
-    this.#nodeRate = new KeyedRateLimiter({ capacity: this.limits.newConnectionsPerSecond, refillPerSecond: this.limits.newConnectionsPerSecond, clock: this.#clock });
+    this.#admission = new Admission({ limits: this.limits, allowedOrigins: options.allowedOrigins, trustProxy: options.trustProxy, clock: this.#clock });
     this.#context = this.#makeContext();
+    this.sse = new SseRegistry({
+      admission: this.#admission,
+      limits: this.limits,
+      metrics: options.metrics,
+      clock: this.#clock,
+      epoch: this.#context.epoch,
+      connect: (transport, ip) => this.#connect(transport, ip),
+    });
     options.metrics.observe({ connections: () => this.#connections.size, subscriptions: () => options.hub.stats().subscriptions });
     this.#unsubscribeRevocations = options.sessions.onRevoked((sessionId) => {
       this.#recentlyRevoked.set(sessionId, this.#clock());
@@ -102,7 +108,7 @@ export class RealtimeGateway {
 
   /** Sizes of the gateway's own maps (the churn test expects zeros when idle). */
   stats() {
-    return { connections: this.#connections.size, ips: this.#perIp.size, users: this.#byUser.size, sessions: this.#bySession.size, streams: this.#streams.size, closedStreams: this.#closedStreams.size };
+    return { connections: this.#connections.size, ips: this.#admission.ips, users: this.#byUser.size, sessions: this.#bySession.size, ...this.sse.stats() };
   }
 
   /** Closes every connection of a session (logout, revocation). */
@@ -111,107 +117,21 @@ export class RealtimeGateway {
   }
 
   /**
-   * The SSE fallback's GET: a new stream (admitted like a WebSocket handshake, minus the
-   * subprotocol), or, with `Last-Event-ID: <stream>.<seq>`, the resume of one whose response
-   * ended. `open` takes over the HTTP response (status and headers written) once admitted.
-   * Returns the refusal instead when there is one.
-   */
-  openStream(request: IncomingMessage, lastEventId: string | undefined, open: () => ServerResponse): Refusal | undefined {
-    const resume = parseLastEventId(lastEventId);
-    if (resume !== undefined) return this.#resumeStream(request, resume, open);
-    const refusal = this.#streamRequestRefusal(request) ?? this.#admission(request, false);
-    if (refusal !== undefined) {
-      this.#options.metrics.refusals.inc({ reason: refusal.code });
-      return refusal;
-    }
-    const ip = this.#countIp(clientIp(request, this.#options.trustProxy));
-    const streamId = randomBytes(18).toString('base64url');
-    const stream = new SseStream(streamId, { replayBytes: this.limits.sseReplayBytes, resumeGraceMs: this.limits.sseResumeGraceMs, heartbeatIntervalMs: this.limits.heartbeatIntervalMs });
-    const connection = new Connection(stream, this.#context, { id: randomBytes(9).toString('base64url'), ip });
-    this.#connections.add(connection);
-    this.#streams.set(streamId, { stream, connection });
-    this.#streamIdOf.set(connection, streamId);
-    stream.attach(open(), { resumed: false, hb: this.limits.heartbeatIntervalMs });
-    return undefined;
-  }
-
-  /** Whether a stream of this id is open (the upstream endpoints answer 410 before reading a body otherwise). */
-  hasStream(streamId: string): boolean {
-    const stream = this.#streams.get(streamId)?.stream;
-    return stream !== undefined && stream.readyState === stream.OPEN;
-  }
-
-  /**
-   * What a browser would not send from our own page: an Accept without text/event-stream (an
-   * <img> or <script> pointed at the endpoint), or a cross-site request without Origin (no-cors
-   * requests omit it). Either would let a foreign page spend its visitors' connection budget.
-   */
-  #streamRequestRefusal(request: IncomingMessage): Refusal | undefined {
-    if (!String(request.headers.accept ?? '').includes('text/event-stream')) return { code: 'not_acceptable' };
-    const site = request.headers['sec-fetch-site'];
-    if (request.headers.origin === undefined && (site === 'cross-site' || site === 'same-site')) return { code: 'origin_forbidden' };
-    return undefined;
-  }
-
-  #resumeStream(request: IncomingMessage, resume: { streamId: string; seq: number }, open: () => ServerResponse): Refusal | undefined {
-    const refusal = this.#streamRequestRefusal(request);
-    if (refusal !== undefined) return refusal;
-    if (this.#draining) return { code: 'server_busy', retryAfter: 1 };
-    if (!this.#originAllowed(request)) return { code: 'origin_forbidden' };
-    const handshake = this.#handshakes.consume(clientIp(request, this.#options.trustProxy));
-    if (!handshake.allowed) return { code: 'handshake_rate_limited', retryAfter: handshake.retryAfterSeconds };
-    const closed = this.#closedStreams.get(resume.streamId);
-    if (closed !== undefined) {
-      // Closed by the server while the client was away: the close it missed, once.
-      this.#closedStreams.delete(resume.streamId);
-      return { code: 'stream_lost', close: { code: closed.code, reason: closed.reason } };
-    }
-    const entry = this.#streams.get(resume.streamId);
-    if (entry === undefined || entry.connection.state === 'closing' || !entry.stream.canResumeAfter(resume.seq)) {
-      // Not resumable without a gap: end it now rather than keep its subscriptions for nobody.
-      entry?.stream.terminate();
-      return { code: 'stream_lost' };
-    }
-    entry.stream.attach(open(), { resumed: true, hb: this.limits.heartbeatIntervalMs }, resume.seq);
-    return undefined;
-  }
-
-  /**
-   * The SSE fallback's upstream: client frames, one JSON text per line, fed to the stream's
-   * connection in order, exactly as WebSocket messages (same checks, rates and answers; the
-   * answers travel down the stream). The stream id is the capability, like an open socket.
-   */
-  streamFrames(request: IncomingMessage, streamId: string, body: string): Refusal | undefined {
-    if (!this.#originAllowed(request)) return { code: 'origin_forbidden' };
-    const entry = this.#streams.get(streamId);
-    if (entry === undefined || entry.stream.readyState !== entry.stream.OPEN) return { code: 'stream_lost' };
-    for (const line of body.split('\n')) if (line.trim() !== '') entry.stream.receive(Buffer.from(line, 'utf8'));
-    return undefined;
-  }
-
-  /** The SSE fallback's DELETE: the client is done with the stream (no resume wait, presence leaves now). */
-  closeStream(request: IncomingMessage, streamId: string): Refusal | undefined {
-    if (!this.#originAllowed(request)) return { code: 'origin_forbidden' };
-    const entry = this.#streams.get(streamId);
-    if (entry === undefined) return { code: 'stream_lost' };
-    entry.closedByClient = true; // it knows: nothing to tell a resume
-    entry.connection.close(1000, 'client_close');
-    return undefined;
-  }
-
-  /**
    * Drain: refuse new upgrades, close every socket with 1012 and a jittered reconnect hint
    * (so clients do not all return in the same millisecond), terminate what lingers.
    */
   async close(maxWaitMs = 3_000): Promise<void> {
-    this.#draining = true;
+    this.#admission.drain();
     for (const timer of this.#timers) clearInterval(timer);
     this.#unsubscribeRevocations();
     for (const connection of this.#connections) {
       connection.close(CloseCode.serviceRestart, JSON.stringify({ retry_ms: Math.floor(Math.random() * 5_000) }));
     }
-    const deadline = Date.now() + maxWaitMs;
-    while (this.#connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const deadline = this.#clock() + maxWaitMs;
+    // The polls are counted too: an injected clock that stands still (a test's) must not hold the drain forever.
+    for (let polls = Math.ceil(maxWaitMs / DRAIN_POLL_MS); polls > 0 && this.#connections.size > 0 && this.#clock() < deadline; polls--) {
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+    }
     for (const connection of this.#connections) connection.tick(Number.POSITIVE_INFINITY);
     this.#wss.close();
   }
@@ -222,63 +142,29 @@ export class RealtimeGateway {
     // Shared (no closure per socket) and removed once ws has put its own handler on the socket.
     socket.on('error', destroyOnError);
     const path = this.#options.path ?? '/realtime';
-    if ((request.url ?? '').split('?')[0] !== path) return refuse(socket, 'not_found', this.#options.metrics);
-    const refusal = this.#admission(request, true);
-    if (refusal !== undefined) return refuse(socket, refusal.code, this.#options.metrics, refusal.retryAfter);
-    const ip = clientIp(request, this.#options.trustProxy);
+    if ((request.url ?? '').split('?')[0] !== path) return refuseUpgrade(socket, 'not_found', this.#options.metrics);
+    const refusal = this.#admission.admit(request, 'websocket');
+    if (refusal !== undefined) return refuseUpgrade(socket, refusal.code, this.#options.metrics, refusal.retryAfter);
+    const ip = this.#admission.ipOf(request);
     forgetPeername(socket);
     this.#wss.handleUpgrade(request, socket, head, (ws: WebSocket) => {
       socket.removeListener('error', destroyOnError);
       // Counted here, not before: ws answers a malformed handshake itself and never calls back.
-      const connection = new Connection(ws, this.#context, { id: randomBytes(9).toString('base64url'), ip: this.#countIp(ip) });
-      this.#connections.add(connection);
+      this.#connect(new WebSocketTransport(ws), this.#admission.count(ip));
     });
   }
 
-  /** Counts a new connection of `ip`; returns the one string every connection of that IP shares. */
-  #countIp(ip: string): string {
-    let perIp = this.#perIp.get(ip);
-    if (perIp === undefined) this.#perIp.set(ip, (perIp = { ip, count: 0 }));
-    perIp.count += 1;
-    return perIp.ip;
-  }
-
-  #admission(request: IncomingMessage, websocket: boolean): Refusal | undefined {
-    if (this.#draining) return { code: 'server_busy', retryAfter: 1 };
-    if (!this.#originAllowed(request)) return { code: 'origin_forbidden' };
-    if (websocket) {
-      const offered = String(request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
-      if (!offered.includes(SUBPROTOCOL)) return { code: 'unsupported_subprotocol' };
-    }
-    // The node-wide budget is only spent by a handshake every per-IP check let through: one
-    // address refused for its own rate must not use up everyone else's new connections.
-    const busy = this.#nodeRate.peek('node');
-    if (!busy.allowed) return { code: 'server_busy', retryAfter: busy.retryAfterSeconds };
-    const ip = clientIp(request, this.#options.trustProxy);
-    const handshake = this.#handshakes.consume(ip);
-    if (!handshake.allowed) return { code: 'handshake_rate_limited', retryAfter: handshake.retryAfterSeconds };
-    if ((this.#perIp.get(ip)?.count ?? 0) >= this.limits.maxConnectionsPerIp) return { code: 'too_many_connections', retryAfter: 5 };
-    const node = this.#nodeRate.consume('node');
-    if (!node.allowed) return { code: 'server_busy', retryAfter: node.retryAfterSeconds };
-    return undefined;
-  }
-
-  /** Browsers always send Origin: it must be this site or on the allow-list (no cross-site hijacking). */
-  #originAllowed(request: IncomingMessage): boolean {
-    const origin = request.headers.origin;
-    if (origin === undefined) return true;
-    if (this.#options.allowedOrigins.includes(origin)) return true;
-    try {
-      return new URL(origin).host === request.headers.host;
-    } catch {
-      return false;
-    }
+  /** A new connection over `transport`, from `ip` (already counted by admission). */
+  #connect(transport: Transport, ip: string): Connection {
+    const connection = new Connection(transport, this.#context, { id: randomBytes(9).toString('base64url'), ip });
+    this.#connections.add(connection);
+    return connection;
   }
 
   #tick(): void {
     const now = this.#clock();
     for (const [sessionId, at] of this.#recentlyRevoked) if (now - at > 60_000) this.#recentlyRevoked.delete(sessionId);
-    for (const [streamId, closed] of this.#closedStreams) if (now - closed.at > this.limits.sseResumeGraceMs) this.#closedStreams.delete(streamId);
+    this.sse.sweep(now);
     for (const connection of this.#connections) connection.tick(now);
   }
 
@@ -326,7 +212,7 @@ export class RealtimeGateway {
       if (name === undefined) return { ok: false, code: 'token_invalid' };
       return { ok: true, claims, name };
     } catch (error) {
-      if (error instanceof TandemError) return { ok: false, code: error.code };
+      if (error instanceof TandemError) return { ok: false, code: closingCodeOf(error.code) };
       throw error;
     }
   }
@@ -351,30 +237,13 @@ export class RealtimeGateway {
 
   #forget(connection: Connection): void {
     if (!this.#connections.delete(connection)) return;
-    const streamId = this.#streamIdOf.get(connection);
-    if (streamId !== undefined) {
-      const entry = this.#streams.get(streamId);
-      const closed = entry?.stream.closedWith;
-      if (closed !== undefined && entry?.closedByClient !== true && !this.#draining) this.#closedStreams.set(streamId, { ...closed, at: this.#clock() });
-      this.#streams.delete(streamId);
-      this.#streamIdOf.delete(connection);
-    }
     this.#unbindSession(connection);
-    const perIp = this.#perIp.get(connection.ip);
-    if (perIp !== undefined && --perIp.count <= 0) this.#perIp.delete(connection.ip);
+    this.#admission.release(connection.ip);
     if (!connection.authenticated) return;
     const mine = (this.#byUser.get(connection.user.id) ?? 1) - 1;
     if (mine <= 0) this.#byUser.delete(connection.user.id);
     else this.#byUser.set(connection.user.id, mine);
   }
-}
-
-/** Why a handshake (WebSocket upgrade or SSE GET) was refused, and when to come back. */
-export interface Refusal {
-  code: ErrorCode;
-  retryAfter?: number;
-  /** For a stream the server closed while the client was away: that close. */
-  close?: { code: number; reason: string };
 }
 
 function destroyOnError(this: Duplex): void {
@@ -390,19 +259,7 @@ function forgetPeername(socket: Duplex): void {
   if (Object.hasOwn(socket, '_peername')) (socket as unknown as { _peername: unknown })._peername = undefined;
 }
 
-const REASONS: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 503: 'Service Unavailable' };
-
-/** Answers a refused upgrade with a plain HTTP problem response and closes the socket. */
-function refuse(socket: Duplex, code: ErrorCode | 'not_found', metrics: RealtimeMetrics, retryAfter?: number): void {
-  const entry = errorCatalog[code];
-  metrics.refusals.inc({ reason: code });
-  const body = JSON.stringify({ type: `urn:tandem:error:${code}`, title: entry.title, status: entry.status, code });
-  const headers = [
-    `HTTP/1.1 ${entry.status} ${REASONS[entry.status] ?? 'Refused'}`,
-    'Content-Type: application/problem+json',
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    'Connection: close',
-    ...(retryAfter === undefined ? [] : [`Retry-After: ${retryAfter}`]),
-  ];
-  socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
+/** A token check's failure as the code the connection closes with (an unexpected one: unauthorized). */
+function closingCodeOf(code: string): ClosingErrorCode {
+  return code === 'token_expired' || code === 'session_revoked' ? code : 'token_invalid';
 }

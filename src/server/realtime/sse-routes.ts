@@ -3,10 +3,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { TandemError } from '../errors';
 import type { TandemHttpApp } from '../http/app';
-import type { Refusal, RealtimeGateway } from './gateway';
+import type { Refusal } from './admission';
+import type { RealtimeGateway } from './gateway';
 
 /** The media type of the upstream POST: tandem.v1 client frames, one JSON text per line. */
-export const FRAMES_MEDIA_TYPE = 'application/x-ndjson';
+const FRAMES_MEDIA_TYPE = 'application/x-ndjson';
 
 const STREAM_ID = /^[A-Za-z0-9_-]{8,64}$/;
 const streamHeader = Type.Object({ 'tandem-stream': Type.String({ pattern: STREAM_ID.source }) });
@@ -27,10 +28,11 @@ export function installSseEndpoints(app: TandemHttpApp, gateway: RealtimeGateway
   // streams are admitted like WebSocket handshakes, and their frames go through the connection's
   // token bucket. POSTs and DELETEs to a stream that does not exist are answered before the body is read.
   const unlimited = { rateLimit: false } as const;
+  const streams = gateway.sse;
   const knownStream = (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
     const id = request.headers['tandem-stream'];
     // A malformed id is left to the schema (400); a well-formed unknown one is gone (410).
-    if (typeof id === 'string' && STREAM_ID.test(id) && !gateway.hasStream(id)) return done(refusalError({ code: 'stream_lost' }));
+    if (typeof id === 'string' && STREAM_ID.test(id) && !streams.has(id)) return done(refusalError({ code: 'stream_lost' }));
     done();
   };
 
@@ -52,7 +54,7 @@ export function installSseEndpoints(app: TandemHttpApp, gateway: RealtimeGateway
       raw.socket?.setNoDelay(true);
       return raw;
     };
-    const refusal = gateway.openStream(request.raw, typeof lastEventId === 'string' ? lastEventId : undefined, open);
+    const refusal = streams.open(request.raw, typeof lastEventId === 'string' ? lastEventId : undefined, open);
     if (refusal !== undefined) throw refusalError(refusal);
   });
 
@@ -63,14 +65,14 @@ export function installSseEndpoints(app: TandemHttpApp, gateway: RealtimeGateway
     scope.post(`${path}/sse/frames`, { config: unlimited, onRequest: knownStream, schema: { hide: true, headers: streamHeader } }, async (request, reply) => {
       // A POST without a body and without a Content-Type reaches here without going through a parser.
       if (typeof request.body !== 'string') throw new TandemError('unsupported_media_type');
-      const refusal = gateway.streamFrames(request.raw, String(request.headers['tandem-stream']), request.body);
+      const refusal = streams.frames(request.raw, String(request.headers['tandem-stream']), request.body);
       if (refusal !== undefined) throw refusalError(refusal);
       return reply.code(202).header('cache-control', 'no-store').send();
     });
   });
 
   app.delete(`${path}/sse`, { config: unlimited, onRequest: knownStream, schema: { hide: true, headers: streamHeader } }, async (request, reply) => {
-    const refusal = gateway.closeStream(request.raw, String(request.headers['tandem-stream']));
+    const refusal = streams.close(request.raw, String(request.headers['tandem-stream']));
     if (refusal !== undefined) throw refusalError(refusal);
     return reply.code(204).send();
   });

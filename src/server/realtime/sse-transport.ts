@@ -1,102 +1,88 @@
-import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
+import { CloseCode } from '../../protocol/close-codes';
+import type { Payload, SseData, Transport, TransportSink } from './transport';
 
-/** ws's readyState values, which the connection compares against. */
-const OPEN = 1 as const;
-const CLOSED = 3 as const;
-
-export interface SseStreamOptions {
+/** Options shared by every stream of a registry (one object, not one per stream). */
+export interface SseTransportOptions {
   /** Bytes of already written events kept for a resume (`Last-Event-ID`); older ones are forgotten. */
   replayBytes: number;
   /** How long a stream whose response ended waits for the client to resume it. */
   resumeGraceMs: number;
   /** The gateway's heartbeat; a client silent upstream for two of them is taken for dead. */
   heartbeatIntervalMs: number;
+  clock: () => number;
+  /** A clock reading; times are kept relative to it (small integers stay inline). */
+  epoch: number;
+  /** Called once a stream has ended, right after its connection was told. */
+  onEnded(stream: SseTransport): void;
 }
 
-/** One event kept for a resume: its sequence number and its whole text. */
+/** One event kept for a resume: its sequence number and its `data:` block (shared, see PayloadEncoder). */
 interface Written {
   seq: number;
-  /** The event's `data:` lines and blank line, shared by every stream that wrote the same payload. */
   data: SseData;
 }
 
-/** A payload's SSE `data:` block and its size in bytes. */
-interface SseData {
-  text: string;
-  bytes: number;
+const kStream = Symbol('tandem.sse-stream');
+type ResponseOfStream = ServerResponse & { [kStream]: SseTransport };
+
+/** Reports nothing: the sink of a stream no connection has bound yet. */
+const unbound: TransportSink = Object.freeze({ received() {}, ended() {} });
+
+/** A payload's SSE `data:` block: one `data:` line per line of the payload, then a blank line. */
+export function sseData(payload: string): SseData {
+  const text = `data: ${payload.replaceAll('\n', '\ndata: ')}\n\n`;
+  return { text, bytes: Buffer.byteLength(text) };
 }
 
 /**
- * The last payload turned into `data:` lines. Subscribers of a channel are flushed one after the
- * other with the very same frame buffer (FlushScheduler encodes once per distinct payload), so
- * this one-entry cache makes the conversion once per publication, not once per stream, and the
- * replay buffers of all those streams share one string. A live Buffer's (ArrayBuffer, offset,
- * length) identifies it: we hold it, so its memory cannot be reused for another one.
- */
-let lastPayload: Buffer | undefined;
-let lastData: SseData = { text: '', bytes: 0 };
-
-function dataOf(payload: Buffer): SseData {
-  const last = lastPayload;
-  if (last !== undefined && last.buffer === payload.buffer && last.byteOffset === payload.byteOffset && last.length === payload.length) return lastData;
-  const text = `data: ${payload.toString('utf8').replaceAll('\n', '\ndata: ')}\n\n`;
-  lastPayload = payload;
-  lastData = { text, bytes: Buffer.byteLength(text) };
-  return lastData;
-}
-
-/**
- * The SSE fallback's half of a realtime connection: a logical stream that outlives any one HTTP
- * response. It behaves like the `ws` socket the Connection drives (readyState, bufferedAmount,
- * send, ping, close, terminate; message/pong/close events), so the Connection, its checks and
- * its limits are the same code for both transports.
+ * The SSE fallback's transport: a logical stream that outlives any one HTTP response.
  *
  * Down: every coalesced write is one SSE event, `id: <stream>.<seq>` and one `data:` line per
  * tandem.v1 frame (a client joining the data lines with '\n' gets exactly what a WebSocket
- * message carries). Up: the POSTed frames are fed in as messages, in order.
+ * message carries). Up: the POSTed frames are handed to the connection in order (`receive`).
  *
  * When the response ends without a close (a proxy timeout, a network change), the stream stays
  * subscribed for resumeGraceMs, writing into its replay buffer; a GET with
  * `Last-Event-ID: <stream>.<seq>` within that time resumes it and receives what followed `seq`.
  */
-export class SseStream extends EventEmitter {
-  readonly OPEN = OPEN;
+export class SseTransport implements Transport {
   readonly id: string;
-  readyState: 0 | 1 | 2 | 3 = OPEN;
-  readonly #options: SseStreamOptions;
+  readonly #options: SseTransportOptions;
+  #sink: TransportSink = unbound;
   #response: ServerResponse | undefined;
+  /** Set by close or terminate: the stream writes nothing more and cannot be resumed. */
+  #ended = false;
   #seq = 0;
   #written: Written[] = [];
   #writtenBytes = 0;
   /** Bytes written while no response was attached (the client has not seen them). */
   #detachedBytes = 0;
   #graceTimer: NodeJS.Timeout | undefined;
-  #closeEmitted = false;
+  /** When the client last sent frames (or opened / resumed the stream), relative to options.epoch. */
+  #heardAt: number;
+  /** Whether the client showed life since the last heartbeat. */
+  #alive = true;
   /** The close, when the server closed the stream while no response was attached. */
   closedWith: { code: number; reason: string } | undefined;
-  /** When the client last sent frames (or opened / resumed the stream). */
-  #heardAt = Date.now();
 
-  constructor(id: string, options: SseStreamOptions) {
-    super();
+  constructor(id: string, options: SseTransportOptions) {
     this.id = id;
     this.#options = options;
+    this.#heardAt = options.clock() - options.epoch;
   }
 
-  /** Whether a response is attached now (false between a drop and its resume). */
-  get attached(): boolean {
-    return this.#response !== undefined;
+  bind(sink: TransportSink): void {
+    this.#sink = sink;
+  }
+
+  get writable(): boolean {
+    return !this.#ended;
   }
 
   /** What the client has not received yet, as far as this side knows. */
-  get bufferedAmount(): number {
+  get backlog(): number {
     return this.#response === undefined ? this.#detachedBytes : this.#response.writableLength;
-  }
-
-  /** The last sequence number written. */
-  get seq(): number {
-    return this.#seq;
   }
 
   /**
@@ -110,70 +96,82 @@ export class SseStream extends EventEmitter {
     this.#response?.destroy();
     this.#response = response;
     this.#detachedBytes = 0;
-    this.#heardAt = Date.now();
+    this.#heardFrom();
     if (this.#graceTimer !== undefined) clearTimeout(this.#graceTimer);
     this.#graceTimer = undefined;
-    // A (re)attach is a sign of life: a heartbeat that found the stream detached must not drop it now.
-    this.emit('pong');
-    response.on('close', () => {
-      if (this.#response === response) this.#detached();
-    });
+    (response as ResponseOfStream)[kStream] = this;
+    response.on('close', SseTransport.#onResponseClose);
     response.write(`event: hello\ndata: ${JSON.stringify({ ...hello, sid: this.id })}\n\n`);
     if (after !== undefined) for (const event of this.#written) if (event.seq > after) response.write(this.#idLine(event.seq) + event.data.text);
     return true;
   }
 
+  // One listener for every response (Node calls it with `this` = the response).
+  static #onResponseClose = function (this: ResponseOfStream) {
+    const stream = this[kStream];
+    if (stream.#response === this) stream.#detached();
+  };
+
   /** Whether a resume after `seq` would miss nothing (every later event is still kept). */
   canResumeAfter(seq: number): boolean {
-    if (this.readyState !== OPEN || !Number.isInteger(seq) || seq < 0 || seq > this.#seq) return false;
+    if (this.#ended || !Number.isInteger(seq) || seq < 0 || seq > this.#seq) return false;
     const oldest = this.#written[0]?.seq ?? this.#seq + 1;
     return seq + 1 >= oldest;
   }
 
-  /** The connection's coalesced write: frames joined by '\n', as a WebSocket payload. */
-  send(payload: Buffer): void {
-    if (this.readyState !== OPEN) return;
+  /** One SSE event; kept for a resume, and only buffered while no response is attached. */
+  write(payload: Payload): number {
+    if (this.#ended) return 0;
     this.#seq += 1;
-    const data = dataOf(payload);
+    const data = payload.sseData();
     const idLine = this.#idLine(this.#seq);
     this.#remember({ seq: this.#seq, data }, idLine.length);
     if (this.#response === undefined) this.#detachedBytes += idLine.length + data.bytes;
     else this.#response.write(idLine + data.text);
+    return idLine.length + data.bytes;
   }
 
   #idLine(seq: number): string {
     return `id: ${this.id}.${seq}\n`;
   }
 
-  /** Upstream: one client frame, as the socket's message event would carry it. */
+  /** Upstream: one client frame (a line of a POSTed body). */
   receive(frame: Buffer): void {
-    if (this.readyState !== OPEN) return;
-    this.#heardAt = Date.now();
+    if (this.#ended) return;
     // The client's frames are the stream's sign of life (SSE has no pong): heard from is alive.
-    this.emit('pong');
-    this.emit('message', frame, false);
+    this.#heardFrom();
+    this.#sink.received(frame, false);
+  }
+
+  #heardFrom(): void {
+    this.#heardAt = this.#options.clock() - this.#options.epoch;
+    this.#alive = true;
   }
 
   /**
-   * The heartbeat. A comment keeps proxies from timing the response out. SSE has no pong: the
-   * answer is the client's own `ping` frames (POSTed every heartbeat, and it drops a stream it
-   * stops hearing from). A client heard from within two intervals, on an attached stream, counts
-   * as alive; one that went silent is terminated by the connection's next heartbeat, so a dead
-   * peer behind a silent TCP connection leaves presence in about a minute, not at TCP's timeout.
+   * A comment keeps proxies from timing the response out. SSE has no pong: the answer is the
+   * client's own `ping` frames (POSTed every heartbeat, and it drops a stream it stops hearing
+   * from). A client heard from within two intervals, on an attached stream, counts as alive; one
+   * that went silent is reported dead at the next heartbeat, so a dead peer behind a silent TCP
+   * connection leaves presence in about a minute, not at TCP's timeout. A (re)attach counts as
+   * life: a heartbeat that found the stream detached must not drop it once resumed.
    */
-  ping(): void {
-    if (this.#response === undefined) return;
+  heartbeat(): boolean {
+    if (!this.#alive) return false;
+    this.#alive = false;
+    if (this.#response === undefined) return true;
     this.#response.write(': ping\n\n');
-    if (Date.now() - this.#heardAt < 2 * this.#options.heartbeatIntervalMs) this.emit('pong');
+    const now = this.#options.clock() - this.#options.epoch;
+    if (now - this.#heardAt < 2 * this.#options.heartbeatIntervalMs) this.#alive = true;
+    return true;
   }
 
   /**
    * Ends the stream for good: a `close` event with the code and reason, then the response ends.
-   * Closed while detached, the close is kept in `closedWith` for the gateway to tell a resume.
+   * Closed while detached, the close is kept in `closedWith` for the registry to tell a resume.
    */
-  close(code = 1000, reason = ''): void {
-    if (this.readyState === CLOSED) return;
-    this.readyState = CLOSED;
+  close(code: number, reason: string): void {
+    if (this.#ended) return;
     const response = this.#response;
     this.#response = undefined;
     if (response === undefined) {
@@ -190,28 +188,30 @@ export class SseStream extends EventEmitter {
 
   /** Drops the stream at once (no close event): laggards, dead peers, a resume that came too late. */
   terminate(): void {
-    this.readyState = CLOSED;
+    if (this.#ended) return;
     const response = this.#response;
     this.#response = undefined;
     response?.destroy();
-    this.#end(1006);
+    this.#end(CloseCode.abnormal);
   }
 
   #end(code: number): void {
+    this.#ended = true;
     if (this.#graceTimer !== undefined) clearTimeout(this.#graceTimer);
     this.#graceTimer = undefined;
     this.#written = [];
     this.#writtenBytes = 0;
-    if (this.#closeEmitted) return;
-    this.#closeEmitted = true;
-    // Like ws, 'close' comes after the call that caused it has returned.
-    setImmediate(() => this.emit('close', code));
+    // Like ws, the end is reported after the call that caused it has returned.
+    setImmediate(() => {
+      this.#sink.ended(code);
+      this.#options.onEnded(this);
+    });
   }
 
   /** The response went away (peer, proxy, network): wait resumeGraceMs for a resume. */
   #detached(): void {
     this.#response = undefined;
-    if (this.readyState !== OPEN) return;
+    if (this.#ended) return;
     this.#graceTimer = setTimeout(() => this.terminate(), this.#options.resumeGraceMs);
     this.#graceTimer.unref();
   }
