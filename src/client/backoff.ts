@@ -23,7 +23,7 @@ export interface BackoffOptions {
   now?: () => number;
 }
 
-export const DEFAULT_BACKOFF = { baseMs: 500, capMs: 30_000, factor: 2, stableMs: 10_000 } as const;
+const DEFAULT_BACKOFF = { baseMs: 500, capMs: 30_000, factor: 2, stableMs: 10_000 } as const;
 
 interface Shape {
   baseMs: number;

@@ -1,8 +1,6 @@
-import type { Static } from 'typebox';
-import type { ProblemSchema } from '../apps/social/schemas';
+import type { Problem } from '../protocol/problem';
 
-/** An RFC 9457 problem as Tandem answers it (docs/errors.md); `code` is the stable part. */
-export type Problem = Static<typeof ProblemSchema>;
+export type { Problem };
 
 /** Codes the client makes up itself, when no server answer carried one. */
 export type ClientErrorCode = 'network_error' | 'timeout' | 'aborted' | 'invalid_response' | 'signed_out';

@@ -1,5 +1,5 @@
 /** Response headers kept with a cached body: a 304 may omit them, and lists need their position. */
-export const CACHED_HEADERS = ['tandem-channel', 'tandem-epoch', 'tandem-position', 'link'] as const;
+const CACHED_HEADERS = ['tandem-channel', 'tandem-epoch', 'tandem-position', 'link'] as const;
 
 export interface CachedResponse {
   etag: string;

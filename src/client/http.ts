@@ -1,14 +1,8 @@
+import type { StreamPosition } from '../protocol/frames';
 import { Backoff, type BackoffOptions } from './backoff';
 import { EtagCache, headersToKeep, isCacheable, type CachedResponse } from './etag-cache';
 import { errorFromResponse, TandemClientError } from './errors';
 import type { TokenStore } from './token-store';
-
-/** Where a list was read in its realtime channel: subscribe `since` it to miss nothing. */
-export interface ChannelPosition {
-  channel: string;
-  epoch: string;
-  offset: number;
-}
 
 export interface RetryOptions {
   /** Attempts in all, the first included. Default 4. */
@@ -48,7 +42,7 @@ export interface HttpOptions {
 export type AuthMode = 'bearer' | 'current' | 'none';
 
 export interface RequestSpec {
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** From the base URL, e.g. '/api/posts'. */
   path: string;
   query?: Record<string, string | number | undefined>;
@@ -57,18 +51,25 @@ export interface RequestSpec {
   /** A creating POST: it gets an Idempotency-Key (this one, or a new one) kept across retries. */
   create?: boolean;
   idempotencyKey?: string;
-  /** Whether a retry is safe without a key. Default: GET and DELETE. */
+  /** Whether a retry is safe without a key. Default: GET, PUT and DELETE (idempotent by HTTP's definition). */
   idempotent?: boolean;
   ifMatch?: string;
   signal?: AbortSignal;
 }
 
-export interface ApiResponse<T> {
+/** Where an answer was read in its realtime channel (`Tandem-Channel`, `Tandem-Epoch`, `Tandem-Position`). */
+export interface ChannelRead {
+  /** The channel whose changes follow this answer, e.g. 'feed'; undefined when the route has none. */
+  channel: string | undefined;
+  /** The channel's position when the answer was read: subscribe `since` it to miss nothing. */
+  position: StreamPosition | undefined;
+}
+
+export interface ApiResponse<T> extends ChannelRead {
   status: number;
   body: T;
   headers: Headers;
   etag: string | undefined;
-  position: ChannelPosition | undefined;
   /** The server answered 304 and `body` is the kept copy. */
   notModified: boolean;
 }
@@ -94,7 +95,7 @@ function defaultKey(): string {
 }
 
 /** The user a bearer token speaks for (its `sub`), so cached private answers never cross users. */
-export function identityOf(token: string | undefined): string {
+function identityOf(token: string | undefined): string {
   if (token === undefined) return 'anonymous';
   const payload = token.split('.')[1];
   try {
@@ -115,13 +116,13 @@ function parseBody(status: number, text: string): unknown {
   }
 }
 
-/** Tandem-Channel / Tandem-Epoch / Tandem-Position, when all three are there. */
-export function positionOf(get: (name: string) => string | null | undefined): ChannelPosition | undefined {
-  const channel = get('tandem-channel');
+/** The channel (Tandem-Channel) and its position `{e, o}` (Tandem-Epoch, Tandem-Position: both, or none). */
+function channelReadOf(get: (name: string) => string | null | undefined): ChannelRead {
+  const channel = get('tandem-channel') ?? undefined;
   const epoch = get('tandem-epoch');
   const offset = Number(get('tandem-position') ?? Number.NaN);
-  if (channel == null || epoch == null || !Number.isSafeInteger(offset)) return undefined;
-  return { channel, epoch, offset };
+  const position = epoch == null || epoch === '' || !Number.isSafeInteger(offset) || offset < 0 ? undefined : { e: epoch, o: offset };
+  return { channel, position };
 }
 
 /**
@@ -144,7 +145,7 @@ export class HttpEngine {
 
   async send<T>(spec: RequestSpec): Promise<ApiResponse<T>> {
     const key = spec.create ? (spec.idempotencyKey ?? (this.#options.idempotencyKey ?? defaultKey)()) : undefined;
-    const retryable = spec.idempotent ?? (spec.method === 'GET' || spec.method === 'DELETE' || key !== undefined);
+    const retryable = spec.idempotent ?? (spec.method === 'GET' || spec.method === 'PUT' || spec.method === 'DELETE' || key !== undefined);
     const maxAttempts = retryable ? Math.max(1, this.#options.retry?.maxAttempts ?? 4) : 1;
     const backoff = new Backoff({ ...this.#options.retry?.backoff, random: this.#options.retry?.backoff?.random ?? this.#options.random });
     let refreshed = false;
@@ -213,13 +214,13 @@ export class HttpEngine {
       this.#options.cache.set(cacheKey, { etag: response.headers.get('etag')!, body, headers: headersToKeep(response.headers) });
     }
     const etag = response.headers.get('etag') ?? undefined;
-    return { status: response.status, body: body as T, headers: response.headers, etag, position: positionOf((n) => response.headers.get(n)), notModified: false };
+    return { status: response.status, body: body as T, headers: response.headers, etag, ...channelReadOf((n) => response.headers.get(n)), notModified: false };
   }
 
   #fromCache<T>(response: Response, cached: CachedResponse): ApiResponse<T> {
     // A 304 carries the current position (the server sends it on both); the kept one is the fallback.
     const header = (name: string) => response.headers.get(name) ?? cached.headers[name];
-    return { status: 304, body: cached.body as T, headers: response.headers, etag: cached.etag, position: positionOf(header), notModified: true };
+    return { status: 304, body: cached.body as T, headers: response.headers, etag: cached.etag, ...channelReadOf(header), notModified: true };
   }
 
   #url(spec: RequestSpec): string {

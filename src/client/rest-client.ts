@@ -1,24 +1,30 @@
-import type { Static } from 'typebox';
-import type { Comment, Conversation, Message, Notification, Post, PublicUser, TokenResponse, UserRef } from '../apps/social/schemas';
 import { EtagCache } from './etag-cache';
 import { TandemClientError } from './errors';
-import { HttpEngine, type ApiResponse, type ChannelPosition, type RequestSpec, type RetryOptions, type Timers } from './http';
+import { HttpEngine, type ApiResponse, type AuthMode, type ChannelRead, type RequestSpec, type RetryOptions, type Timers } from './http';
 import { TokenStore, type AccessToken } from './token-store';
 
-/** What register, login and refresh answer. */
-export type Session = Static<typeof TokenResponse>;
-
-/** A page of a list, and where it was read in its realtime channel (the snapshot handoff). */
-export interface ListResult<T> {
-  items: T[];
-  nextCursor: string | null;
-  /** Subscribe `since` this position to get exactly the changes after this page. */
-  position: ChannelPosition | undefined;
+/** What register, login and refresh answer; `U` is the app's user representation. */
+export interface Session<U = unknown> {
+  accessToken: string;
+  tokenType: string;
+  /** Seconds until the access token expires (the client times it with its own clock). */
+  expiresIn: number;
+  /** The access token's expiry, ms since the epoch, on the server's clock. */
+  expiresAt: number;
+  /** Single use; also set as the httpOnly refresh cookie. */
+  refreshToken: string;
+  refreshExpiresAt: number;
+  user: U;
 }
 
-export interface PresenceSnapshot {
-  users: UserRef[];
-  count: number;
+/**
+ * A page of a list, and where it was read in its realtime channel (the snapshot handoff):
+ * `realtime.subscribe(list.channel, handler, { since: list.position })` gets exactly the changes
+ * after this page.
+ */
+export interface ListResult<T> extends ChannelRead {
+  items: T[];
+  nextCursor: string | null;
 }
 
 export interface PageOptions {
@@ -26,6 +32,12 @@ export interface PageOptions {
   /** 1-100; the server's default is 20. */
   limit?: number;
   signal?: AbortSignal;
+}
+export interface ListOptions {
+  /** Default 'bearer'; 'none' for public lists (no token, no refresh). */
+  auth?: AuthMode;
+  /** More query parameters (filters), next to `cursor` and `limit`. */
+  query?: Record<string, string | number | undefined>;
 }
 export interface CallOptions {
   signal?: AbortSignal;
@@ -39,9 +51,18 @@ export interface WriteOptions extends CallOptions {
   ifMatch?: string;
 }
 
-export interface RestClientOptions {
-  /** Where the API is, e.g. 'https://tandem.example' (paths start with /api). */
+/** What `register` sends: the credentials, and whatever else the app's account route takes. */
+export interface RegisterInput {
+  username: string;
+  password: string;
+  [field: string]: unknown;
+}
+
+export interface RestClientOptions<U = unknown> {
+  /** Where the API is, e.g. 'https://tandem.example' (paths are from there, e.g. '/api/posts'). */
   baseUrl: string;
+  /** Where the account routes are: `${authPath}/register|login|refresh|logout`. Default '/api/auth'. */
+  authPath?: string;
   /** Default globalThis.fetch. */
   fetch?: typeof fetch;
   /** 'include' in browsers on another origin, so the httpOnly refresh cookie is sent. */
@@ -66,7 +87,7 @@ export interface RestClientOptions {
   random?: () => number;
   idempotencyKey?: () => string;
   /** Each new session (login, register, refresh), e.g. to persist its refresh token. */
-  onSession?: (session: Session) => void;
+  onSession?: (session: Session<U>) => void;
   /** The session is over (refresh refused, or a request refused after the one refresh): sign in again. */
   onAuthFailure?: (error: TandemClientError) => void;
 }
@@ -74,27 +95,31 @@ export interface RestClientOptions {
 const REFRESH_REFUSED = new Set(['refresh_token_invalid', 'refresh_token_reused', 'session_revoked']);
 
 /**
- * Typed methods for the social REST API. Tokens are attached and refreshed once, single-flight,
- * on 401; GETs revalidate with ETags; creating POSTs carry an Idempotency-Key so their retries
- * are safe; network errors, 503 and 429 are retried with backoff (Retry-After honoured).
- * Failures are TandemClientError with the problem's `code`.
+ * The HTTP core for any Tandem API: tokens attached and refreshed once, single-flight, on 401;
+ * GETs revalidated with ETags; creating POSTs carry an Idempotency-Key so their retries are
+ * safe; network errors, 503 and 429 retried with backoff (Retry-After honoured). Failures are
+ * TandemClientError with the problem's `code`. An app's typed client extends it with one-line
+ * methods over `request` and `list` (the social app's is `SocialClient`, src/apps/social/client.ts).
  *
  * @example
- * const api = new RestClient({ baseUrl: 'http://localhost:3000' });
+ * const api = new RestClient<{ id: number; username: string }>({ baseUrl: 'http://localhost:3000' });
  * await api.login({ username: 'alice', password: 'tandem-demo' });
- * const feed = await api.listPosts({ limit: 20 }); // feed.position → realtime subscribe since
+ * const feed = await api.list<{ id: number }>('/api/posts', { limit: 20 }, { auth: 'none' });
+ * realtime.subscribe(feed.channel!, onChange, { since: feed.position });
  */
-export class RestClient {
+export class RestClient<U = unknown> {
   readonly tokens: TokenStore;
   readonly #http: HttpEngine;
   readonly #cache: EtagCache;
-  readonly #options: RestClientOptions;
+  readonly #options: RestClientOptions<U>;
   readonly #now: () => number;
+  readonly #authPath: string;
   #refreshToken: string | undefined;
 
-  constructor(options: RestClientOptions) {
+  constructor(options: RestClientOptions<U>) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#authPath = (options.authPath ?? '/api/auth').replace(/\/+$/, '');
     this.tokens = options.tokens ?? new TokenStore({ now: this.#now });
     if (!this.tokens.canRefresh) this.tokens.setRefresher(() => this.#refreshSession());
     this.#refreshToken = options.refreshToken;
@@ -102,21 +127,44 @@ export class RestClient {
     this.#http = new HttpEngine({ ...options, tokens: this.tokens, cache: this.#cache });
   }
 
-  /** Any request, with its status, headers, ETag and position (for what the typed methods hide). */
+  /**
+   * Any request, with its status, headers, ETag, channel and position. `auth` defaults to
+   * 'bearer'; `create: true` adds an Idempotency-Key kept across retries.
+   *
+   * @example
+   * const { body, etag } = await api.request<Post>({ method: 'GET', path: '/api/posts/7', auth: 'none' });
+   */
   request<T>(spec: RequestSpec): Promise<ApiResponse<T>> {
     return this.#http.send<T>(spec);
   }
 
-  // --- auth -------------------------------------------------------------------------------
+  /**
+   * One page of a paged list (`{ items, nextCursor }` bodies), with the channel and position it
+   * was read at. `X` types members the list has besides those (e.g. `unreadCount`).
+   *
+   * @example
+   * const page = await api.list<Post>('/api/posts', { limit: 20 }, { auth: 'none' });
+   * const next = page.nextCursor === null ? undefined : await api.list<Post>('/api/posts', { cursor: page.nextCursor }, { auth: 'none' });
+   */
+  async list<T, X extends object = object>(path: string, page: PageOptions = {}, options: ListOptions = {}): Promise<ListResult<T> & X> {
+    const { cursor, limit, signal } = page;
+    const spec: RequestSpec = { method: 'GET', path, query: { ...options.query, cursor, limit }, auth: options.auth ?? 'bearer', signal };
+    const response = await this.#http.send<{ items: T[]; nextCursor: string | null } & X>(spec);
+    return { ...response.body, channel: response.channel, position: response.position };
+  }
 
-  async register(input: { username: string; password: string; displayName?: string }, options: CallOptions = {}): Promise<Session> {
-    const session = await this.#body<Session>({ method: 'POST', path: '/api/auth/register', body: input, auth: 'none', ...options });
+  // --- the account ------------------------------------------------------------------------
+
+  /** Creates an account and signs in with it (`POST ${authPath}/register`). */
+  async register(input: RegisterInput, options: CallOptions = {}): Promise<Session<U>> {
+    const session = await this.#body<Session<U>>({ method: 'POST', path: `${this.#authPath}/register`, body: input, auth: 'none', ...options });
     this.tokens.set(this.#keep(session));
     return session;
   }
 
-  async login(input: { username: string; password: string }, options: CallOptions = {}): Promise<Session> {
-    const session = await this.#body<Session>({ method: 'POST', path: '/api/auth/login', body: input, auth: 'none', ...options });
+  /** Signs in (`POST ${authPath}/login`); the tokens go to `tokens`, shared with the RealtimeClient. */
+  async login(input: { username: string; password: string }, options: CallOptions = {}): Promise<Session<U>> {
+    const session = await this.#body<Session<U>>({ method: 'POST', path: `${this.#authPath}/login`, body: input, auth: 'none', ...options });
     this.tokens.set(this.#keep(session));
     return session;
   }
@@ -130,103 +178,12 @@ export class RestClient {
   async logout(options: CallOptions = {}): Promise<void> {
     try {
       const body = this.#refreshToken === undefined ? {} : { refreshToken: this.#refreshToken };
-      await this.#body<void>({ method: 'POST', path: '/api/auth/logout', body, auth: 'current', ...options });
+      await this.#body<void>({ method: 'POST', path: `${this.#authPath}/logout`, body, auth: 'current', ...options });
     } finally {
       this.#refreshToken = undefined;
       this.tokens.clear();
       this.#cache.clear();
     }
-  }
-
-  // --- users ------------------------------------------------------------------------------
-
-  getUser(username: string, options: CallOptions = {}): Promise<PublicUser> {
-    return this.#body({ method: 'GET', path: `/api/users/${encodeURIComponent(username)}`, auth: 'none', ...options });
-  }
-
-  me(options: CallOptions = {}): Promise<PublicUser> {
-    return this.#body({ method: 'GET', path: '/api/me', ...options });
-  }
-
-  updateMe(changes: { displayName?: string; bio?: string }, options: WriteOptions = {}): Promise<PublicUser> {
-    return this.#body({ method: 'PATCH', path: '/api/me', body: changes, ...options });
-  }
-
-  // --- posts and comments -------------------------------------------------------------------
-
-  listPosts(page: PageOptions = {}): Promise<ListResult<Post>> {
-    return this.#list('/api/posts', page, 'none');
-  }
-
-  getPost(id: number, options: CallOptions = {}): Promise<Post> {
-    return this.#body({ method: 'GET', path: `/api/posts/${id}`, auth: 'none', ...options });
-  }
-
-  createPost(input: { body: string }, options: CreateOptions = {}): Promise<Post> {
-    return this.#body({ method: 'POST', path: '/api/posts', body: input, create: true, ...options });
-  }
-
-  updatePost(id: number, changes: { body: string }, options: WriteOptions = {}): Promise<Post> {
-    return this.#body({ method: 'PATCH', path: `/api/posts/${id}`, body: changes, ...options });
-  }
-
-  deletePost(id: number, options: WriteOptions = {}): Promise<void> {
-    return this.#body({ method: 'DELETE', path: `/api/posts/${id}`, ...options });
-  }
-
-  listComments(postId: number, page: PageOptions = {}): Promise<ListResult<Comment>> {
-    return this.#list(`/api/posts/${postId}/comments`, page, 'none');
-  }
-
-  createComment(postId: number, input: { body: string; parentId?: number | null }, options: CreateOptions = {}): Promise<Comment> {
-    return this.#body({ method: 'POST', path: `/api/posts/${postId}/comments`, body: input, create: true, ...options });
-  }
-
-  deleteComment(id: number, options: WriteOptions = {}): Promise<void> {
-    return this.#body({ method: 'DELETE', path: `/api/comments/${id}`, ...options });
-  }
-
-  // --- conversations ------------------------------------------------------------------------
-
-  /** Opens a conversation with these usernames, or returns the one they already have. */
-  openConversation(input: { members: string[] }, options: CreateOptions = {}): Promise<Conversation> {
-    return this.#body({ method: 'POST', path: '/api/conversations', body: input, create: true, ...options });
-  }
-
-  listConversations(page: PageOptions = {}): Promise<ListResult<Conversation>> {
-    return this.#list('/api/conversations', page, 'bearer');
-  }
-
-  /** One conversation you are in, with its members (`not_found` for others' conversations). */
-  getConversation(id: number, options: CallOptions = {}): Promise<Conversation> {
-    return this.#body({ method: 'GET', path: `/api/conversations/${id}`, ...options });
-  }
-
-  listMessages(conversationId: number, page: PageOptions = {}): Promise<ListResult<Message>> {
-    return this.#list(`/api/conversations/${conversationId}/messages`, page, 'bearer');
-  }
-
-  sendMessage(conversationId: number, input: { body: string }, options: CreateOptions = {}): Promise<Message> {
-    return this.#body({ method: 'POST', path: `/api/conversations/${conversationId}/messages`, body: input, create: true, ...options });
-  }
-
-  // --- notifications and presence -----------------------------------------------------------
-
-  listNotifications(page: PageOptions = {}): Promise<ListResult<Notification> & { unreadCount: number }> {
-    return this.#list('/api/notifications', page, 'bearer');
-  }
-
-  /** Marks the given notifications read, or all of them. Safe to retry: marking twice is marking once. */
-  markNotificationsRead(ids?: number[], options: CallOptions = {}): Promise<{ read: number[]; unreadCount: number }> {
-    return this.#body({ method: 'POST', path: '/api/notifications/read', body: ids === undefined ? {} : { ids }, idempotent: true, ...options });
-  }
-
-  online(options: CallOptions = {}): Promise<PresenceSnapshot> {
-    return this.#body({ method: 'GET', path: '/api/online', ...options });
-  }
-
-  conversationPresence(conversationId: number, options: CallOptions = {}): Promise<PresenceSnapshot> {
-    return this.#body({ method: 'GET', path: `/api/conversations/${conversationId}/presence`, ...options });
   }
 
   // --- internals ----------------------------------------------------------------------------
@@ -235,21 +192,15 @@ export class RestClient {
     return (await this.#http.send<T>(spec)).body;
   }
 
-  async #list<T, X extends object = object>(path: string, page: PageOptions, auth: 'none' | 'bearer'): Promise<ListResult<T> & X> {
-    const { cursor, limit, signal } = page;
-    const response = await this.#http.send<{ items: T[]; nextCursor: string | null } & X>({ method: 'GET', path, query: { cursor, limit }, auth, signal });
-    return { ...response.body, position: response.position };
-  }
-
   /** Keeps what a session answer brings and returns its access token, timed by our clock. */
-  #keep(session: Session): AccessToken {
+  #keep(session: Session<U>): AccessToken {
     if (this.#options.refreshTokenInBody ?? this.#options.credentials !== 'include') this.#refreshToken = session.refreshToken;
     this.#options.onSession?.(session);
     return this.#accessTokenOf(session);
   }
 
   /** expiresIn, not expiresAt: our clock may disagree with the server's. */
-  #accessTokenOf(session: Session): AccessToken {
+  #accessTokenOf(session: Session<U>): AccessToken {
     return { accessToken: session.accessToken, expiresAt: this.#now() + session.expiresIn * 1000 };
   }
 
@@ -260,7 +211,7 @@ export class RestClient {
     try {
       const body = inBody ? { refreshToken: this.#refreshToken } : {};
       const generation = this.tokens.generation;
-      const session = await this.#body<Session>({ method: 'POST', path: '/api/auth/refresh', body, auth: 'none', idempotent: false });
+      const session = await this.#body<Session<U>>({ method: 'POST', path: `${this.#authPath}/refresh`, body, auth: 'none', idempotent: false });
       // A login, logout or account switch happened meanwhile: this old session must not replace
       // the current refresh token (nor reach onSession); the TokenStore drops its access token too.
       if (this.tokens.generation !== generation) return this.#accessTokenOf(session);

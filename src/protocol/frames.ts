@@ -1,14 +1,14 @@
-import { Type, type Static } from 'typebox';
-
 /**
  * The tandem.v1 wire protocol: JSON text frames, one object per frame, discriminated by `t`.
  * Control frames (`t`) are namespaced apart from application events (`ev` inside a publication),
  * so an app can name its events anything. Keys are short because bytes on the wire are product.
  */
-export const SUBPROTOCOL = 'tandem.v1';
+import { Type, type Static } from 'typebox';
+import { MAX_REQUEST_ID } from './wire';
 
-/** Request ids are chosen by the client, unique among its requests in flight. */
-export const MAX_REQUEST_ID = 2 ** 31 - 1;
+// The constants live in wire.ts (no TypeBox), so the client can import them too.
+export { MAX_REQUEST_ID, SUBPROTOCOL } from './wire';
+
 const RequestId = Type.Integer({ minimum: 1, maximum: MAX_REQUEST_ID });
 const ChannelName = Type.String({ minLength: 1, maxLength: 128, pattern: '^[a-z]+(:[A-Za-z0-9_.-]{1,64})?$' });
 const EventName = Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z][a-z0-9_.-]*$' });

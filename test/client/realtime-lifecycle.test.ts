@@ -95,7 +95,7 @@ describe.each(['websocket', 'sse'] as const)('over %s', (transport) => {
       for (let i = 1; i <= 3; i += 1) await comment(running, alice, post.id, `before ${i}`);
       await until(() => seen.messages.length === 3, 'three comments');
 
-      skew.ms = (running.config.accessTokenTtlSeconds - 30) * 1000; // inside the 60 s warning window
+      skew.ms = (running.config.auth.accessTokenTtlSeconds - 30) * 1000; // inside the 60 s warning window
       await until(() => sent.some((s) => s.frame.t === 'refresh'), 'a refresh frame');
       expect(refreshes.calls).toBe(1);
       const refresh = sent.find((s) => s.frame.t === 'refresh')!.frame;
@@ -129,7 +129,7 @@ describe.each(['websocket', 'sse'] as const)('over %s', (transport) => {
       await until(() => seen.messages.length === 1, 'one comment');
 
       refreshes.failNext = 1;
-      skew.ms = (running.config.accessTokenTtlSeconds - 30) * 1000;
+      skew.ms = (running.config.auth.accessTokenTtlSeconds - 30) * 1000;
       await until(() => errors.includes('token_refresh_failed'), 'the failed refresh reported');
       const writer = await registerUser(running);
       const reconnecting = nextState(client, 'reconnecting');

@@ -1,59 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RealtimeClient, type ConnectionStateChange, type NetworkEvents, type RealtimeClientOptions, type RealtimeMessage } from '../../src/client/index';
+import { accept, FakeSocket, latest } from './fake-socket';
 
 /**
  * The RealtimeClient's timing with fake timers and a scripted WebSocket: heartbeats, backoff,
  * retry hints, request timeouts, stale attempts and network events. No server.
  */
-
-class FakeSocket {
-  static instances: FakeSocket[] = [];
-  readyState = 0;
-  readonly url: string;
-  readonly protocols: string | string[] | undefined;
-  readonly sent: Array<Record<string, unknown>> = [];
-  onopen: ((event: unknown) => void) | null = null;
-  onmessage: ((event: { data: unknown }) => void) | null = null;
-  onclose: ((event: { code: number; reason: string }) => void) | null = null;
-  onerror: ((event: unknown) => void) | null = null;
-  closedWith: { code?: number; reason?: string } | undefined;
-
-  constructor(url: string, protocols?: string | string[]) {
-    this.url = url;
-    this.protocols = protocols;
-    FakeSocket.instances.push(this);
-  }
-
-  send(data: string): void {
-    this.sent.push(JSON.parse(data) as Record<string, unknown>);
-  }
-
-  close(code?: number, reason?: string): void {
-    this.readyState = 3;
-    this.closedWith = { code, reason };
-  }
-
-  // Test side: what the server does.
-  open(): void {
-    this.readyState = 1;
-    this.onopen?.({});
-  }
-
-  receive(...frames: object[]): void {
-    this.onmessage?.({ data: frames.map((f) => JSON.stringify(f)).join('\n') });
-  }
-
-  serverClose(code: number, reason = ''): void {
-    this.readyState = 3;
-    this.onclose?.({ code, reason });
-  }
-
-  last(t: string): Record<string, unknown> | undefined {
-    return this.sent.filter((f) => f.t === t).at(-1);
-  }
-}
-
-const latest = () => FakeSocket.instances.at(-1)!;
 
 function makeClient(options: Partial<RealtimeClientOptions> = {}) {
   const tokens = { getFresh: vi.fn(async () => 'token-1'), refreshAfterRejection: vi.fn(async () => 'token-2'), onChange: () => () => {} };
@@ -61,15 +13,6 @@ function makeClient(options: Partial<RealtimeClientOptions> = {}) {
   const states: ConnectionStateChange[] = [];
   client.on('state', (c) => states.push(c));
   return { client, tokens, states };
-}
-
-/** Opens the latest socket and answers its auth. */
-async function accept(socket = latest()): Promise<void> {
-  socket.open();
-  await vi.advanceTimersByTimeAsync(0);
-  const auth = socket.last('auth')!;
-  socket.receive({ t: 'ack', id: auth.id, d: { uid: 1, exp: 2_000_000_000 } });
-  await vi.advanceTimersByTimeAsync(0);
 }
 
 beforeEach(() => {

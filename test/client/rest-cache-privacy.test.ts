@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RestClient } from '../../src/client';
+import { SocialClient } from '../../src/apps/social/client';
 import { registerUser, startServer, type TestServer } from '../support/server';
 
 let server: TestServer;
@@ -18,7 +18,7 @@ describe('the ETag cache and account switches', () => {
       sent.push({ url: String(input), ifNoneMatch: new Headers(init?.headers).get('if-none-match') });
       return fetch(input, init);
     };
-    const client = new RestClient({ baseUrl: server.url, fetch: recordingFetch });
+    const client = new SocialClient({ baseUrl: server.url, fetch: recordingFetch });
     await client.login({ username: alice.username, password: alice.password });
     expect((await client.me()).username).toBe(alice.username);
     expect((await client.me()).username).toBe(alice.username);

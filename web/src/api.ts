@@ -1,4 +1,5 @@
-import { RealtimeClient, RealtimeError, RestClient, TandemClientError, TokenStore } from '../../src/client';
+import { SocialClient } from '../../src/apps/social/client';
+import { RealtimeClient, RealtimeError, TandemClientError, TokenStore } from '../../src/client';
 
 /**
  * Refresh tokens work once, and every tab of this browser presents the same httpOnly cookie: two
@@ -6,7 +7,7 @@ import { RealtimeClient, RealtimeError, RestClient, TandemClientError, TokenStor
  * second use for theft and revoke the session. So tabs take turns through a Web Lock; the second
  * one's request goes after the first has stored the rotated cookie, and sends that one.
  */
-export function inRefreshLock<T>(run: () => Promise<T>): Promise<T> {
+function inRefreshLock<T>(run: () => Promise<T>): Promise<T> {
   // Web Locks exist only in secure contexts (https, localhost); elsewhere a tab refreshes alone.
   const locks: LockManager | undefined = navigator.locks;
   if (locks === undefined) return run();
@@ -14,7 +15,7 @@ export function inRefreshLock<T>(run: () => Promise<T>): Promise<T> {
 }
 
 export interface Clients {
-  api: RestClient;
+  api: SocialClient;
   realtime: RealtimeClient;
 }
 
@@ -23,9 +24,9 @@ export interface Clients {
  * the refresh token only in the httpOnly cookie, so a reload restores the session with `refresh()`.
  */
 export function createClients(onAuthFailure: (error: TandemClientError) => void): Clients {
-  // The RestClient's cookie refresh runs inside the cross-tab lock.
+  // The REST client's cookie refresh runs inside the cross-tab lock.
   const tokens = new TokenStore({ refreshLock: inRefreshLock });
-  const api = new RestClient({ baseUrl: location.origin, credentials: 'include', tokens, onAuthFailure });
+  const api = new SocialClient({ baseUrl: location.origin, credentials: 'include', tokens, onAuthFailure });
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const realtime = new RealtimeClient({ url: `${scheme}//${location.host}/realtime`, tokens: api.tokens });
   return { api, realtime };

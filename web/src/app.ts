@@ -1,4 +1,5 @@
 import type { PublicUser } from '../../src/apps/social/schemas';
+import { CloseCode } from '../../src/client';
 import { createClients, describeError, isSignedOut, type Clients } from './api';
 import type { AppContext, Session, SessionContext, View } from './context';
 import { h } from './dom';
@@ -15,7 +16,7 @@ import { postView } from './views/post';
 import { profileView } from './views/profile';
 
 /** The client routes; each is also a server route answering index.html (src/apps/social/web.ts). */
-export const ROUTES = {
+const ROUTES = {
   feed: '/',
   login: '/login',
   signup: '/signup',
@@ -36,7 +37,7 @@ const SIGNED_IN_VIEWS: Record<string, (ctx: SessionContext, params: Record<strin
 };
 
 /** Closes after which the session is over (not a network problem): unauthorized, forbidden, revoked. */
-const SESSION_OVER = new Set([4001, 4003, 4009]);
+const SESSION_OVER = new Set<number>([CloseCode.unauthorized, CloseCode.sessionRevoked]);
 
 type TabMessage = { type: 'signed-in'; userId: number } | { type: 'signed-out' };
 

@@ -1,5 +1,6 @@
+import type { SocialClient } from '../../src/apps/social/client';
 import type { PublicUser } from '../../src/apps/social/schemas';
-import type { RealtimeClient, RestClient } from '../../src/client';
+import type { RealtimeClient } from '../../src/client';
 import type { Inbox } from './inbox';
 import type { OnlineUsers } from './online';
 
@@ -12,7 +13,7 @@ export interface Session {
 
 /** What every view gets. */
 export interface AppContext {
-  api: RestClient;
+  api: SocialClient;
   realtime: RealtimeClient;
   navigate(path: string, options?: { replace?: boolean }): void;
   /** Starts the session after a login or registration (tokens are already in the store). */

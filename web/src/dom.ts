@@ -35,7 +35,7 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Props = 
 }
 
 /** Appends children; strings and numbers as text nodes. */
-export function append(parent: Node, ...children: Child[]): void {
+function append(parent: Node, ...children: Child[]): void {
   for (const child of children) {
     if (child === null || child === undefined || child === false) continue;
     parent.appendChild(typeof child === 'string' || typeof child === 'number' ? document.createTextNode(String(child)) : child);
@@ -109,7 +109,7 @@ export function refreshTimesEveryMinute(): void {
   }, 60_000);
 }
 
-export function relativeTime(then: number, now = Date.now()): string {
+function relativeTime(then: number, now = Date.now()): string {
   const seconds = Math.round((then - now) / 1000);
   const abs = Math.abs(seconds);
   if (abs < 45) return 'just now';

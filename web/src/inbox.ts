@@ -1,16 +1,15 @@
+import type { SocialClient } from '../../src/apps/social/client';
 import type { Conversation, Message, Notification } from '../../src/apps/social/schemas';
-import { TandemClientError, type ChannelPosition, type RealtimeClient, type RealtimeMessage, type RestClient } from '../../src/client';
+import { TandemClientError, type Follow, type RealtimeClient, type RealtimeMessage, type Snapshot } from '../../src/client';
 import { announce } from './dom';
-import { Follower } from './follow';
 
 type Listener = () => void;
 
-interface InboxSnapshot {
+interface InboxSnapshot extends Snapshot {
   notifications: Notification[];
   unreadCount: number;
   nextCursor: string | null;
   conversations: Conversation[];
-  position: ChannelPosition | undefined;
 }
 
 /**
@@ -25,16 +24,15 @@ export class Inbox {
   nextCursor: string | null = null;
   conversations: Conversation[] = [];
   loaded = false;
-  readonly #api: RestClient;
-  readonly #follower: Follower<InboxSnapshot>;
+  readonly #api: SocialClient;
+  readonly #follower: Follow;
   readonly #listeners = new Set<{ listener: Listener }>();
   readonly #me: number;
 
-  constructor(api: RestClient, realtime: RealtimeClient, me: number) {
+  constructor(api: SocialClient, realtime: RealtimeClient, me: number) {
     this.#api = api;
     this.#me = me;
-    this.#follower = new Follower(realtime, {
-      channel: `user:${me}`,
+    this.#follower = realtime.follow({
       load: () => this.#load(),
       snapshot: (s) => this.#snapshot(s),
       message: (m) => this.#message(m),
@@ -102,6 +100,8 @@ export class Inbox {
       unreadCount: notifications.unreadCount,
       nextCursor: notifications.nextCursor,
       conversations: conversations.items,
+      // Both lists are on `user:<me>`; following from the first one read replays what the second may hold.
+      channel: notifications.channel,
       position: notifications.position,
     };
   }

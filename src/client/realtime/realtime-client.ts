@@ -1,6 +1,8 @@
+import { CloseCode } from '../../protocol/close-codes';
 import type { Publication, ServerFrame, StreamPosition, SubscribeResult } from '../../protocol/frames';
 import { Backoff } from '../backoff';
 import { Emitter } from './emitter';
+import { Follower, type Follow, type FollowOptions, type Snapshot } from './follow';
 import { defaults, type RealtimeClientEvents, type RealtimeClientOptions } from './options';
 import { resolvePlatform, watchNetwork, type Platform } from './platform';
 import { RealtimeError } from './realtime-error';
@@ -9,16 +11,8 @@ import { RequestTracker, type AnswerFrame } from './requests';
 import { createConnectionState, type ConnectionState, type SubscriptionState } from './state';
 import { ChannelSubscription, type MessageHandler, type Subscription } from './subscription';
 import { SseTransport } from './sse-transport';
-import { LOCAL_CLOSE, WebSocketTransport, type Transport, type TransportClose, type TransportKind } from './transport';
-import { probeWebSocket, sseUrlFor, TransportChoice } from './transport-choice';
-
-function originOf(url: string): string {
-  try {
-    return new URL(url).host;
-  } catch {
-    return url;
-  }
-}
+import { WebSocketTransport, type Transport, type TransportClose, type TransportKind } from './transport';
+import { originOf, probeWebSocket, sseUrlFor, TransportChoice } from './transport-choice';
 
 /**
  * The realtime half of the SDK: one connection that reconnects by itself, restores every
@@ -99,7 +93,7 @@ export class RealtimeClient {
 
   /** Closes the connection and stops reconnecting; subscriptions are kept for a later connect(). */
   disconnect(): void {
-    this.#stop({ code: 1000, reason: 'client_disconnect' });
+    this.#stop({ code: CloseCode.normal, reason: 'client_disconnect' });
   }
 
   /**
@@ -117,6 +111,19 @@ export class RealtimeClient {
   /** The subscription to a channel, if any. */
   subscription(channel: string): Subscription | undefined {
     return this.#subscriptions.get(channel);
+  }
+
+  /**
+   * The snapshot handoff in one call: `start()` loads over REST, subscribes to the snapshot's
+   * channel from its position, reloads on `resync` (holding live changes meanwhile) and retries
+   * failed reloads with backoff on this client's timers. See docs/client.md, "Following a list".
+   *
+   * @example
+   * const feed = realtime.follow({ load: () => api.listPosts(), snapshot: render, message: apply });
+   * await feed.start(); // … and feed.stop() when leaving the page
+   */
+  follow<S extends Snapshot>(options: FollowOptions<S>): Follow {
+    return new Follower(this, this.#platform, options);
   }
 
   /**
@@ -158,7 +165,7 @@ export class RealtimeClient {
         : new WebSocketTransport({ url, platform: this.#platform, ...timing }, handlers);
     } catch (error) {
       // A malformed URL or a missing WebSocket: retrying cannot help.
-      this.#stop({ code: LOCAL_CLOSE, reason: `cannot_connect: ${(error as Error).message}` });
+      this.#stop({ code: CloseCode.abnormal, reason: `cannot_connect: ${(error as Error).message}` });
     }
   }
 
@@ -207,9 +214,9 @@ export class RealtimeClient {
     this.#generation += 1;
     this.#transport = undefined;
     this.#clearProbe();
-    transport?.close(1000, reason);
+    transport?.close(CloseCode.normal, reason);
     this.#loseConnection();
-    this.#scheduleAttempt(0, { code: 1000, reason });
+    this.#scheduleAttempt(0, { code: CloseCode.normal, reason });
   }
 
   async #authenticate(generation: number, pending: Promise<string | undefined>): Promise<void> {
@@ -218,11 +225,11 @@ export class RealtimeClient {
       token = await pending;
     } catch (error) {
       if (generation !== this.#generation) return;
-      if (isCredentialFailure(error)) return this.#stop({ code: 4001, reason: 'token_unavailable' });
+      if (isCredentialFailure(error)) return this.#stop({ code: CloseCode.unauthorized, reason: 'token_unavailable' });
       return this.#transport?.abort('token_unavailable');
     }
     if (generation !== this.#generation) return;
-    if (token === undefined) return this.#stop({ code: 4001, reason: 'signed_out' });
+    if (token === undefined) return this.#stop({ code: CloseCode.unauthorized, reason: 'signed_out' });
     this.#token = token;
     let answer: AnswerFrame;
     try {
@@ -361,7 +368,7 @@ export class RealtimeClient {
     this.#clearProbe();
     const transport = this.#transport;
     this.#transport = undefined;
-    transport?.close(1000, detail.reason.slice(0, 100));
+    transport?.close(CloseCode.normal, detail.reason.slice(0, 100));
     this.#loseConnection();
     for (const stop of this.#stopListening.splice(0)) stop();
     this.#machine.transition('closed', detail);

@@ -1,11 +1,6 @@
+import { MAX_REQUEST_ID } from '../../protocol/wire';
 import { RealtimeError } from './realtime-error';
 import type { Timers } from './platform';
-
-/**
- * The protocol's request id range (docs/protocol.md). Not imported from protocol/frames: that
- * module builds TypeBox schemas at load time, and the client must stay dependency-free.
- */
-const MAX_REQUEST_ID = 2 ** 31 - 1;
 
 /** An `ack`, `err` or `pong` that answers a request. */
 export interface AnswerFrame {

@@ -1,8 +1,9 @@
+import { CloseCode } from '../../protocol/close-codes';
 import { parseRetryAfter } from '../errors';
 import type { FetchLike, Platform } from './platform';
 import { SseParser, type SseEvent } from './sse-parser';
 import { TimerSlot } from './timer-slot';
-import { LOCAL_CLOSE, parseFrame, type Transport, type TransportClose, type TransportHandlers } from './transport';
+import { parseFrame, type Transport, type TransportClose, type TransportHandlers } from './transport';
 
 export interface SseTransportOptions {
   /** The stream endpoint, `http(s)://host/realtime/sse`; frames go to `<url>/frames`. */
@@ -74,7 +75,7 @@ export class SseTransport implements Transport {
 
   abort(reason: string): void {
     this.#end();
-    this.#finish({ code: LOCAL_CLOSE, reason });
+    this.#finish({ code: CloseCode.abnormal, reason });
   }
 
   /** Stops reading and tells the server the stream is done (so presence does not wait for a resume). */
@@ -117,7 +118,7 @@ export class SseTransport implements Transport {
       } else {
         // A resume refused (410 stream_lost: too late, a restart) ends this stream; the client recovers from positions.
         const code = typeof problem.code === 'string' ? problem.code : undefined;
-        close = { code: LOCAL_CLOSE, reason: resumeFrom === undefined ? code ?? `http_${response.status}` : 'stream_lost', pathFailure: resumeFrom === undefined && response.status >= 500 };
+        close = { code: CloseCode.abnormal, reason: resumeFrom === undefined ? code ?? `http_${response.status}` : 'stream_lost', pathFailure: resumeFrom === undefined && response.status >= 500 };
       }
       if (retryAfterMs !== undefined) close.retryAfterMs = retryAfterMs;
       return this.#finish(close);
@@ -148,7 +149,7 @@ export class SseTransport implements Transport {
       case 'close': {
         const { code, reason } = parseJson(event.data) as { code?: unknown; reason?: unknown };
         this.#reading?.abort();
-        return this.#finish({ code: typeof code === 'number' ? code : LOCAL_CLOSE, reason: typeof reason === 'string' ? reason : '' });
+        return this.#finish({ code: typeof code === 'number' ? code : CloseCode.abnormal, reason: typeof reason === 'string' ? reason : '' });
       }
       case 'message': {
         this.#resumes = 0;
@@ -185,7 +186,7 @@ export class SseTransport implements Transport {
   #dropped(): void {
     this.#reading?.abort();
     this.#reading = undefined; // the dropped read, still unwinding, must not report it again
-    if (!this.#opened) return this.#finish({ code: LOCAL_CLOSE, reason: 'stream_failed' });
+    if (!this.#opened) return this.#finish({ code: CloseCode.abnormal, reason: 'stream_failed' });
     if (this.#resumes >= MAX_RESUMES) return this.abort('stream_lost');
     this.#resumes += 1;
     const from = `${this.#streamId}.${this.#lastSeq}`;

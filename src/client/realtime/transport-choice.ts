@@ -1,5 +1,7 @@
+import { CloseCode } from '../../protocol/close-codes';
+import { SUBPROTOCOL } from '../../protocol/wire';
 import type { Platform, StorageLike, WebSocketLike } from './platform';
-import { SUBPROTOCOL, type TransportClose, type TransportKind } from './transport';
+import type { TransportClose, TransportKind } from './transport';
 
 export interface FallbackOptions {
   /** WebSocket failures in a row (could not open, or died right after opening) before trying SSE. Default 2. */
@@ -10,7 +12,7 @@ export interface FallbackOptions {
   rememberMs?: number;
 }
 
-export const fallbackDefaults: Required<FallbackOptions> = { afterFailures: 2, quickDeathMs: 5_000, rememberMs: 5 * 60_000 };
+const fallbackDefaults: Required<FallbackOptions> = { afterFailures: 2, quickDeathMs: 5_000, rememberMs: 5 * 60_000 };
 
 /**
  * Which transport the next connection attempt uses. WebSocket first; after `afterFailures`
@@ -154,7 +156,7 @@ export function probeWebSocket(platform: Pick<Platform, 'WebSocket' | 'timers'>,
       socket.onmessage = null;
       socket.onclose = null;
       try {
-        socket.close(1000, 'probe');
+        socket.close(CloseCode.normal, 'probe');
       } catch {
         // Closing a socket that is still connecting may throw; it is dropped either way.
       }
@@ -177,9 +179,18 @@ export function probeWebSocket(platform: Pick<Platform, 'WebSocket' | 'timers'>,
       if (typeof event.data === 'string' && event.data.includes('"pong"')) answered = true;
     };
     // A close frame from the server (an auth timeout, say) proves the path carries WebSocket
-    // frames both ways; an abnormal close (1006) is what a killing proxy looks like.
-    socket.onclose = (event: { code: number }) => finish(answered && event.code !== 1006);
+    // frames both ways; an abnormal close is what a killing proxy looks like.
+    socket.onclose = (event: { code: number }) => finish(answered && event.code !== CloseCode.abnormal);
   });
+}
+
+/** The host a transport choice is remembered for (the URL itself when it does not parse). */
+export function originOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
 }
 
 /** The SSE endpoint next to a WebSocket URL: `ws(s)://host/realtime` → `http(s)://host/realtime/sse`. */

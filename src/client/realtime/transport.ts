@@ -1,10 +1,9 @@
+import { CloseCode } from '../../protocol/close-codes';
 import type { ServerFrame } from '../../protocol/frames';
+import { SUBPROTOCOL } from '../../protocol/wire';
 import { parseRetryAfter } from '../errors';
 import type { Platform, WebSocketLike } from './platform';
 import { TimerSlot } from './timer-slot';
-
-/** The subprotocol (protocol/frames' SUBPROTOCOL; not imported: that module loads TypeBox). */
-export const SUBPROTOCOL = 'tandem.v1';
 
 /** Why a socket ended, as the client reports it in its state events. */
 export interface TransportClose {
@@ -52,14 +51,15 @@ export interface TransportOptions {
   connectTimeoutMs: number;
 }
 
-/** Close codes the client reports for endings it detected itself (1006: abnormal closure). */
-export const LOCAL_CLOSE = 1006;
-
 /** Reasons of local aborts that say the path to the server is broken (not the client's own state). */
 const PATH_FAILURES = new Set(['connect_timeout', 'heartbeat_timeout', 'auth_timeout', 'subscribe_timeout']);
 
-/** Close codes a socket reports when it ended without the server's close frame. */
-const ABNORMAL = new Set([1002, 1005, 1006, 1015]);
+/**
+ * Close codes a socket reports when it ended without the server's close frame: abnormal, and
+ * the RFC 6455 statuses only a WebSocket implementation reports (protocol error, no status, TLS
+ * failure), which no Tandem server sends.
+ */
+const ABNORMAL = new Set<number>([CloseCode.abnormal, CloseCode.protocolError, CloseCode.noStatus, CloseCode.tlsFailure]);
 
 /**
  * One WebSocket, from dial to close: splits coalesced server messages into frames, pings and
@@ -118,10 +118,11 @@ export class WebSocketTransport implements Transport {
   #abort(reason: string): void {
     if (this.#finished) return;
     const terminate = (this.#socket as unknown as { terminate?: () => void }).terminate;
-    // `ws` can drop the TCP connection at once; a browser can only start a close handshake.
+    // `ws` can drop the TCP connection at once; a browser can only start a close handshake (the
+    // reason tells the server why; the client reports the end as abnormal either way).
     if (typeof terminate === 'function') terminate.call(this.#socket);
-    else this.#socket.close(4000, reason);
-    this.#finish({ code: LOCAL_CLOSE, reason, pathFailure: PATH_FAILURES.has(reason) });
+    else this.#socket.close(CloseCode.normal, reason);
+    this.#finish({ code: CloseCode.abnormal, reason, pathFailure: PATH_FAILURES.has(reason) });
   }
 
   #onOpen(): void {

@@ -1,9 +1,8 @@
 import type { Conversation, Message, UserRef } from '../../../src/apps/social/schemas';
-import type { ListResult, RealtimeClient } from '../../../src/client';
+import type { RealtimeClient } from '../../../src/client';
 import { describeError } from '../api';
 import type { SessionContext, View } from '../context';
 import { h, Keyed, replace, syncChildren, timeAgo } from '../dom';
-import { Follower } from '../follow';
 import { composer } from '../forms';
 import { membersLabel, presenceBadge } from './messages';
 
@@ -105,7 +104,8 @@ export function conversationView(ctx: SessionContext, params: Record<string, str
     if (document.visibilityState === 'visible') void inbox.markReadWhere((n) => n.conversationId === id).catch(() => {});
   };
 
-  const follower = new Follower<ListResult<Message>>(ctx.realtime, {
+  // Named here, not taken from the list: typing goes out on it even before the first load answers.
+  const follower = ctx.realtime.follow({
     channel,
     load: () => ctx.api.listMessages(id, { limit: 50 }),
     snapshot: (page) => {

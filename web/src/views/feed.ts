@@ -1,9 +1,7 @@
 import type { Post } from '../../../src/apps/social/schemas';
-import type { ListResult } from '../../../src/client';
 import { describeError } from '../api';
 import type { SessionContext, View } from '../context';
 import { actionButton, announce, h, Keyed, replace, syncChildren, timeAgo } from '../dom';
-import { Follower } from '../follow';
 import { composer, errorLine } from '../forms';
 
 /** One post as a card; `link` adds the way to its page. */
@@ -33,8 +31,6 @@ export function postCard(post: Post, ctx: SessionContext, options: { link: boole
     error.el,
   );
 }
-
-type FeedSnapshot = ListResult<Post>;
 
 /** The feed: newest first over REST, new posts live from the `feed` channel, older pages on demand. */
 export function feedView(ctx: SessionContext): View {
@@ -77,8 +73,8 @@ export function feedView(ctx: SessionContext): View {
     ((next === undefined ? null : document.getElementById(`post-${next.id}`)) ?? heading).focus();
   };
 
-  const follower = new Follower<FeedSnapshot>(ctx.realtime, {
-    channel: 'feed',
+  // The list names its channel (`feed`): the follower subscribes there, from the list's position.
+  const follower = ctx.realtime.follow({
     load: () => ctx.api.listPosts({ limit: 20 }),
     snapshot: (page) => {
       posts = page.items;

@@ -1,16 +1,15 @@
+import type { SocialClient } from '../../../src/apps/social/client';
 import type { Comment, Post } from '../../../src/apps/social/schemas';
-import type { ChannelPosition, RestClient } from '../../../src/client';
+import type { Snapshot } from '../../../src/client';
 import { describeError } from '../api';
 import type { SessionContext, View } from '../context';
 import { actionButton, announce, h, replace, syncChildren, timeAgo } from '../dom';
-import { Follower } from '../follow';
 import { composer, errorLine } from '../forms';
 import { postCard } from './feed';
 
-interface PostSnapshot {
+interface PostSnapshot extends Snapshot {
   post: Post;
   comments: Comment[];
-  position: ChannelPosition | undefined;
 }
 
 /**
@@ -18,7 +17,7 @@ interface PostSnapshot {
  * comments' position replays any edit made after it, so the post shown is never older than it.
  * Every page of comments is read (oldest first), so live ones belong at the end.
  */
-async function loadPost(api: RestClient, id: number): Promise<PostSnapshot> {
+async function loadPost(api: SocialClient, id: number): Promise<PostSnapshot> {
   const first = await api.listComments(id, { limit: 100 });
   const comments = [...first.items];
   let cursor = first.nextCursor;
@@ -28,7 +27,7 @@ async function loadPost(api: RestClient, id: number): Promise<PostSnapshot> {
     cursor = next.nextCursor;
   }
   const post = await api.getPost(id);
-  return { post, comments, position: first.position };
+  return { post, comments, channel: first.channel, position: first.position };
 }
 
 /** A thread of comments: nested lists built from parentId, each comment's element kept until its version changes. */
@@ -151,8 +150,7 @@ export function postView(ctx: SessionContext, params: Record<string, string>): V
       replies);
   }
 
-  const follower = new Follower<PostSnapshot>(ctx.realtime, {
-    channel: `post:${id}`,
+  const follower = ctx.realtime.follow({
     load: () => loadPost(ctx.api, id),
     snapshot: (s) => {
       showPost(s.post);

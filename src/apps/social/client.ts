@@ -1,0 +1,129 @@
+import type { Static } from 'typebox';
+import { RestClient, type CallOptions, type CreateOptions, type ListResult, type PageOptions, type RequestSpec, type Session, type WriteOptions } from 'tandem/client';
+import type { Comment, Conversation, MarkedRead, Message, Notification, Post, PresenceSnapshot, PublicUser } from './schemas';
+
+export type { PresenceSnapshot } from './schemas';
+
+/** The social app's session: its user is a PublicUser. */
+export type SocialSession = Session<Static<typeof PublicUser>>;
+
+/**
+ * The social app's typed REST client: the generic core (tokens, ETag cache, Idempotency-Keys,
+ * retries, typed errors; `tandem/client`) plus one method per route. Hand-written, not generated:
+ * each method is a one-liner over the core's public `request` and `list`, and its types come
+ * straight from the TypeBox schemas the server validates and answers with (src/apps/social/schemas.ts,
+ * imported as types only, so no schema code reaches a bundle). There is nothing to keep in sync:
+ * change a schema and this client's types change with it.
+ *
+ * @example
+ * const api = new SocialClient({ baseUrl: 'http://localhost:3000' });
+ * await api.login({ username: 'alice', password: 'tandem-demo' });
+ * const feed = await api.listPosts({ limit: 20 });
+ * realtime.subscribe(feed.channel!, onPost, { since: feed.position });
+ */
+export class SocialClient extends RestClient<Static<typeof PublicUser>> {
+  /** Creates an account (3-24 letters, digits or _; 8+ characters; an optional display name) and signs in. */
+  override register(input: { username: string; password: string; displayName?: string }, options: CallOptions = {}): Promise<SocialSession> {
+    return super.register(input, options);
+  }
+
+  // --- users ------------------------------------------------------------------------------
+
+  getUser(username: string, options: CallOptions = {}): Promise<Static<typeof PublicUser>> {
+    return this.#body({ method: 'GET', path: `/api/users/${encodeURIComponent(username)}`, auth: 'none', ...options });
+  }
+
+  me(options: CallOptions = {}): Promise<Static<typeof PublicUser>> {
+    return this.#body({ method: 'GET', path: '/api/me', ...options });
+  }
+
+  updateMe(changes: { displayName?: string; bio?: string }, options: WriteOptions = {}): Promise<Static<typeof PublicUser>> {
+    return this.#body({ method: 'PATCH', path: '/api/me', body: changes, ...options });
+  }
+
+  // --- posts and comments -------------------------------------------------------------------
+
+  /** The feed, newest first; its channel is `feed`. */
+  listPosts(page: PageOptions = {}): Promise<ListResult<Static<typeof Post>>> {
+    return this.list('/api/posts', page, { auth: 'none' });
+  }
+
+  getPost(id: number, options: CallOptions = {}): Promise<Static<typeof Post>> {
+    return this.#body({ method: 'GET', path: `/api/posts/${id}`, auth: 'none', ...options });
+  }
+
+  createPost(input: { body: string }, options: CreateOptions = {}): Promise<Static<typeof Post>> {
+    return this.#body({ method: 'POST', path: '/api/posts', body: input, create: true, ...options });
+  }
+
+  updatePost(id: number, changes: { body: string }, options: WriteOptions = {}): Promise<Static<typeof Post>> {
+    return this.#body({ method: 'PATCH', path: `/api/posts/${id}`, body: changes, ...options });
+  }
+
+  deletePost(id: number, options: WriteOptions = {}): Promise<void> {
+    return this.#body({ method: 'DELETE', path: `/api/posts/${id}`, ...options });
+  }
+
+  /** A post's comments, oldest first; their channel is `post:<id>`. */
+  listComments(postId: number, page: PageOptions = {}): Promise<ListResult<Static<typeof Comment>>> {
+    return this.list(`/api/posts/${postId}/comments`, page, { auth: 'none' });
+  }
+
+  createComment(postId: number, input: { body: string; parentId?: number | null }, options: CreateOptions = {}): Promise<Static<typeof Comment>> {
+    return this.#body({ method: 'POST', path: `/api/posts/${postId}/comments`, body: input, create: true, ...options });
+  }
+
+  deleteComment(id: number, options: WriteOptions = {}): Promise<void> {
+    return this.#body({ method: 'DELETE', path: `/api/comments/${id}`, ...options });
+  }
+
+  // --- conversations ------------------------------------------------------------------------
+
+  /** Opens a conversation with these usernames, or returns the one they already have. */
+  openConversation(input: { members: string[] }, options: CreateOptions = {}): Promise<Static<typeof Conversation>> {
+    return this.#body({ method: 'POST', path: '/api/conversations', body: input, create: true, ...options });
+  }
+
+  /** Your conversations; their channel is `user:<me>`. */
+  listConversations(page: PageOptions = {}): Promise<ListResult<Static<typeof Conversation>>> {
+    return this.list('/api/conversations', page);
+  }
+
+  /** One conversation you are in, with its members (`not_found` for others' conversations). */
+  getConversation(id: number, options: CallOptions = {}): Promise<Static<typeof Conversation>> {
+    return this.#body({ method: 'GET', path: `/api/conversations/${id}`, ...options });
+  }
+
+  /** A conversation's messages, newest first; their channel is `conversation:<id>`. */
+  listMessages(conversationId: number, page: PageOptions = {}): Promise<ListResult<Static<typeof Message>>> {
+    return this.list(`/api/conversations/${conversationId}/messages`, page);
+  }
+
+  sendMessage(conversationId: number, input: { body: string }, options: CreateOptions = {}): Promise<Static<typeof Message>> {
+    return this.#body({ method: 'POST', path: `/api/conversations/${conversationId}/messages`, body: input, create: true, ...options });
+  }
+
+  // --- notifications and presence -----------------------------------------------------------
+
+  /** Your notifications, newest first, with the unread count; their channel is `user:<me>`. */
+  listNotifications(page: PageOptions = {}): Promise<ListResult<Static<typeof Notification>> & { unreadCount: number }> {
+    return this.list('/api/notifications', page);
+  }
+
+  /** Marks the given notifications read, or all of them. Safe to retry: marking twice is marking once. */
+  markNotificationsRead(ids?: number[], options: CallOptions = {}): Promise<MarkedRead> {
+    return this.#body({ method: 'POST', path: '/api/notifications/read', body: ids === undefined ? {} : { ids }, idempotent: true, ...options });
+  }
+
+  online(options: CallOptions = {}): Promise<PresenceSnapshot> {
+    return this.#body({ method: 'GET', path: '/api/online', ...options });
+  }
+
+  conversationPresence(conversationId: number, options: CallOptions = {}): Promise<PresenceSnapshot> {
+    return this.#body({ method: 'GET', path: `/api/conversations/${conversationId}/presence`, ...options });
+  }
+
+  async #body<T>(spec: RequestSpec): Promise<T> {
+    return (await this.request<T>(spec)).body;
+  }
+}
