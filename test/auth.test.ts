@@ -104,7 +104,7 @@ describe('register', () => {
     expect(text).not.toMatch(/argon2|password/i);
     const body = JSON.parse(text) as TokenBody;
     expect(body.tokenType).toBe('Bearer');
-    expect(body.expiresIn).toBe(server.config.accessTokenTtlSeconds);
+    expect(body.expiresIn).toBe(server.config.auth.accessTokenTtlSeconds);
     expect(body.refreshToken).toMatch(/^[A-Za-z0-9_-]{40,}$/);
     expect(body.user).toEqual({ id: expect.any(Number), username: username.toLowerCase(), displayName: 'Regina', bio: '', createdAt: expect.any(String), version: 1 });
     expect(Object.keys(body.user).sort()).toEqual(['bio', 'createdAt', 'displayName', 'id', 'username', 'version']);
@@ -116,7 +116,7 @@ describe('register', () => {
     const payload = jwtPayload(body.accessToken);
     expect(payload.sub).toBe(String(body.user.id));
     expect(payload.exp).toBe(Math.floor(body.expiresAt / 1000));
-    expect((payload.exp as number) - (payload.iat as number)).toBe(server.config.accessTokenTtlSeconds);
+    expect((payload.exp as number) - (payload.iat as number)).toBe(server.config.auth.accessTokenTtlSeconds);
 
     const self = await me(server, body.accessToken);
     expect(self.status).toBe(200);

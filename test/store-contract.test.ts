@@ -7,11 +7,13 @@ import { createComment, deleteComment, listComments } from '../src/apps/social/r
 import { listConversations, listMessages, openConversation, sendMessage } from '../src/apps/social/repos/conversations';
 import { listNotifications, markRead, unreadCount } from '../src/apps/social/repos/notifications';
 import { createPost, deletePost, getPost, listPosts, updatePost } from '../src/apps/social/repos/posts';
-import { createUser, updateProfile } from '../src/apps/social/repos/users';
+import { updateProfile } from '../src/apps/social/repos/users';
+import { createAccount as createUser } from '../src/server/auth/accounts';
 import { SessionStore } from '../src/server/auth/sessions';
 import { TokenService } from '../src/server/auth/tokens';
 import { CommitAnnouncer, inTransaction, readPosition, type ChannelEvent } from '../src/server/store/channel-log';
 import { openPostgres, openSqlite, type Dialect } from '../src/server/store/database';
+import { libraryMigrations } from '../src/server/store/library-migrations';
 import { migrate } from '../src/server/store/migrate';
 import { POSTGRES_URL, postgresAvailable } from './support/services';
 
@@ -64,8 +66,8 @@ for (const store of stores) {
 
     beforeAll(async () => {
       s = await store.open();
-      await migrate(s.db as Kysely<unknown>, s.dialect, socialMigrations);
-      await migrate(s.db as Kysely<unknown>, s.dialect, socialMigrations); // idempotent
+      await migrate(s.db as Kysely<unknown>, s.dialect, [...libraryMigrations, ...socialMigrations]);
+      await migrate(s.db as Kysely<unknown>, s.dialect, [...libraryMigrations, ...socialMigrations]); // idempotent
     });
     afterAll(() => s.dispose());
 

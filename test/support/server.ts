@@ -1,15 +1,30 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildSocialApp, type SocialApp } from '../../src/apps/social/app';
-import { loadConfig, type Config } from '../../src/server/ops/config';
+import { socialApp } from '../../src/apps/social/app';
+import type { SocialSettings } from '../../src/apps/social/context';
+import { createServer, runtimeOf } from '../../src/server/assembly/create-server';
+import { loadConfig, type TandemConfig } from '../../src/server/config/config';
 import type { RealtimeLimits } from '../../src/server/realtime/types';
+
+const REPOSITORY_ROOT = path.resolve(import.meta.dirname, '..', '..');
+
+/** The social server's parts the tests look at (its runtime, reached through the repository-internal runtimeOf). */
+export interface SocialParts {
+  app: Awaited<ReturnType<typeof createServer>>['fastify'];
+  db: ReturnType<typeof runtimeOf<import('../../src/apps/social/db').SocialDb, SocialSettings>>['db'];
+  hub: ReturnType<typeof runtimeOf>['hub'];
+  gateway: ReturnType<typeof runtimeOf>['gateway'];
+  announcer: ReturnType<typeof runtimeOf>['announcer'];
+  /** Whether the server found a built web UI to serve. */
+  webUi: boolean;
+}
 
 /** A real social server on 127.0.0.1:<port 0> with its own SQLite file in a temp folder. */
 export interface TestServer {
   url: string;
-  social: SocialApp;
-  config: Config;
+  social: SocialParts;
+  config: TandemConfig<SocialSettings>;
   dataDir: string;
   /** fetch against the server: path relative to its URL. */
   request(pathname: string, init?: RequestInit & { json?: unknown; token?: string }): Promise<Response>;
@@ -47,19 +62,26 @@ export interface StartOptions {
 export async function startServer(options: StartOptions = {}): Promise<TestServer> {
   const ownsDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-test-'));
-  const config = loadConfig({ ...testEnv(options.env), TANDEM_DATA_DIR: dataDir });
-  const social = await buildSocialApp({
+  const config = loadConfig({ ...testEnv(options.env), TANDEM_DATA_DIR: dataDir }, socialApp.settings);
+  Object.assign(config.realtime, options.realtimeLimits);
+  if (options.webRoot !== undefined) config.app.webRoot = options.webRoot;
+  const server = await createServer({
+    app: socialApp,
     config,
     logger: false,
     ...(options.clock ? { clock: options.clock } : {}),
-    ...(options.realtimeLimits ? { realtimeLimits: options.realtimeLimits } : {}),
     ...(options.realtimeTickMs ? { realtimeTickMs: options.realtimeTickMs } : {}),
-    ...(options.webRoot ? { webRoot: options.webRoot } : {}),
   });
-  await social.app.listen({ port: options.port ?? 0, host: '127.0.0.1' });
-  const address = social.app.server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  const url = `http://127.0.0.1:${address.port}`;
+  const url = await server.listen({ port: options.port ?? 0, host: '127.0.0.1' });
+  const runtime = runtimeOf(server);
+  const social: SocialParts = {
+    app: server.fastify,
+    db: runtime.db,
+    hub: runtime.hub,
+    gateway: runtime.gateway,
+    announcer: runtime.announcer,
+    webUi: fs.existsSync(path.join(path.resolve(REPOSITORY_ROOT, config.app.webRoot), 'index.html')),
+  };
   return {
     url,
     social,
@@ -76,7 +98,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
       return fetch(url + pathname, { ...rest, headers });
     },
     async close() {
-      await social.app.close();
+      await server.close();
       if (ownsDataDir) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };

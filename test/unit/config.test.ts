@@ -1,14 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/server/ops/config';
+import { socialApp } from '../../src/apps/social/app';
+import { librarySettings, loadConfig } from '../../src/server/config/config';
+import { ConfigError, listSettings, setting } from '../../src/server/config/settings';
 
 describe('loadConfig', () => {
   it('has working defaults', () => {
-    const config = loadConfig({});
-    expect(config.port).toBe(3000);
-    expect(config.accessTokenTtlSeconds).toBe(900);
-    expect(config.corsOrigins).toEqual([]);
-    expect(config.seed).toBe(true);
-    expect(config.dataDir.endsWith('/data')).toBe(true);
+    const config = loadConfig({}, socialApp.settings);
+    expect(config.http.port).toBe(3000);
+    expect(config.auth.accessTokenTtlSeconds).toBe(900);
+    expect(config.http.corsOrigins).toEqual([]);
+    expect(config.app.seed).toBe(true);
+    expect(config.store.dataDir.endsWith('/data')).toBe(true);
+    expect(config.realtime.maxConnectionsPerUser).toBe(10);
   });
 
   it('reads and converts every kind of value', () => {
@@ -19,11 +22,13 @@ describe('loadConfig', () => {
       TANDEM_TRUST_PROXY: '2',
       LOG_LEVEL: 'debug',
       TANDEM_JWT_SECRET: 'x'.repeat(32),
-    });
-    expect(config).toMatchObject({ port: 8080, corsOrigins: ['https://a.example', 'http://localhost:5173'], seed: false, trustProxy: 2, logLevel: 'debug' });
+      TANDEM_WS_CONNECTIONS_PER_IP: '7',
+    }, socialApp.settings);
+    expect(config).toMatchObject({ http: { port: 8080, corsOrigins: ['https://a.example', 'http://localhost:5173'], trustProxy: 2 }, app: { seed: false }, logLevel: 'debug' });
+    expect(config.realtime.maxConnectionsPerIp).toBe(7);
   });
 
-  it('names every bad variable in one error', () => {
+  it('names every bad variable in one error, the app\'s with the library\'s', () => {
     let error: unknown;
     try {
       loadConfig({
@@ -34,7 +39,7 @@ describe('loadConfig', () => {
         LOG_LEVEL: 'loud',
         TANDEM_JWT_SECRET: 'short',
         DATABASE_URL: 'postgres://localhost/test',
-      });
+      }, socialApp.settings);
     } catch (e) {
       error = e;
     }
@@ -44,5 +49,16 @@ describe('loadConfig', () => {
       expect(problems).toContain(name);
     }
     expect((error as ConfigError).problems).toHaveLength(8);
+  });
+
+  it('takes an app\'s own settings, typed, next to the library\'s', () => {
+    const appSettings = { tallyMs: setting.integer('POLLS_TALLY_MS', 100, { min: 10, max: 5_000 }, 'how often tallies go out') };
+    expect(loadConfig({ POLLS_TALLY_MS: '250' }, appSettings).app.tallyMs).toBe(250);
+    expect(() => loadConfig({ POLLS_TALLY_MS: '5' }, appSettings)).toThrow(/POLLS_TALLY_MS: must be between 10 and 5000/);
+  });
+
+  it('declares each environment variable once', () => {
+    const names = [...listSettings(librarySettings), ...listSettings(socialApp.settings ?? {})].map((s) => s.env);
+    expect(new Set(names).size).toBe(names.length);
   });
 });

@@ -1,25 +1,8 @@
-import type { FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
-import type { SessionStore } from '../../server/auth/sessions';
-import type { TokenService } from '../../server/auth/tokens';
-import type { TandemHttpApp } from '../../server/http/app';
-import type { Hub } from '../../server/hub';
-import type { ChannelStore } from '../../server/http/channel-page';
-import type { Config } from '../../server/ops/config';
-import type { CommitAnnouncer } from '../../server/store/channel-log';
+import type { SettingsOf, TandemContext } from 'tandem/server';
 import type { SocialDb } from './db';
+import type { socialSettings } from './settings';
 
-/** What every route module of the social app needs. */
-export interface SocialContext {
-  app: TandemHttpApp;
-  db: Kysely<SocialDb>;
-  /** The store plus realtime epochs, for lists that have a channel. */
-  store: ChannelStore<SocialDb>;
-  /** The realtime hub (presence snapshots for REST). */
-  hub: Hub;
-  announcer: CommitAnnouncer;
-  tokens: TokenService;
-  sessions: SessionStore;
-  config: Config;
-  authenticate: (request: FastifyRequest) => Promise<void>;
-}
+export type SocialSettings = SettingsOf<typeof socialSettings>;
+
+/** What the social app's routes, channel policies and seed get from the library. */
+export type SocialContext = TandemContext<SocialDb, SocialSettings>;

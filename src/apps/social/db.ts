@@ -1,18 +1,12 @@
 import type { Generated } from 'kysely';
-import type { ServerTables } from '../../server/store/database';
+import type { TandemTables } from 'tandem/server';
 
-/** The social app's tables. Every mutable row has a `version` used for ETags and If-Match. */
+/**
+ * The social app's tables, beside the library's (accounts are the library's `users`, to which the
+ * app adds a `bio`). Every mutable row has a `version` used for ETags and If-Match.
+ */
 export interface SocialTables {
-  users: {
-    id: Generated<number>;
-    username: string;
-    password_hash: string;
-    display_name: string;
-    bio: string;
-    version: number;
-    created_at: string;
-    updated_at: string;
-  };
+  users: TandemTables['users'] & { bio: string };
   posts: {
     id: Generated<number>;
     author_id: number;
@@ -62,4 +56,4 @@ export interface SocialTables {
   };
 }
 
-export type SocialDb = ServerTables & SocialTables;
+export type SocialDb = Omit<TandemTables, 'users'> & SocialTables;

@@ -1,18 +1,13 @@
 import type { Kysely } from 'kysely';
-import { withSerialId, type PortableMigration } from '../../server/store/migrate';
-import type { Dialect } from '../../server/store/database';
-import { serverMigrations } from '../../server/store/server-migrations';
+import { withSerialId, type Dialect, type PortableMigration } from 'tandem/server';
 
+/**
+ * The library's migrations create `users` (accounts); this one adds the profile's `bio`.
+ * (A store made before accounts moved into the library ran an earlier version of this migration,
+ * which created `users` with `bio` itself; the library's own migration leaves that table as it is.)
+ */
 async function createUsersAndPosts(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
-  await withSerialId(db.schema.createTable('users'), dialect)
-    .addColumn('username', 'text', (c) => c.notNull().unique())
-    .addColumn('password_hash', 'text', (c) => c.notNull())
-    .addColumn('display_name', 'text', (c) => c.notNull())
-    .addColumn('bio', 'text', (c) => c.notNull().defaultTo(''))
-    .addColumn('version', 'integer', (c) => c.notNull())
-    .addColumn('created_at', 'text', (c) => c.notNull())
-    .addColumn('updated_at', 'text', (c) => c.notNull())
-    .execute();
+  await db.schema.alterTable('users').addColumn('bio', 'text', (c) => c.notNull().defaultTo('')).execute();
   await withSerialId(db.schema.createTable('posts'), dialect)
     .addColumn('author_id', 'integer', (c) => c.notNull().references('users.id'))
     .addColumn('body', 'text', (c) => c.notNull())
@@ -71,9 +66,8 @@ async function createMessaging(db: Kysely<unknown>, dialect: Dialect): Promise<v
   await db.schema.createIndex('notifications_post').on('notifications').column('post_id').execute();
 }
 
-/** Every migration the social app needs, the server library's first. */
+/** The social app's migrations (the library's run before them). */
 export const socialMigrations: PortableMigration[] = [
-  ...serverMigrations,
   { name: '1001_users_posts_comments', up: createUsersAndPosts },
   { name: '1002_messaging_notifications', up: createMessaging },
 ];

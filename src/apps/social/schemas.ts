@@ -1,17 +1,14 @@
-import { Type, type Static, type TSchema } from 'typebox';
+import { Type, type Static } from 'typebox';
 
 /** Resource schemas: they validate requests, shape responses and generate OpenAPI. */
 
 export const Id = Type.Integer({ minimum: 1, maximum: 2_147_483_647 });
 export const IdParams = Type.Object({ id: Id });
-export const Timestamp = Type.String({ format: 'date-time' });
+const Timestamp = Type.String({ format: 'date-time' });
 
 export const UserRef = Type.Object({ id: Id, username: Type.String() }, { title: 'UserRef' });
 export type UserRef = Static<typeof UserRef>;
 
-export const Username = Type.String({ pattern: '^[A-Za-z0-9_]{3,24}$', description: '3-24 letters, digits or _; case-insensitive' });
-export const Password = Type.String({ minLength: 8, maxLength: 128 });
-export const DisplayName = Type.String({ minLength: 1, maxLength: 50, pattern: '\\S' });
 export const Bio = Type.String({ maxLength: 500 });
 
 export const PublicUser = Type.Object(
@@ -53,7 +50,7 @@ export const Message = Type.Object(
 );
 export type Message = Static<typeof Message>;
 
-export const NotificationKind = Type.Union([Type.Literal('comment'), Type.Literal('reply'), Type.Literal('message')]);
+const NotificationKind = Type.Union([Type.Literal('comment'), Type.Literal('reply'), Type.Literal('message')]);
 export const Notification = Type.Object(
   {
     id: Id,
@@ -71,33 +68,13 @@ export const Notification = Type.Object(
 );
 export type Notification = Static<typeof Notification>;
 
-/** A page of a list: the items and the cursor of the next page (null on the last). */
-export function Page<T extends TSchema>(item: T) {
-  return Type.Object({ items: Type.Array(item), nextCursor: Type.Union([Type.String(), Type.Null()]) });
-}
+/** Who is present in a channel (GET /api/online, GET /api/conversations/:id/presence). */
+export const PresenceSnapshot = Type.Object({ users: Type.Array(UserRef), count: Type.Integer({ minimum: 0 }) }, { title: 'PresenceSnapshot' });
+export type PresenceSnapshot = Static<typeof PresenceSnapshot>;
 
-export const ProblemSchema = Type.Object(
-  {
-    type: Type.String(),
-    title: Type.String(),
-    status: Type.Integer(),
-    code: Type.String(),
-    detail: Type.Optional(Type.String()),
-    instance: Type.Optional(Type.String()),
-    errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
-  },
-  { title: 'Problem', description: 'RFC 9457 problem details with a stable machine-readable code' },
-);
-
-export const TokenResponse = Type.Object({
-  accessToken: Type.String(),
-  tokenType: Type.Literal('Bearer'),
-  expiresIn: Type.Integer({ description: 'Seconds until the access token expires' }),
-  expiresAt: Type.Integer({ description: 'Access token expiry, ms since the epoch' }),
-  refreshToken: Type.String({ description: 'Single-use; also set as the httpOnly tandem_refresh cookie' }),
-  refreshExpiresAt: Type.Integer(),
-  user: PublicUser,
-});
+/** The answer to marking notifications read. */
+export const MarkedRead = Type.Object({ read: Type.Array(Id), unreadCount: Type.Integer({ minimum: 0 }) }, { title: 'MarkedRead' });
+export type MarkedRead = Static<typeof MarkedRead>;
 
 export const PostBody = Type.String({ minLength: 1, maxLength: 5000, pattern: '\\S' });
 export const CommentBody = Type.String({ minLength: 1, maxLength: 2000, pattern: '\\S' });

@@ -1,11 +1,8 @@
-import type { Kysely } from 'kysely';
-import { hashPassword } from '../../server/auth/passwords';
-import { CommitAnnouncer, inTransaction } from '../../server/store/channel-log';
-import type { SocialDb } from './db';
+import { createAccount, hashPassword } from 'tandem/server';
+import type { SocialContext } from './context';
 import { createComment } from './repos/comments';
 import { openConversation, sendMessage } from './repos/conversations';
 import { createPost } from './repos/posts';
-import { createUser } from './repos/users';
 
 export const DEMO_PASSWORD = 'tandem-demo';
 export const DEMO_USERS = [
@@ -15,12 +12,12 @@ export const DEMO_USERS = [
 ];
 
 /** Fills an empty store with demo users, posts, comments and a conversation. Returns false if not empty. */
-export async function seedDemoData(db: Kysely<SocialDb>): Promise<boolean> {
-  const any = await db.selectFrom('users').select('id').limit(1).executeTakeFirst();
+export async function seedDemoData(ctx: SocialContext): Promise<boolean> {
+  const any = await ctx.db.selectFrom('users').select('id').limit(1).executeTakeFirst();
   if (any !== undefined) return false;
   const passwordHash = await hashPassword(DEMO_PASSWORD);
-  await inTransaction(db, new CommitAnnouncer(), async (trx, log) => {
-    const [alice, bob, carol] = await Promise.all(DEMO_USERS.map((u) => createUser(trx, { ...u, passwordHash })));
+  await ctx.transaction(async (trx, log) => {
+    const [alice, bob, carol] = await Promise.all(DEMO_USERS.map((u) => createAccount(trx, { ...u, passwordHash })));
     if (alice === undefined || bob === undefined || carol === undefined) throw new Error('seed users missing');
     const hello = await createPost(trx, log, alice.id, 'Hello, Tandem! REST owns state, the realtime channel owns change.');
     await createPost(trx, log, bob.id, 'Tip: GET a list, keep its ETag, and revalidate with If-None-Match. Most answers are a 304.');

@@ -1,9 +1,8 @@
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance } from 'fastify';
-import { installStaticSite } from '../../server/http/static-site';
+import { installStaticSite, type TandemHttpApp } from 'tandem/server';
 
-/** Where `npm run build:web` (web/vite.config.ts) writes the web UI. */
-export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../../dist/web', import.meta.url));
+const REPOSITORY_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
 const ID = ':id(^[1-9]\\d{0,9}$)';
 
@@ -24,7 +23,7 @@ Run <code>npm run build:web</code> (<code>npm start</code> does it) and restart.
 </body>
 </html>`;
 
-/** Serves the built web UI from `root`; returns false (and serves a short explanation) when it is not built. */
-export function installWebUi(app: FastifyInstance, root: string): boolean {
-  return installStaticSite(app, { root, pages: WEB_PAGES, missing: () => NOT_BUILT });
+/** Serves the built web UI from `webRoot` (relative: from the repository root); false (and a short explanation at /) when it is not built. */
+export function installWebUi(app: TandemHttpApp, webRoot: string): boolean {
+  return installStaticSite(app, { root: path.resolve(REPOSITORY_ROOT, webRoot), pages: WEB_PAGES, missing: () => NOT_BUILT });
 }

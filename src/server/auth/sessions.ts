@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { TandemError } from '../errors';
-import { nowIso, type ServerTables } from '../store/database';
+import { nowIso, type TandemTables } from '../store/database';
 
 export interface IssuedSession {
   userId: number;
@@ -21,12 +21,12 @@ function hashToken(token: string): string {
  * Presenting a refresh token that was already used revokes the whole session (theft detection).
  */
 export class SessionStore {
-  readonly #db: Kysely<ServerTables>;
+  readonly #db: Kysely<TandemTables>;
   readonly #ttlMs: number;
   readonly #clock: () => number;
   readonly #revokedListeners = new Set<SessionRevokedListener>();
 
-  constructor(db: Kysely<ServerTables>, options: { refreshTtlSeconds: number; clock?: () => number }) {
+  constructor(db: Kysely<TandemTables>, options: { refreshTtlSeconds: number; clock?: () => number }) {
     this.#db = db;
     this.#ttlMs = options.refreshTtlSeconds * 1000;
     this.#clock = options.clock ?? Date.now;
@@ -96,7 +96,7 @@ export class SessionStore {
     return row !== undefined && row.revoked_at === null;
   }
 
-  async #issueRefresh(trx: Kysely<ServerTables>, userId: number, sessionId: string): Promise<IssuedSession> {
+  async #issueRefresh(trx: Kysely<TandemTables>, userId: number, sessionId: string): Promise<IssuedSession> {
     const refreshToken = randomBytes(32).toString('base64url');
     const refreshExpiresAt = this.#clock() + this.#ttlMs;
     await trx
@@ -106,7 +106,7 @@ export class SessionStore {
     return { userId, sessionId, refreshToken, refreshExpiresAt };
   }
 
-  async #revokeIn(trx: Kysely<ServerTables>, sessionId: string, reason: string): Promise<void> {
+  async #revokeIn(trx: Kysely<TandemTables>, sessionId: string, reason: string): Promise<void> {
     await trx.updateTable('sessions').set({ revoked_at: nowIso(this.#clock), revoked_reason: reason }).where('id', '=', sessionId).where('revoked_at', 'is', null).execute();
   }
 

@@ -2,7 +2,7 @@ import { createHash, createSecretKey, randomBytes, type KeyObject } from 'node:c
 import { SignJWT, jwtVerify, errors as joseErrors, type JWTHeaderParameters } from 'jose';
 import type { Kysely } from 'kysely';
 import { TandemError } from '../errors';
-import { nowIso, type ServerTables } from '../store/database';
+import { nowIso, type TandemTables } from '../store/database';
 
 export interface AccessClaims {
   userId: number;
@@ -38,7 +38,7 @@ export class TokenService {
   }
 
   static async open(
-    db: Kysely<ServerTables>,
+    db: Kysely<TandemTables>,
     options: { secret: string | undefined; ttlSeconds: number; clock?: () => number },
   ): Promise<TokenService> {
     const clock = options.clock ?? Date.now;

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyError, type FastifyHttpOptions, type RawServerDefault } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastifyBaseLogger, FastifyError, FastifyHttpOptions, FastifyInstance, RawServerDefault } from 'fastify';
 import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { TandemError } from '../errors';
 import { KeyedRateLimiter } from '../limits/rate-limiter';
-import type { Config } from '../ops/config';
+import type { TandemConfig } from '../config/config';
 import type { Metrics } from '../ops/metrics';
 import { installProblemHandlers, sendFrameworkProblem } from './problem';
 import { securityHeaders } from './security-headers';
@@ -24,25 +25,27 @@ declare module 'fastify' {
 /** An incoming X-Request-Id is kept only when it is a sane token; otherwise a new one is made. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-export interface HttpAppOptions {
-  config: Config;
-  metrics: Metrics;
-  /** pino options, or false for no logs (tests). */
-  logger?: boolean | { level: string };
+/** Tandem's HTTP settings (the `http` part of TandemConfig) and the log level. */
+export interface HttpSettings {
+  http: Pick<TandemConfig['http'], 'bodyLimitBytes' | 'corsOrigins' | 'trustProxy' | 'hsts' | 'rateLimitPerMinute' | 'rateLimitBurst'>;
+  logLevel: string;
 }
 
 /**
- * The Fastify instance every Tandem app starts from: problem+json errors, strict body
- * validation, CORS from the allow-list, security headers, a per-IP rate limit, request ids
- * and metrics.
+ * The Fastify constructor options Tandem's conventions expect: the body limit, trustProxy,
+ * request ids (a caller's X-Request-Id is echoed only when it is safe to log), 503 while closing,
+ * problem+json for router errors. Pass them to Fastify() when you own the instance.
+ *
+ * @example
+ *   const app = Fastify(fastifyOptions(config));
+ *   await app.register(tandem, { app: myApp, config });
  */
-export async function createHttpApp(options: HttpAppOptions) {
-  const { config } = options;
-  const fastifyOptions: FastifyHttpOptions<RawServerDefault> = {
-    logger: options.logger ?? { level: config.logLevel },
-    bodyLimit: config.bodyLimitBytes,
+export function fastifyOptions(config: HttpSettings, logger?: boolean | { level: string }): FastifyHttpOptions<RawServerDefault> {
+  return {
+    logger: logger ?? { level: config.logLevel },
+    bodyLimit: config.http.bodyLimitBytes,
     // Fastify accepts a hop count at run time; its types only list the other forms.
-    trustProxy: config.trustProxy as boolean,
+    trustProxy: config.http.trustProxy as boolean,
     // Echo a caller's X-Request-Id (tracing across services) only if it is safe to log and echo.
     requestIdHeader: false,
     genReqId: (request) => {
@@ -56,14 +59,20 @@ export async function createHttpApp(options: HttpAppOptions) {
     // hook runs; without this they would answer Fastify's own application/json body.
     frameworkErrors: sendFrameworkProblem,
   };
-  const app = Fastify(fastifyOptions).withTypeProvider<TypeBoxTypeProvider>();
+}
 
+/**
+ * Tandem's HTTP conventions on an app: problem+json errors, strict body validation, JSON-only
+ * bodies, CORS from the allow-list, security headers, a per-IP rate limit, request ids and
+ * metrics. Applies to every route of `app` (as @fastify/helmet or @fastify/cors would).
+ */
+export async function installHttpConventions(app: FastifyInstance, config: HttpSettings, metrics: Metrics): Promise<void> {
   app.setValidatorCompiler(createValidatorCompiler());
   installProblemHandlers(app);
   // Only JSON bodies are spoken here: Fastify's default text/plain parser would turn a text body
   // into a string and answer a confusing validation error instead of 415.
-  app.removeContentTypeParser('text/plain');
-  options.metrics.install(app);
+  if (app.hasContentTypeParser('text/plain')) app.removeContentTypeParser('text/plain');
+  metrics.install(app);
   // First hook of all, so answers given early by other hooks (CORS preflights, the rate limit)
   // carry the id too.
   // (Callback-style hooks: no promise per request on the hot path.)
@@ -72,16 +81,16 @@ export async function createHttpApp(options: HttpAppOptions) {
     done();
   });
 
-  await app.register(cookie);
+  if (!app.hasRequestDecorator('cookies')) await app.register(cookie);
   await app.register(cors, {
-    origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,
+    origin: config.http.corsOrigins.length > 0 ? config.http.corsOrigins : false,
     credentials: true,
     exposedHeaders: EXPOSED_HEADERS,
     allowedHeaders: ALLOWED_HEADERS,
-    methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'],
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
     maxAge: 600,
   });
-  const headers = securityHeaders({ hsts: config.hsts });
+  const headers = securityHeaders({ hsts: config.http.hsts });
   // On every request (global), on the raw response like @fastify/helmet, after CORS and before the limit.
   app.addHook('onRequest', (_request, reply, done) => {
     for (const name of headers.remove) reply.raw.removeHeader(name);
@@ -89,7 +98,7 @@ export async function createHttpApp(options: HttpAppOptions) {
     done();
   });
 
-  const limiter = new KeyedRateLimiter({ capacity: config.rateLimitBurst, refillPerSecond: config.rateLimitPerMinute / 60 });
+  const limiter = new KeyedRateLimiter({ capacity: config.http.rateLimitBurst, refillPerSecond: config.http.rateLimitPerMinute / 60 });
   app.addHook('onRequest', (request, _reply, done) => {
     // The route template, not the raw URL: '/healthz?probe=1' and '/healthz/' are health checks too.
     if (UNLIMITED_PATHS.has(request.routeOptions.url ?? '')) return done();
@@ -105,7 +114,6 @@ export async function createHttpApp(options: HttpAppOptions) {
     done();
   });
   dropSilentConnectionsOnClose(app);
-  return app;
 }
 
 /**
@@ -133,4 +141,5 @@ function dropSilentConnectionsOnClose(app: { server: import('node:http').Server;
   app.addHook('onClose', async () => clearInterval(sweeper));
 }
 
-export type TandemHttpApp = Awaited<ReturnType<typeof createHttpApp>>;
+/** A Fastify instance with the TypeBox type provider: what an app's routes are registered on. */
+export type TandemHttpApp = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;

@@ -43,7 +43,7 @@ export function ifMatchSatisfied(header: string | undefined, current: string | u
 }
 
 /** Adds a field to Vary without dropping what CORS or others put there. */
-export function appendVary(reply: FastifyReply, field: string): void {
+function appendVary(reply: FastifyReply, field: string): void {
   const current = reply.getHeader('vary');
   const fields = typeof current === 'string' ? current.split(',').map((f) => f.trim()).filter(Boolean) : [];
   if (fields.some((f) => f === '*' || f.toLowerCase() === field.toLowerCase())) return;

@@ -1,12 +1,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { TandemError } from '../errors';
 import type { Kysely } from 'kysely';
 import { readPosition } from '../store/channel-log';
-import type { Dialect, ServerTables } from '../store/database';
+import type { Dialect, TandemTables } from '../store/database';
 import { etag, sendConditional, type CachePolicy } from './caching';
 import { decodeCursor, nextLink, paginate, type PageQuery } from './pagination';
 
 /** Where list reads come from: the store, and the realtime epoch of a channel. */
-export interface ChannelStore<DB extends ServerTables> {
+export interface ChannelStore<DB extends TandemTables> {
   db: Kysely<DB>;
   dialect: Dialect;
   /** The realtime stream's epoch for the channel (changes when its history was lost). */
@@ -25,13 +26,13 @@ export interface ChannelPageSpec<DB, T extends { id: number }, X extends object>
   extra?(db: Kysely<DB>): Promise<X>;
 }
 
-/** Kysely's types cannot see that a DB extending ServerTables has its tables; the query is the same. */
-function positionIn<DB extends ServerTables>(db: Kysely<DB>, channel: string): Promise<number> {
-  return readPosition(db as unknown as Kysely<ServerTables>, channel);
+/** Kysely's types cannot see that a DB extending TandemTables has its tables; the query is the same. */
+function positionIn<DB extends TandemTables>(db: Kysely<DB>, channel: string): Promise<number> {
+  return readPosition(db as unknown as Kysely<TandemTables>, channel);
 }
 
 /** Reads in one transaction that sees one snapshot (REPEATABLE READ on PostgreSQL; SQLite's are). */
-export function readSnapshot<DB, R>(db: Kysely<DB>, dialect: Dialect, work: (trx: Kysely<DB>) => Promise<R>): Promise<R> {
+function readSnapshot<DB, R>(db: Kysely<DB>, dialect: Dialect, work: (trx: Kysely<DB>) => Promise<R>): Promise<R> {
   const builder = db.transaction();
   return (dialect === 'postgres' ? builder.setIsolationLevel('repeatable read') : builder).execute(work);
 }
@@ -42,7 +43,7 @@ export function readSnapshot<DB, R>(db: Kysely<DB>, dialect: Dialect, work: (trx
  * the position and the rows in one snapshot, so the Tandem-Position it reports is exactly the
  * offset of the newest change the rows include: subscribing from it misses and repeats nothing.
  */
-export async function sendChannelPage<DB extends ServerTables, T extends { id: number }, X extends object = object>(
+export async function sendChannelPage<DB extends TandemTables, T extends { id: number }, X extends object = object>(
   request: FastifyRequest,
   reply: FastifyReply,
   store: ChannelStore<DB>,
@@ -67,6 +68,39 @@ export async function sendChannelPage<DB extends ServerTables, T extends { id: n
       reply.header('etag', tagOf(snapshot.position)).headers(headersOf(snapshot.position, epoch));
       reply.headers(nextLink(request.url, snapshot.page.nextCursor));
       return { ...snapshot.page, ...snapshot.extra };
+    },
+  });
+}
+
+export interface ChannelItemSpec<DB, T> {
+  channel: string;
+  policy: CachePolicy;
+  /** The item's ETag from its version, without building it; undefined when the item does not exist (404). */
+  etag(db: Kysely<DB>): Promise<string | undefined>;
+  /** The representation, read in the same snapshot as the channel position. */
+  load(db: Kysely<DB>): Promise<T | undefined>;
+  /** Detail of the 404. */
+  missing: string;
+}
+
+/**
+ * Answers one resource that has a channel (a poll and its live tallies): its ETag from its version
+ * (a 304 costs one lookup), and the channel's position read in the same snapshot as the body, so
+ * subscribing from `Tandem-Position` misses and repeats nothing.
+ */
+export async function sendChannelItem<DB extends TandemTables, T>(request: FastifyRequest, reply: FastifyReply, store: ChannelStore<DB>, spec: ChannelItemSpec<DB, T>): Promise<T> {
+  const headersOf = (position: number, epoch: string) => ({ 'tandem-channel': spec.channel, 'tandem-epoch': epoch, 'tandem-position': String(position) });
+  const [tag, position, epoch] = await Promise.all([spec.etag(store.db), positionIn(store.db, spec.channel), store.epochOf(spec.channel)]);
+  if (tag === undefined) throw new TandemError('not_found', spec.missing);
+  return sendConditional(request, reply, {
+    etag: tag,
+    policy: spec.policy,
+    headers: headersOf(position, epoch),
+    build: async () => {
+      const snapshot = await readSnapshot(store.db, store.dialect, async (trx) => ({ position: await positionIn(trx, spec.channel), tag: await spec.etag(trx), body: await spec.load(trx) }));
+      if (snapshot.body === undefined || snapshot.tag === undefined) throw new TandemError('not_found', spec.missing);
+      reply.header('etag', snapshot.tag).headers(headersOf(snapshot.position, epoch));
+      return snapshot.body;
     },
   });
 }

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely, Transaction } from 'kysely';
 import { TandemError } from '../errors';
 import { inTransaction, type ChannelLog, type CommitAnnouncer } from '../store/channel-log';
-import { nowIso, type ServerTables } from '../store/database';
+import { nowIso, type TandemTables } from '../store/database';
 
 /** What a create handler answers; stored as-is so a retry gets the same answer. */
 export interface StoredResponse<T = unknown> {
@@ -13,7 +13,7 @@ export interface StoredResponse<T = unknown> {
 }
 
 const KEY_PATTERN = /^[A-Za-z0-9._:-]{8,255}$/;
-export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
 /** The Idempotency-Key header, validated; undefined when absent. */
 export function idempotencyKeyOf(request: FastifyRequest): string | undefined {
@@ -51,7 +51,7 @@ function fingerprint(request: FastifyRequest): string {
  * key's primary key: the second waits for the first to commit, then replays its response.
  * The same key with a different request is refused with idempotency_key_reused (422).
  */
-export async function runIdempotent<DB extends ServerTables, T>(
+export async function runIdempotent<DB extends TandemTables, T>(
   db: Kysely<DB>,
   announcer: CommitAnnouncer,
   request: FastifyRequest,
@@ -62,7 +62,7 @@ export async function runIdempotent<DB extends ServerTables, T>(
   if (key === undefined) return { ...(await inTransaction(db, announcer, work)), replayed: false };
   const requestHash = fingerprint(request);
   return inTransaction(db, announcer, async (trx, log) => {
-    const keys = trx as unknown as Transaction<ServerTables>;
+    const keys = trx as unknown as Transaction<TandemTables>;
     const claim = async () => {
       const result = await keys
         .insertInto('idempotency_keys')
@@ -85,13 +85,13 @@ export async function runIdempotent<DB extends ServerTables, T>(
   });
 }
 
-async function forgetExpired(trx: Transaction<ServerTables>, scope: string, key: string): Promise<boolean> {
+async function forgetExpired(trx: Transaction<TandemTables>, scope: string, key: string): Promise<boolean> {
   const cutoff = new Date(Date.now() - IDEMPOTENCY_TTL_MS).toISOString();
   const result = await trx.deleteFrom('idempotency_keys').where('scope', '=', scope).where('key', '=', key).where('created_at', '<', cutoff).executeTakeFirst();
   return Number(result.numDeletedRows) > 0;
 }
 
-async function replay<T>(trx: Transaction<ServerTables>, scope: string, key: string, requestHash: string): Promise<StoredResponse<T> & { replayed: boolean }> {
+async function replay<T>(trx: Transaction<TandemTables>, scope: string, key: string, requestHash: string): Promise<StoredResponse<T> & { replayed: boolean }> {
   const row = await trx.selectFrom('idempotency_keys').selectAll().where('scope', '=', scope).where('key', '=', key).executeTakeFirstOrThrow();
   if (row.request_hash !== requestHash) throw new TandemError('idempotency_key_reused');
   if (row.status_code === null || row.response_body === null) throw new TandemError('idempotency_in_progress', undefined, { headers: { 'retry-after': '1' } });
@@ -112,7 +112,7 @@ export function sendStored<T>(reply: FastifyReply, response: StoredResponse<T> &
 }
 
 /** Deletes keys older than the retention window; returns how many were removed. */
-export async function sweepIdempotencyKeys(db: Kysely<ServerTables>, now = Date.now()): Promise<number> {
+export async function sweepIdempotencyKeys(db: Kysely<TandemTables>, now = Date.now()): Promise<number> {
   const result = await db.deleteFrom('idempotency_keys').where('created_at', '<', new Date(now - IDEMPOTENCY_TTL_MS).toISOString()).executeTakeFirst();
   return Number(result.numDeletedRows);
 }

@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
-import type { ServerTables } from './database';
+import type { TandemTables } from './database';
 
 /**
  * A change to a channel, numbered inside the database transaction that made it.
@@ -17,10 +17,10 @@ export type CommitListener = (events: readonly ChannelEvent[]) => void;
 
 /** Collects the events of one transaction; they are announced only after it commits. */
 export class ChannelLog {
-  readonly #trx: Transaction<ServerTables>;
+  readonly #trx: Transaction<TandemTables>;
   readonly #events: ChannelEvent[] = [];
 
-  constructor(trx: Transaction<ServerTables>) {
+  constructor(trx: Transaction<TandemTables>) {
     this.#trx = trx;
   }
 
@@ -87,14 +87,14 @@ export class CommitAnnouncer {
  * Runs `work` in one transaction with a ChannelLog; after the commit, announces the events.
  * A failure rolls everything back (rows and positions) and announces nothing.
  */
-export async function inTransaction<DB extends ServerTables, R>(
+export async function inTransaction<DB extends TandemTables, R>(
   db: Kysely<DB>,
   announcer: CommitAnnouncer,
   work: (trx: Transaction<DB>, log: ChannelLog) => Promise<R>,
 ): Promise<R> {
   let log: ChannelLog | undefined;
   const result = await db.transaction().execute(async (trx) => {
-    log = new ChannelLog(trx as unknown as Transaction<ServerTables>);
+    log = new ChannelLog(trx as unknown as Transaction<TandemTables>);
     return work(trx, log);
   });
   if (log !== undefined) announcer.announce(log.events);
@@ -102,7 +102,7 @@ export async function inTransaction<DB extends ServerTables, R>(
 }
 
 /** The channel's current position (0 when nothing was ever published on it). */
-export async function readPosition(db: Kysely<ServerTables>, channel: string): Promise<number> {
+export async function readPosition(db: Kysely<TandemTables>, channel: string): Promise<number> {
   const row = await db
     .selectFrom('channel_positions')
     .select('last_offset')

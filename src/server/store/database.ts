@@ -1,11 +1,25 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type Generated } from 'kysely';
 import pg from 'pg';
 
-/** Tables the server library owns (auth sessions, idempotency, channel positions). */
-export interface ServerTables {
+/**
+ * Tables the library owns: accounts and their sessions, signing keys, idempotency keys, channel
+ * positions. An app's tables add to these (its Kysely database type is `TandemTables & AppTables`);
+ * an app may add columns to `users` in its own migrations (the social app adds `bio`).
+ */
+export interface TandemTables {
+  users: {
+    id: Generated<number>;
+    /** Lower case; unique. */
+    username: string;
+    password_hash: string;
+    display_name: string;
+    version: number;
+    created_at: string;
+    updated_at: string;
+  };
   signing_keys: { kid: string; secret: string; created_at: string };
   sessions: {
     id: string;
@@ -32,7 +46,6 @@ export interface ServerTables {
   };
   channel_positions: { channel: string; last_offset: number };
 }
-
 
 export type Dialect = 'sqlite' | 'postgres';
 

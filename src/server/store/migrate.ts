@@ -17,8 +17,17 @@ export function withSerialId<T extends string>(
     : builder.addColumn('id', 'integer', (col) => col.primaryKey().autoIncrement());
 }
 
-/** Runs every pending migration, in order; throws with the failing migration's name. */
-export async function migrate(db: Kysely<unknown>, dialect: Dialect, migrations: PortableMigration[]): Promise<void> {
+/**
+ * Runs every pending migration in name order; throws with the failing migration's name.
+ * A pending migration that sorts before applied ones still runs (a library upgrade adds migrations
+ * below an app's), so names must never be reused; a repeated name is refused here.
+ */
+export async function migrate(db: Kysely<unknown>, dialect: Dialect, migrations: readonly PortableMigration[]): Promise<void> {
+  const names = new Set<string>();
+  for (const { name } of migrations) {
+    if (names.has(name)) throw new Error(`Two migrations are named ${name}`);
+    names.add(name);
+  }
   const provider: MigrationProvider = {
     async getMigrations() {
       const entries: Record<string, Migration> = {};
@@ -26,7 +35,7 @@ export async function migrate(db: Kysely<unknown>, dialect: Dialect, migrations:
       return entries;
     },
   };
-  const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+  const { error, results } = await new Migrator({ db, provider, allowUnorderedMigrations: true }).migrateToLatest();
   if (error !== undefined) {
     const failed = results?.find((r) => r.status === 'Error');
     const message = error instanceof Error ? error.message : String(error);

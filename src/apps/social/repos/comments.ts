@@ -1,7 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
-import { TandemError } from '../../../server/errors';
-import type { ChannelLog } from '../../../server/store/channel-log';
-import { nowIso } from '../../../server/store/database';
+import { type ChannelLog, nowIso, TandemError } from 'tandem/server';
 import { channels } from '../channels';
 import type { SocialDb } from '../db';
 import type { Comment } from '../schemas';

@@ -1,6 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
-import type { ChannelLog } from '../../../server/store/channel-log';
-import { nowIso } from '../../../server/store/database';
+import { type ChannelLog, nowIso } from 'tandem/server';
 import { channels } from '../channels';
 import type { SocialDb } from '../db';
 import type { Conversation, Message, UserRef } from '../schemas';

@@ -1,8 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
-import { TandemError } from '../../../server/errors';
-import type { ChannelLog } from '../../../server/store/channel-log';
-import { ReadById } from '../../../server/store/read-by-id';
-import { nowIso } from '../../../server/store/database';
+import { type ChannelLog, nowIso, ReadById, TandemError } from 'tandem/server';
 import { channels } from '../channels';
 import type { SocialDb } from '../db';
 import type { Post } from '../schemas';

@@ -1,17 +1,13 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
-import { TandemError } from '../../../server/errors';
-import { nowIso } from '../../../server/store/database';
+import { normalizeUsername, nowIso, TandemError } from 'tandem/server';
 import type { SocialDb, SocialTables } from '../db';
 import type { PublicUser } from '../schemas';
 
+/** An account with the social app's profile (the library's `users` plus `bio`). */
 export type UserRow = Selectable<SocialTables['users']>;
 
 export function toPublicUser(row: UserRow): PublicUser {
   return { id: row.id, username: row.username, displayName: row.display_name, bio: row.bio, createdAt: row.created_at, version: row.version };
-}
-
-export function normalizeUsername(username: string): string {
-  return username.toLowerCase();
 }
 
 export function findUserByUsername(db: Kysely<SocialDb>, username: string): Promise<UserRow | undefined> {
@@ -30,32 +26,6 @@ export async function userVersionByUsername(db: Kysely<SocialDb>, username: stri
 export async function userVersionById(db: Kysely<SocialDb>, id: number): Promise<number | undefined> {
   const row = await db.selectFrom('users').select('version').where('id', '=', id).executeTakeFirst();
   return row?.version;
-}
-
-export async function createUser(
-  trx: Transaction<SocialDb>,
-  input: { username: string; passwordHash: string; displayName: string },
-): Promise<UserRow> {
-  const username = normalizeUsername(input.username);
-  const existing = await trx.selectFrom('users').select('id').where('username', '=', username).executeTakeFirst();
-  if (existing !== undefined) throw new TandemError('username_taken', `The username ${username} is taken`);
-  const now = nowIso();
-  try {
-    return await trx
-      .insertInto('users')
-      .values({ username, password_hash: input.passwordHash, display_name: input.displayName, bio: '', version: 1, created_at: now, updated_at: now })
-      .returningAll()
-      .executeTakeFirstOrThrow();
-  } catch (error) {
-    // Two concurrent registrations on PostgreSQL both pass the check above; the index decides.
-    if (isUniqueViolation(error)) throw new TandemError('username_taken', `The username ${username} is taken`);
-    throw error;
-  }
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505';
 }
 
 export async function updateProfile(

@@ -1,19 +1,16 @@
 import { Type } from 'typebox';
-import { claimsOf } from '../../../server/auth/authenticate';
-import { TandemError } from '../../../server/errors';
-import { etag, sendConditional } from '../../../server/http/caching';
-import { sendChannelPage } from '../../../server/http/channel-page';
-import { idempotencyKeyOf, runIdempotent, sendStored } from '../../../server/http/idempotency';
-import { PageQuery } from '../../../server/http/pagination';
+import {
+  Cached, CachedList, claimsOf, ConditionalHeaders, Created, etag, idempotencyKeyOf, IdempotencyHeaders, NotModified, NotModifiedWithPosition, Page,
+  PageQuery, problems, sendConditional, TandemError, Username, type TandemHttpApp,
+} from 'tandem/server';
 import { channels } from '../channels';
 import type { SocialContext } from '../context';
 import { conversationMemberIds, getConversation, isMember, listConversations, listMessages, openConversation, sendMessage } from '../repos/conversations';
 import { resolveUsernames } from '../repos/users';
-import { Conversation, IdParams, Message, MessageBody, Page, Username } from '../schemas';
-import { ConditionalHeaders, IdempotencyHeaders, NotModified, problems } from './common';
+import { Conversation, IdParams, Message, MessageBody } from '../schemas';
 
-export function registerConversationRoutes(ctx: SocialContext): void {
-  const { app, db, announcer, authenticate } = ctx;
+export function registerConversationRoutes(app: TandemHttpApp, ctx: SocialContext): void {
+  const { db, authenticate } = ctx;
   const tags = ['conversations'];
 
   app.post('/api/conversations', {
@@ -21,7 +18,7 @@ export function registerConversationRoutes(ctx: SocialContext): void {
     schema: {
       tags, summary: 'Open a conversation with other members (returns the existing one for the same members)', headers: IdempotencyHeaders,
       body: Type.Object({ members: Type.Array(Username, { minItems: 1, maxItems: 20 }) }, { additionalProperties: false }),
-      response: { 200: Conversation, 201: Conversation, ...problems(400, 401, 422) },
+      response: { 200: Created(Conversation, { location: true }), 201: Created(Conversation, { location: true }), ...problems(400, 401, 409, 422) },
     },
   }, async (request, reply) => {
     const { userId } = claimsOf(request);
@@ -32,19 +29,18 @@ export function registerConversationRoutes(ctx: SocialContext): void {
     if (new Set(members).size < 2) {
       throw new TandemError('validation_failed', 'A conversation needs someone besides you', { errors: [{ field: 'body.members', message: 'must name another user' }] });
     }
-    const stored = await runIdempotent(db, announcer, request, `user:${userId}`, async (trx, log) => {
+    return ctx.createOnce(request, reply, `user:${userId}`, async (trx, log) => {
       const { conversation, created } = await openConversation(trx, log, members);
       return { status: created ? 201 : 200, body: conversation, headers: { location: `/api/conversations/${conversation.id}` } };
     });
-    return sendStored(reply, stored);
   });
 
   app.get('/api/conversations', {
     preHandler: authenticate,
-    schema: { tags, summary: 'Your conversations, newest first', querystring: PageQuery, headers: ConditionalHeaders, response: { 200: Page(Conversation), 304: NotModified, ...problems(400, 401) } },
+    schema: { tags, summary: 'Your conversations, newest first', querystring: PageQuery, headers: ConditionalHeaders, response: { 200: CachedList(Page(Conversation)), 304: NotModifiedWithPosition, ...problems(400, 401) } },
   }, async (request, reply) => {
     const { userId } = claimsOf(request);
-    return sendChannelPage(request, reply, ctx.store, {
+    return ctx.sendList(request, reply, {
       channel: channels.user(userId),
       scope: `conversations.${userId}`,
       policy: 'private',
@@ -55,7 +51,7 @@ export function registerConversationRoutes(ctx: SocialContext): void {
 
   app.get('/api/conversations/:id', {
     preHandler: authenticate,
-    schema: { tags, summary: 'One conversation you are in, with its members', params: IdParams, headers: ConditionalHeaders, response: { 200: Conversation, 304: NotModified, ...problems(400, 401, 404) } },
+    schema: { tags, summary: 'One conversation you are in, with its members', params: IdParams, headers: ConditionalHeaders, response: { 200: Cached(Conversation), 304: NotModified, ...problems(400, 401, 404) } },
   }, async (request, reply) => {
     const { userId } = claimsOf(request);
     const { id } = request.params;
@@ -69,14 +65,14 @@ export function registerConversationRoutes(ctx: SocialContext): void {
     preHandler: authenticate,
     schema: {
       tags, summary: 'Messages of a conversation you are in, newest first', params: IdParams, querystring: PageQuery,
-      headers: ConditionalHeaders, response: { 200: Page(Message), 304: NotModified, ...problems(400, 401, 404) },
+      headers: ConditionalHeaders, response: { 200: CachedList(Page(Message)), 304: NotModifiedWithPosition, ...problems(400, 401, 404) },
     },
   }, async (request, reply) => {
     const { userId } = claimsOf(request);
     const { id } = request.params;
     // A non-member learns nothing, not even that the conversation exists.
     if (!(await isMember(db, id, userId))) throw new TandemError('not_found', `Conversation ${id} does not exist`);
-    return sendChannelPage(request, reply, ctx.store, {
+    return ctx.sendList(request, reply, {
       channel: channels.conversation(id),
       scope: `messages.${id}`,
       policy: 'private',
@@ -90,17 +86,16 @@ export function registerConversationRoutes(ctx: SocialContext): void {
     schema: {
       tags, summary: 'Send a message to a conversation you are in', params: IdParams, headers: IdempotencyHeaders,
       body: Type.Object({ body: MessageBody }, { additionalProperties: false }),
-      response: { 201: Message, ...problems(400, 401, 404, 413, 415, 422, 429) },
+      response: { 201: Created(Message), ...problems(400, 401, 404, 409, 413, 415, 422, 429) },
     },
   }, async (request, reply) => {
     const { userId } = claimsOf(request);
     const conversationId = request.params.id;
-    const stored = await runIdempotent(db, announcer, request, `user:${userId}`, async (trx, log) => {
+    return ctx.createOnce(request, reply, `user:${userId}`, async (trx, log) => {
       const memberIds = await conversationMemberIds(trx, conversationId);
       if (memberIds === undefined || !memberIds.includes(userId)) throw new TandemError('not_found', `Conversation ${conversationId} does not exist`);
       const message = await sendMessage(trx, log, { conversationId, authorId: userId, body: request.body.body, memberIds });
       return { status: 201, body: message };
     });
-    return sendStored(reply, stored);
   });
 }

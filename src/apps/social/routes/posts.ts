@@ -1,29 +1,25 @@
 import { Type } from 'typebox';
-import { claimsOf } from '../../../server/auth/authenticate';
-import { TandemError } from '../../../server/errors';
-import { assertIfMatch, etag, sendConditional } from '../../../server/http/caching';
-import { runIdempotent, sendStored } from '../../../server/http/idempotency';
-import { sendChannelPage } from '../../../server/http/channel-page';
-import { PageQuery } from '../../../server/http/pagination';
-import { inTransaction } from '../../../server/store/channel-log';
+import {
+  assertIfMatch, Cached, CachedList, claimsOf, ConditionalHeaders, Created, etag, IdempotencyHeaders, IfMatchHeaders, NoContent, NotModified,
+  NotModifiedWithPosition, Page, PageQuery, problems, sendConditional, TandemError, Written, type TandemHttpApp,
+} from 'tandem/server';
 import { channels } from '../channels';
 import type { SocialContext } from '../context';
 import { commentOwner, createComment, deleteComment, listComments } from '../repos/comments';
 import { createPost, deletePost, getPost, listPosts, postVersion, updatePost } from '../repos/posts';
-import { Comment, CommentBody, Id, IdParams, Page, Post, PostBody } from '../schemas';
-import { ConditionalHeaders, IdempotencyHeaders, IfMatchHeaders, NoContent, NotModified, problems } from './common';
+import { Comment, CommentBody, Id, IdParams, Post, PostBody } from '../schemas';
 
 const postEtag = (id: number, version: number) => etag('post', id, `v${version}`);
 const commentEtag = (id: number, version: number) => etag('comment', id, `v${version}`);
 
-export function registerPostRoutes(ctx: SocialContext): void {
-  const { app, db, announcer, authenticate } = ctx;
+export function registerPostRoutes(app: TandemHttpApp, ctx: SocialContext): void {
+  const { db, authenticate } = ctx;
   const tags = ['posts'];
 
   app.get('/api/posts', {
-    schema: { tags, summary: 'The feed: posts, newest first', querystring: PageQuery, headers: ConditionalHeaders, response: { 200: Page(Post), 304: NotModified, ...problems(400) } },
+    schema: { tags, summary: 'The feed: posts, newest first', querystring: PageQuery, headers: ConditionalHeaders, response: { 200: CachedList(Page(Post)), 304: NotModifiedWithPosition, ...problems(400) } },
   }, async (request, reply) =>
-    sendChannelPage(request, reply, ctx.store, {
+    ctx.sendList(request, reply, {
       channel: channels.feed,
       scope: 'feed',
       policy: 'publicList',
@@ -32,7 +28,7 @@ export function registerPostRoutes(ctx: SocialContext): void {
     }));
 
   app.get('/api/posts/:id', {
-    schema: { tags, summary: 'One post', params: IdParams, headers: ConditionalHeaders, response: { 200: Post, 304: NotModified, ...problems(404) } },
+    schema: { tags, summary: 'One post', params: IdParams, headers: ConditionalHeaders, response: { 200: Cached(Post), 304: NotModified, ...problems(404) } },
   }, async (request, reply) => {
     const { id } = request.params;
     if (request.headers['if-none-match'] === undefined) {
@@ -56,15 +52,14 @@ export function registerPostRoutes(ctx: SocialContext): void {
     schema: {
       tags, summary: 'Publish a post', headers: IdempotencyHeaders,
       body: Type.Object({ body: PostBody }, { additionalProperties: false }),
-      response: { 201: Post, ...problems(400, 401, 413, 415, 422, 429) },
+      response: { 201: Created(Post, { location: true, etag: true }), ...problems(400, 401, 409, 413, 415, 422, 429) },
     },
   }, async (request, reply) => {
     const { userId } = claimsOf(request);
-    const stored = await runIdempotent(db, announcer, request, `user:${userId}`, async (trx, log) => {
+    return ctx.createOnce(request, reply, `user:${userId}`, async (trx, log) => {
       const post = await createPost(trx, log, userId, request.body.body);
       return { status: 201, body: post, headers: { location: `/api/posts/${post.id}`, etag: postEtag(post.id, post.version) } };
     });
-    return sendStored(reply, stored);
   });
 
   app.patch('/api/posts/:id', {
@@ -72,12 +67,12 @@ export function registerPostRoutes(ctx: SocialContext): void {
     schema: {
       tags, summary: 'Edit your post', params: IdParams, headers: IfMatchHeaders,
       body: Type.Object({ body: PostBody }, { additionalProperties: false }),
-      response: { 200: Post, ...problems(400, 401, 403, 404, 412) },
+      response: { 200: Written(Post), ...problems(400, 401, 403, 404, 412) },
     },
   }, async (request, reply) => {
     const { userId } = claimsOf(request);
     const { id } = request.params;
-    const post = await inTransaction(db, announcer, async (trx, log) => {
+    const post = await ctx.transaction(async (trx, log) => {
       const current = await postVersion(trx, id);
       if (current === undefined) throw new TandemError('not_found', `Post ${id} does not exist`);
       if (current.authorId !== userId) throw new TandemError('forbidden', 'Only the author may edit a post');
@@ -94,7 +89,7 @@ export function registerPostRoutes(ctx: SocialContext): void {
   }, async (request, reply) => {
     const { userId } = claimsOf(request);
     const { id } = request.params;
-    await inTransaction(db, announcer, async (trx, log) => {
+    await ctx.transaction(async (trx, log) => {
       const current = await postVersion(trx, id);
       if (current === undefined) throw new TandemError('not_found', `Post ${id} does not exist`);
       if (current.authorId !== userId) throw new TandemError('forbidden', 'Only the author may delete a post');
@@ -107,12 +102,12 @@ export function registerPostRoutes(ctx: SocialContext): void {
   app.get('/api/posts/:id/comments', {
     schema: {
       tags, summary: "A post's comments, oldest first (threaded by parentId)", params: IdParams, querystring: PageQuery,
-      headers: ConditionalHeaders, response: { 200: Page(Comment), 304: NotModified, ...problems(400, 404) },
+      headers: ConditionalHeaders, response: { 200: CachedList(Page(Comment)), 304: NotModifiedWithPosition, ...problems(400, 404) },
     },
   }, async (request, reply) => {
     const { id } = request.params;
     if ((await postVersion(db, id)) === undefined) throw new TandemError('not_found', `Post ${id} does not exist`);
-    return sendChannelPage(request, reply, ctx.store, {
+    return ctx.sendList(request, reply, {
       channel: channels.post(id),
       scope: `comments.${id}`,
       policy: 'publicList',
@@ -126,16 +121,15 @@ export function registerPostRoutes(ctx: SocialContext): void {
     schema: {
       tags, summary: 'Comment on a post, or answer a comment', params: IdParams, headers: IdempotencyHeaders,
       body: Type.Object({ body: CommentBody, parentId: Type.Optional(Type.Union([Id, Type.Null()])) }, { additionalProperties: false }),
-      response: { 201: Comment, ...problems(400, 401, 404, 413, 415, 422, 429) },
+      response: { 201: Created(Comment, { etag: true }), ...problems(400, 401, 404, 409, 413, 415, 422, 429) },
     },
   }, async (request, reply) => {
     const { userId } = claimsOf(request);
     const postId = request.params.id;
-    const stored = await runIdempotent(db, announcer, request, `user:${userId}`, async (trx, log) => {
+    return ctx.createOnce(request, reply, `user:${userId}`, async (trx, log) => {
       const comment = await createComment(trx, log, { postId, parentId: request.body.parentId ?? null, authorId: userId, body: request.body.body });
       return { status: 201, body: comment, headers: { etag: commentEtag(comment.id, comment.version) } };
     });
-    return sendStored(reply, stored);
   });
 
   app.delete('/api/comments/:id', {
@@ -144,7 +138,7 @@ export function registerPostRoutes(ctx: SocialContext): void {
   }, async (request, reply) => {
     const { userId } = claimsOf(request);
     const { id } = request.params;
-    await inTransaction(db, announcer, async (trx, log) => {
+    await ctx.transaction(async (trx, log) => {
       const current = await commentOwner(trx, id);
       if (current === undefined || current.deleted) throw new TandemError('not_found', `Comment ${id} does not exist`);
       if (current.authorId !== userId) throw new TandemError('forbidden', 'Only the author may delete a comment');

@@ -1,23 +1,19 @@
-import { Type } from 'typebox';
-import { claimsOf } from '../../../server/auth/authenticate';
-import { TandemError } from '../../../server/errors';
+import { claimsOf, problems, TandemError, type TandemHttpApp } from 'tandem/server';
 import { channels } from '../channels';
 import type { SocialContext } from '../context';
 import { isMember } from '../repos/conversations';
-import { IdParams, UserRef } from '../schemas';
-import { problems } from './common';
+import { IdParams, PresenceSnapshot } from '../schemas';
 
-const PresenceSnapshot = Type.Object({ users: Type.Array(UserRef), count: Type.Integer({ minimum: 0 }) });
 
 /**
  * The presence snapshots the realtime channels hold, over REST: the same users the subscribe
  * answer's `pres` lists (per user, with the reconnect grace), for clients that only poll.
  */
-export function registerPresenceRoutes(ctx: SocialContext): void {
-  const { app, db, hub, authenticate } = ctx;
+export function registerPresenceRoutes(app: TandemHttpApp, ctx: SocialContext): void {
+  const { db, authenticate } = ctx;
   const tags = ['presence'];
   const snapshot = (channel: string) => {
-    const present = hub.presence(channel);
+    const present = ctx.presence(channel);
     const users = Array.isArray(present) ? present.map((u) => ({ id: u.id, username: u.n })) : [];
     return { users, count: Array.isArray(present) ? present.length : present.n };
   };

@@ -1,23 +1,23 @@
 import { Type } from 'typebox';
-import { claimsOf } from '../../../server/auth/authenticate';
-import { TandemError } from '../../../server/errors';
-import { assertIfMatch, etag, sendConditional } from '../../../server/http/caching';
+import {
+  assertIfMatch, Cached, claimsOf, ConditionalHeaders, DisplayName, etag, IfMatchHeaders, NotModified, problems, sendConditional, TandemError,
+  Written, type TandemHttpApp,
+} from 'tandem/server';
 import type { SocialContext } from '../context';
 import { findUserById, findUserByUsername, toPublicUser, updateProfile, userVersionById, userVersionByUsername } from '../repos/users';
-import { Bio, DisplayName, PublicUser } from '../schemas';
-import { ConditionalHeaders, IfMatchHeaders, NotModified, problems } from './common';
+import { Bio, PublicUser } from '../schemas';
 
 const userEtag = (id: number, version: number) => etag('user', id, `v${version}`);
 
-export function registerUserRoutes(ctx: SocialContext): void {
-  const { app, db, authenticate } = ctx;
+export function registerUserRoutes(app: TandemHttpApp, ctx: SocialContext): void {
+  const { db, authenticate } = ctx;
   const tags = ['users'];
 
   app.get('/api/users/:username', {
     schema: {
       tags, summary: "A user's public profile", headers: ConditionalHeaders,
       params: Type.Object({ username: Type.String({ minLength: 1, maxLength: 64 }) }),
-      response: { 200: PublicUser, 304: NotModified, ...problems(404) },
+      response: { 200: Cached(PublicUser), 304: NotModified, ...problems(404) },
     },
   }, async (request, reply) => {
     const current = await userVersionByUsername(db, request.params.username);
@@ -31,7 +31,7 @@ export function registerUserRoutes(ctx: SocialContext): void {
 
   app.get('/api/me', {
     preHandler: authenticate,
-    schema: { tags, summary: 'Your own profile', headers: ConditionalHeaders, response: { 200: PublicUser, 304: NotModified, ...problems(401) } },
+    schema: { tags, summary: 'Your own profile', headers: ConditionalHeaders, response: { 200: Cached(PublicUser), 304: NotModified, ...problems(401) } },
   }, async (request, reply) => {
     const { userId } = claimsOf(request);
     const version = await userVersionById(db, userId);
@@ -48,7 +48,7 @@ export function registerUserRoutes(ctx: SocialContext): void {
     schema: {
       tags, summary: 'Edit your display name or bio', headers: IfMatchHeaders,
       body: Type.Object({ displayName: Type.Optional(DisplayName), bio: Type.Optional(Bio) }, { additionalProperties: false, minProperties: 1 }),
-      response: { 200: PublicUser, ...problems(400, 401, 412) },
+      response: { 200: Written(PublicUser), ...problems(400, 401, 412) },
     },
   }, async (request, reply) => {
     const { userId } = claimsOf(request);

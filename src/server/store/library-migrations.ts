@@ -1,7 +1,7 @@
-import type { PortableMigration } from './migrate';
+import { withSerialId, type PortableMigration } from './migrate';
 
-/** Tables of the server library; apps append their own migrations after these. */
-export const serverMigrations: PortableMigration[] = [
+/** Tables of the library (TandemTables); they run before an app's own migrations. */
+export const libraryMigrations: PortableMigration[] = [
   {
     name: '0001_server_tables',
     async up(db) {
@@ -45,6 +45,21 @@ export const serverMigrations: PortableMigration[] = [
         .createTable('channel_positions')
         .addColumn('channel', 'text', (c) => c.primaryKey())
         .addColumn('last_offset', 'integer', (c) => c.notNull())
+        .execute();
+    },
+  },
+  {
+    // Accounts moved into the library after the social app had created `users` itself: a store made
+    // by that version already has the table (with the social app's own `bio`), so this is a no-op there.
+    name: '0002_accounts',
+    async up(db, dialect) {
+      await withSerialId(db.schema.createTable('users').ifNotExists(), dialect)
+        .addColumn('username', 'text', (c) => c.notNull().unique())
+        .addColumn('password_hash', 'text', (c) => c.notNull())
+        .addColumn('display_name', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
         .execute();
     },
   },

@@ -1,0 +1,88 @@
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Kysely } from 'kysely';
+import { registerAccountRoutes } from '../auth/account-routes';
+import type { TandemConfig } from '../config/config';
+import type { SettingsOf, SettingsSpec } from '../config/settings';
+import { libraryErrors } from '../errors';
+import { installHttpConventions, type TandemHttpApp } from '../http/app';
+import { installOpenApi } from '../http/openapi';
+import { installHealth } from '../ops/health';
+import { Metrics } from '../ops/metrics';
+import { installSseEndpoints } from '../realtime/sse-routes';
+import { isStoreReachable, type TandemTables } from '../store/database';
+import { asyncApiDocument } from './channels';
+import type { AppDefinition } from './define-app';
+import { openRuntime, type Runtime } from './runtime';
+
+export interface TandemPluginOptions<DB extends TandemTables = TandemTables, S extends SettingsSpec = Record<never, never>> {
+  /** The app to serve (defineApp). */
+  app: AppDefinition<DB, S>;
+  /** From loadConfig(env, app.settings). */
+  config: TandemConfig<SettingsOf<S>>;
+  /** Default Date.now; tokens, sessions, login limits, the hub and the gateway read it. */
+  clock?: () => number;
+  /** Granularity of the realtime gateway's shared timer (auth timeouts, expiry). Default 1000 ms. */
+  realtimeTickMs?: number;
+  /** Serve /api/openapi.json, /api/docs and /api/asyncapi.json. Default true. */
+  docs?: boolean;
+  /** Called with the runtime once it is open (createServer keeps it for operations). */
+  onRuntime?(runtime: Runtime<DB, SettingsOf<S>>): void;
+}
+
+/**
+ * The whole Tandem server as a Fastify plugin, on an app you own: the HTTP conventions (applied to
+ * the app, like @fastify/helmet), the store, accounts, the realtime hub, the WebSocket gateway and
+ * the SSE fallback on the app's HTTP server, health, metrics, the API documents, and the app's own
+ * routes. Closing the Fastify app drains: sockets get 1012 and a jittered reconnect hint while
+ * in-flight requests finish, then the hub, broker and store close.
+ *
+ * @example
+ *   const server = Fastify(fastifyOptions(config));
+ *   await server.register(tandem, { app: pollsApp, config });
+ *   await server.listen({ port: config.http.port });
+ */
+async function tandemPlugin<DB extends TandemTables, S extends SettingsSpec>(fastify: FastifyInstance, options: TandemPluginOptions<DB, S>): Promise<void> {
+  const { app, config } = options;
+  const http = fastify as unknown as TandemHttpApp;
+  const metrics = new Metrics();
+  await installHttpConventions(fastify, config, metrics);
+  if (options.docs !== false) {
+    const errorCodes = [...Object.keys(libraryErrors), ...Object.keys(app.errors?.entries ?? {})];
+    await installOpenApi(fastify, app.api, { upgradeInsecureRequests: config.http.hsts, errorCodes });
+  }
+  const runtime = await openRuntime({ app, config, http, log: fastify.log, registry: metrics.registry, clock: options.clock, realtimeTickMs: options.realtimeTickMs });
+  let draining = false;
+  try {
+    options.onRuntime?.(runtime);
+    if (app.accounts !== false) registerAccountRoutes(http, { ...runtime, db: runtime.db as unknown as Kysely<TandemTables>, options: app.accounts ?? {} });
+    if (app.routes !== undefined) {
+      const routes = app.routes;
+      // In a scope of their own: hooks an app adds to its routes stay on its routes.
+      await fastify.register(async (scope) => routes(scope as unknown as TandemHttpApp, runtime.ctx));
+    }
+    installHealth(fastify, { ready: () => isStoreReachable(runtime.db as unknown as Kysely<unknown>), draining: () => draining });
+    runtime.gateway.attach(fastify.server);
+    installSseEndpoints(http, runtime.gateway);
+    if (options.docs !== false) {
+      const asyncApi = asyncApiDocument(app.api, app.channels ?? {});
+      fastify.get('/api/asyncapi.json', { schema: { hide: true } }, async (_request, reply) => reply.header('cache-control', 'public, max-age=60').send(asyncApi));
+    }
+    await app.onStart?.(runtime.ctx);
+  } catch (error) {
+    await runtime.close();
+    throw error;
+  }
+  // Sockets first (1012 + a jittered reconnect hint), while HTTP still finishes in-flight requests.
+  fastify.addHook('preClose', async () => {
+    draining = true;
+    await runtime.gateway.close();
+  });
+  fastify.addHook('onClose', async () => runtime.close());
+}
+
+/** The Tandem plugin (see tandemPlugin above); register it once per Fastify app. */
+export const tandem = fp(tandemPlugin as FastifyPluginAsync<TandemPluginOptions<never, never>>, { name: 'tandem', fastify: '5.x' }) as <DB extends TandemTables, S extends SettingsSpec>(
+  fastify: FastifyInstance,
+  options: TandemPluginOptions<DB, S>,
+) => Promise<void>;

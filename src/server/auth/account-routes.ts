@@ -1,0 +1,176 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import { Type, type TSchema } from 'typebox';
+import { TandemError } from '../errors';
+import { NoContent, problems } from '../http/schemas';
+import type { TandemTables } from '../store/database';
+import { AccountSchema, createAccount, DisplayName, findAccountById, findAccountByUsername, normalizeUsername, Password, toAccount, Username } from './accounts';
+import { bearerToken } from './authenticate';
+import type { LoginGuard, LoginRefusal } from './login-guard';
+import { hashPassword, verifyPassword } from './passwords';
+import type { IssuedSession, SessionStore } from './sessions';
+import type { TokenService } from './tokens';
+
+/** How an app shapes the account module (defineApp's `accounts`). */
+export interface AccountOptions {
+  /** Where the routes are: `<path>/register`, `/login`, `/refresh`, `/logout`; the refresh cookie is scoped to it. Default `/api/auth`. */
+  path?: string;
+  /** Whether anyone may register. Default true. */
+  registration?: boolean;
+  /**
+   * The user representation the token answers carry (`user`): its schema and how to read it.
+   * Default: the library's Account (id, username, displayName, createdAt, version).
+   */
+  profile?: { schema: TSchema; read(db: Kysely<TandemTables>, userId: number): Promise<object | undefined> };
+}
+
+const REFRESH_COOKIE = 'tandem_refresh';
+
+const RefreshBody = Type.Object({ refreshToken: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }, { additionalProperties: false });
+
+function tokenResponse(user: TSchema) {
+  return Type.Object({
+    accessToken: Type.String(),
+    tokenType: Type.Literal('Bearer'),
+    expiresIn: Type.Integer({ description: 'Seconds until the access token expires' }),
+    expiresAt: Type.Integer({ description: 'Access token expiry, ms since the epoch' }),
+    refreshToken: Type.String({ description: `Single-use; also set as the httpOnly ${REFRESH_COOKIE} cookie` }),
+    refreshExpiresAt: Type.Integer(),
+    user,
+  }, { headers: { 'cache-control': Type.String({ description: 'no-store' }), 'set-cookie': Type.String({ description: `The refresh token, httpOnly, SameSite=Strict, scoped to the account routes' path (${REFRESH_COOKIE})` }) } });
+}
+
+/**
+ * A cookie-only refresh or logout sends no body, which Fastify would validate as null against
+ * the object schema (Type.Optional does not make a root schema optional): treat it as `{}`.
+ */
+async function absentBodyIsEmpty(request: FastifyRequest): Promise<void> {
+  if (request.body === undefined || request.body === null) request.body = {};
+}
+
+function refused(refusal: LoginRefusal | undefined): void {
+  if (refusal !== undefined) {
+    throw new TandemError('login_rate_limited', `Try again in ${refusal.retryAfterSeconds} s`, { headers: { 'retry-after': String(refusal.retryAfterSeconds) } });
+  }
+}
+
+export interface AccountRouteDeps {
+  db: Kysely<TandemTables>;
+  tokens: TokenService;
+  sessions: SessionStore;
+  guard: LoginGuard;
+  options: AccountOptions;
+}
+
+/** Registration, login, refresh (rotating; reuse revokes the session) and logout. */
+export function registerAccountRoutes(app: FastifyInstance, deps: AccountRouteDeps): void {
+  const { db, tokens, sessions, guard } = deps;
+  const path = deps.options.path ?? '/api/auth';
+  const profile = deps.options.profile ?? { schema: AccountSchema, read: async (d: Kysely<TandemTables>, id: number) => { const row = await findAccountById(d, id); return row && toAccount(row); } };
+  const TokenResponse = tokenResponse(profile.schema);
+  const tags = ['auth'];
+
+  async function answerWithTokens(request: FastifyRequest, reply: FastifyReply, issued: IssuedSession) {
+    const user = await profile.read(db, issued.userId);
+    if (user === undefined) throw new TandemError('refresh_token_invalid', 'The account no longer exists');
+    const access = await tokens.issue(issued.userId, issued.sessionId);
+    reply
+      .header('cache-control', 'no-store')
+      .setCookie(REFRESH_COOKIE, issued.refreshToken, {
+        httpOnly: true, sameSite: 'strict', path, secure: request.protocol === 'https', expires: new Date(issued.refreshExpiresAt),
+      });
+    return {
+      accessToken: access.token,
+      tokenType: 'Bearer' as const,
+      expiresIn: tokens.ttlSeconds,
+      expiresAt: access.expiresAt,
+      refreshToken: issued.refreshToken,
+      refreshExpiresAt: issued.refreshExpiresAt,
+      user,
+    };
+  }
+
+  if (deps.options.registration !== false) {
+    app.post(`${path}/register`, {
+      schema: {
+        tags, summary: 'Create an account and sign in',
+        body: Type.Object({ username: Username, password: Password, displayName: Type.Optional(DisplayName) }, { additionalProperties: false }),
+        response: { 201: TokenResponse, ...problems(400, 409, 413, 415, 429) },
+      },
+    }, async (request, reply) => {
+      refused(guard.attempt(request.ip));
+      const { username, password, displayName } = request.body as { username: string; password: string; displayName?: string };
+      const passwordHash = await hashPassword(password);
+      const user = await db.transaction().execute((trx) => createAccount(trx, { username, passwordHash, displayName: displayName ?? username }));
+      const body = await answerWithTokens(request, reply, await sessions.create(user.id));
+      return reply.code(201).send(body);
+    });
+  }
+
+  app.post(`${path}/login`, {
+    schema: {
+      tags, summary: 'Sign in: a short-lived access token and a rotating refresh token',
+      description: 'Limited per IP, and per account and IP: repeated failures lock that address out of that account for a growing time (429 login_rate_limited with Retry-After), without stopping the owner from signing in elsewhere.',
+      body: Type.Object({ username: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false }),
+      response: { 200: TokenResponse, ...problems(400, 401, 429) },
+    },
+  }, async (request, reply) => {
+    const body = request.body as { username: string; password: string };
+    const account = normalizeUsername(body.username);
+    refused(guard.attempt(request.ip));
+    refused(guard.check(account, request.ip));
+    const user = await findAccountByUsername(db, account);
+    if (!(await verifyPassword(user?.password_hash, body.password)) || user === undefined) {
+      guard.failed(account, request.ip);
+      throw new TandemError('invalid_credentials');
+    }
+    guard.succeeded(account, request.ip);
+    return answerWithTokens(request, reply, await sessions.create(user.id));
+  });
+
+  app.post(`${path}/refresh`, {
+    preValidation: absentBodyIsEmpty,
+    schema: {
+      tags, summary: 'Exchange a refresh token (body or cookie) for new tokens; each works once',
+      description: 'Presenting an already-used refresh token revokes its whole session.',
+      body: RefreshBody,
+      response: { 200: TokenResponse, ...problems(400, 401) },
+    },
+  }, async (request, reply) => {
+    const token = (request.body as { refreshToken?: string }).refreshToken ?? request.cookies[REFRESH_COOKIE];
+    if (token === undefined) throw new TandemError('refresh_token_invalid', `Send refreshToken in the body or the ${REFRESH_COOKIE} cookie`);
+    return answerWithTokens(request, reply, await sessions.rotate(token));
+  });
+
+  app.post(`${path}/logout`, {
+    preValidation: absentBodyIsEmpty,
+    schema: {
+      tags, summary: 'Sign out: revokes the session of the access token or refresh token given',
+      body: RefreshBody,
+      response: { 204: NoContent, ...problems(400, 401) },
+    },
+  }, async (request, reply) => {
+    const sessionId = await sessionToRevoke(deps, request, (request.body as { refreshToken?: string }).refreshToken ?? request.cookies[REFRESH_COOKIE]);
+    await sessions.revoke(sessionId, 'logout');
+    reply.clearCookie(REFRESH_COOKIE, { path });
+    return reply.code(204).send(null);
+  });
+}
+
+async function sessionToRevoke(deps: AccountRouteDeps, request: FastifyRequest, refreshToken: string | undefined): Promise<string> {
+  const access = bearerToken(request);
+  if (access !== undefined) {
+    // With an expired access token, fall back to the refresh token; a forged one is refused.
+    try {
+      return (await deps.tokens.verify(access)).sessionId;
+    } catch (error) {
+      if (!(error instanceof TandemError && error.code === 'token_expired' && refreshToken !== undefined)) throw error;
+    }
+  }
+  if (refreshToken !== undefined) {
+    const sessionId = await deps.sessions.sessionOfRefreshToken(refreshToken);
+    if (sessionId !== undefined) return sessionId;
+    throw new TandemError('refresh_token_invalid');
+  }
+  throw new TandemError('unauthenticated', 'Send the access token or the refresh token of the session to end');
+}

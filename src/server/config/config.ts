@@ -1,0 +1,93 @@
+import path from 'node:path';
+import { ConfigError, readSettings, setting, type SettingsOf, type SettingsSpec } from './settings';
+
+const { integer, boolean, string, oneOf, secret, origins, trustProxy } = setting;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const MS_DAY = 86_400_000;
+
+/**
+ * Every setting of the library, by area, read from the environment once at start. An app's own
+ * settings are declared the same way (defineApp's `settings`) and land in `config.app`. The README's
+ * settings table is rendered from these declarations (`npm run docs:generate`).
+ */
+export const librarySettings = {
+  http: {
+    port: integer('PORT', 3000, { min: 0, max: 65535 }, 'port to listen on'),
+    host: string('HOST', 'localhost', 'address to listen on (`0.0.0.0` for every interface)'),
+    corsOrigins: origins('TANDEM_CORS_ORIGINS', 'comma-separated origins allowed to call the API and open realtime connections from a browser'),
+    bodyLimitBytes: integer('TANDEM_BODY_LIMIT', 64 * 1024, { min: 1024, max: 16 * 1024 * 1024 }, 'largest request body, bytes'),
+    rateLimitPerMinute: integer('TANDEM_RATE_LIMIT', 600, { min: 1, max: 10_000_000 }, 'requests per minute per IP (REST)'),
+    rateLimitBurst: integer('TANDEM_RATE_LIMIT_BURST', 120, { min: 1, max: 10_000_000 }, 'burst of requests per IP above that rate'),
+    trustProxy: trustProxy('TANDEM_TRUST_PROXY', '`true` or a hop count, to take the client IP from `X-Forwarded-For`'),
+    hsts: boolean('TANDEM_HSTS', false, 'send `Strict-Transport-Security` (only where TLS is served)'),
+    shutdownTimeoutMs: integer('TANDEM_SHUTDOWN_TIMEOUT', 10_000, { min: 0, max: 600_000 }, 'ms to drain on SIGTERM before exiting anyway'),
+  },
+  store: {
+    dataDir: string('TANDEM_DATA_DIR', './data', 'folder of the SQLite file (created and migrated on first start)'),
+  },
+  auth: {
+    jwtSecret: secret('TANDEM_JWT_SECRET', 32, 'HS256 signing secret, at least 32 characters (default: generated once and kept in the store)'),
+    accessTokenTtlSeconds: integer('TANDEM_ACCESS_TOKEN_TTL', 900, { min: 10, max: 86_400 }, 'access token lifetime, seconds'),
+    refreshTokenTtlSeconds: integer('TANDEM_REFRESH_TOKEN_TTL', 30 * 86_400, { min: 60, max: 365 * 86_400 }, 'refresh token lifetime, seconds'),
+    loginAttemptsPerIp: integer('TANDEM_LOGIN_LIMIT_IP', 20, { min: 1, max: 100_000 }, 'login attempts per IP per window, whatever the account'),
+    loginFailuresPerAccount: integer('TANDEM_LOGIN_LIMIT_ACCOUNT', 5, { min: 1, max: 100_000 }, 'failed logins of one account from one IP before that IP is locked out of it (the lock doubles with each further failure, up to the window)'),
+    loginWindowSeconds: integer('TANDEM_LOGIN_WINDOW', 900, { min: 1, max: 86_400 }, 'the login limits\' window, seconds'),
+  },
+  realtime: {
+    heartbeatIntervalMs: integer('TANDEM_WS_HEARTBEAT_MS', 25_000, { min: 100, max: 600_000 }, 'realtime ping interval; a peer silent for two is dropped'),
+    authTimeoutMs: integer('TANDEM_WS_AUTH_TIMEOUT_MS', 5_000, { min: 100, max: 120_000 }, 'time to send the `auth` frame after connecting, ms'),
+    maxPayloadBytes: integer('TANDEM_WS_MAX_PAYLOAD', 64 * 1024, { min: 1024, max: 16 * 1024 * 1024 }, 'largest inbound message (WebSocket) or POST of frames (SSE), bytes'),
+    maxConnectionsPerIp: integer('TANDEM_WS_CONNECTIONS_PER_IP', 50, { min: 1, max: 10_000_000 }, 'open realtime connections per IP (WebSocket and SSE together)'),
+    maxConnectionsPerUser: integer('TANDEM_WS_CONNECTIONS_PER_USER', 10, { min: 1, max: 10_000_000 }, 'open realtime connections per user'),
+    handshakesPerIpPerSecond: integer('TANDEM_WS_HANDSHAKES_PER_IP', 10, { min: 1, max: 10_000_000 }, 'new realtime connections per IP per second (bursts of twice that)'),
+    newConnectionsPerSecond: integer('TANDEM_WS_NEW_CONNECTIONS_PER_SECOND', 1_000, { min: 1, max: 10_000_000 }, 'new realtime connections per second, node-wide (a reconnect storm is admitted at this pace)'),
+    maxSubscriptionsPerConnection: integer('TANDEM_WS_SUBSCRIPTIONS_PER_CONNECTION', 100, { min: 1, max: 100_000 }, 'channels one connection may subscribe to'),
+    messagesPerSecond: integer('TANDEM_WS_MESSAGES_PER_SECOND', 20, { min: 1, max: 10_000_000 }, 'inbound frames per connection per second, sustained'),
+    messageBurst: integer('TANDEM_WS_MESSAGE_BURST', 40, { min: 1, max: 10_000_000 }, 'inbound frames per connection in a burst; past it frames are dropped, and as many drops again close with 4503'),
+    maxInvalidFrames: integer('TANDEM_WS_INVALID_FRAMES', 10, { min: 0, max: 100_000 }, 'invalid frames tolerated before closing with 4010'),
+    outboundBufferBytes: integer('TANDEM_WS_OUTBOUND_BUFFER', 1024 * 1024, { min: 16 * 1024, max: 1024 * 1024 * 1024 }, 'outbound bytes queued per connection before ephemeral frames drop and a durable one closes with 4500'),
+    expiryWarningSeconds: integer('TANDEM_WS_EXPIRY_WARNING_SECONDS', 60, { min: 1, max: 86_400 }, 'seconds before the access token expires that the server sends `exp`'),
+    expiredGraceMs: integer('TANDEM_WS_EXPIRED_GRACE_MS', 5_000, { min: 0, max: 600_000 }, 'how long a connection may stay after its token expired, to refresh it, before closing with 4501'),
+    historyMaxCount: integer('TANDEM_HISTORY_SIZE', 1000, { min: 0, max: 1_000_000 }, 'publications kept per channel for recovery'),
+    historyMaxAgeMs: integer('TANDEM_HISTORY_AGE_MS', 600_000, { min: 0, max: 7 * MS_DAY }, 'oldest publication kept for recovery, ms'),
+    maxRecoveryCount: integer('TANDEM_RECOVERY_MAX', 500, { min: 0, max: 1_000_000 }, 'most publications replayed on one subscribe; more missed answers `too_many_missed`'),
+    presenceGraceMs: integer('TANDEM_PRESENCE_GRACE_MS', 5_000, { min: 0, max: 600_000 }, 'how long a user stays present after their last connection'),
+    sseReplayBytes: integer('TANDEM_SSE_REPLAY_BYTES', 64 * 1024, { min: 0, max: 64 * 1024 * 1024 }, 'SSE fallback: bytes of events a stream keeps for a `Last-Event-ID` resume'),
+    sseResumeGraceMs: integer('TANDEM_SSE_RESUME_GRACE_MS', 10_000, { min: 0, max: 600_000 }, 'SSE fallback: how long a stream whose response ended waits for a resume'),
+  },
+  logLevel: oneOf('LOG_LEVEL', 'info', LOG_LEVELS, 'pino level (`silent` to mute)'),
+} as const satisfies SettingsSpec;
+
+type LibrarySettings = SettingsOf<typeof librarySettings>;
+
+/**
+ * The library's configuration, plus the app's own settings in `app`.
+ * `store.sqlitePath` is derived from the data folder (tests and tools may point it at ':memory:').
+ */
+export type TandemConfig<A = Record<string, never>> = Omit<LibrarySettings, 'store'> & {
+  store: LibrarySettings['store'] & { sqlitePath: string };
+  app: A;
+};
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Reads and validates the library's settings and the app's (`appSettings`, see defineApp) from the
+ * environment; throws ConfigError naming every bad variable at once.
+ *
+ * @example
+ *   const config = loadConfig(process.env, pollsApp.settings);
+ *   config.http.port; config.realtime.maxConnectionsPerUser; config.app.tallyIntervalMs
+ */
+export function loadConfig<S extends SettingsSpec = Record<string, never>>(env: Env = process.env, appSettings?: S): TandemConfig<SettingsOf<S>> {
+  const problems: string[] = [];
+  const library = readSettings(librarySettings, env, problems);
+  const app = readSettings(appSettings ?? ({} as S), env, problems);
+  const databaseUrl = env.DATABASE_URL;
+  if (databaseUrl !== undefined && databaseUrl.trim() !== '') {
+    problems.push('DATABASE_URL: PostgreSQL is not supported yet; unset it to use the embedded SQLite store');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  const dataDir = path.resolve(library.store.dataDir);
+  return { ...library, store: { dataDir, sqlitePath: path.join(dataDir, 'tandem.sqlite') }, app };
+}

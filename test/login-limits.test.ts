@@ -1,0 +1,98 @@
+import http from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LoginGuard } from '../src/server/auth/login-guard';
+import { registerUser, startServer, type TestServer } from './support/server';
+
+/**
+ * Login limits lock out an attacker, not the account's owner (OWASP): failures are counted per
+ * account *and* address. The attacker's requests come from 127.0.0.2, the owner's from 127.0.0.1
+ * (two real source addresses on the loopback interface).
+ */
+
+const PASSWORD = 'correct horse battery';
+let now = 1_750_000_000_000;
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await startServer({ env: { TANDEM_LOGIN_LIMIT_ACCOUNT: '5', TANDEM_LOGIN_WINDOW: '900' }, clock: () => now });
+});
+afterAll(() => server?.close());
+
+/** POST /api/auth/login from a chosen local address. */
+function loginFrom(localAddress: string, username: string, password: string): Promise<{ status: number; code: string | undefined; retryAfter: string | undefined }> {
+  const url = new URL('/api/auth/login', server.url);
+  const body = JSON.stringify({ username, password });
+  return new Promise((resolve, reject) => {
+    const request = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', localAddress, agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (response) => {
+      let text = '';
+      response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      response.on('end', () => {
+        const code = (JSON.parse(text) as { code?: string }).code;
+        const retryAfter = response.headers['retry-after'];
+        resolve({ status: response.statusCode ?? 0, code, retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined });
+      });
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+const ATTACKER = '127.0.0.2';
+const OWNER = '127.0.0.1';
+
+describe('login limits per account and address (HTTP)', () => {
+  it('five wrong passwords from one address lock that address out of the account, even with the right password', async () => {
+    const victim = await registerUser(server);
+    for (let i = 0; i < 5; i += 1) expect((await loginFrom(ATTACKER, victim.username, `wrong ${i}`)).code).toBe('invalid_credentials');
+    const locked = await loginFrom(ATTACKER, victim.username, PASSWORD);
+    expect(locked).toEqual({ status: 429, code: 'login_rate_limited', retryAfter: '180' });
+  });
+
+  it('the owner still signs in from another address while the attacker is locked out', async () => {
+    const victim = await registerUser(server);
+    for (let i = 0; i < 5; i += 1) await loginFrom(ATTACKER, victim.username, `wrong ${i}`);
+    expect((await loginFrom(ATTACKER, victim.username, PASSWORD)).status).toBe(429);
+    expect((await loginFrom(OWNER, victim.username, PASSWORD)).status).toBe(200);
+    // The owner's success clears nothing for the attacker's address.
+    expect((await loginFrom(ATTACKER, victim.username, PASSWORD)).status).toBe(429);
+  });
+
+  it('each further failure after a lock doubles it, up to the window', async () => {
+    const victim = await registerUser(server);
+    for (let i = 0; i < 5; i += 1) await loginFrom(ATTACKER, victim.username, `wrong ${i}`);
+    const waits: string[] = [];
+    for (let round = 0; round < 4; round += 1) {
+      const locked = await loginFrom(ATTACKER, victim.username, 'still guessing');
+      waits.push(locked.retryAfter ?? '');
+      now += Number(locked.retryAfter) * 1000;
+      expect((await loginFrom(ATTACKER, victim.username, `guess ${round}`)).code).toBe('invalid_credentials');
+    }
+    expect(waits).toEqual(['180', '360', '720', '900']);
+  });
+});
+
+describe('LoginGuard (unit, injected clock)', () => {
+  it('forgets a pair after a quiet window, and a success starts it over', () => {
+    let clock = 0;
+    const guard = new LoginGuard({ attemptsPerIp: 1000, failuresPerAccount: 3, windowSeconds: 60, clock: () => clock });
+    for (let i = 0; i < 3; i += 1) guard.failed('ann', 'ip1');
+    expect(guard.check('ann', 'ip1')).toEqual({ retryAfterSeconds: 20 });
+    expect(guard.check('ann', 'ip2')).toBeUndefined();
+    expect(guard.check('bob', 'ip1')).toBeUndefined();
+    clock += 20_000 + 60_000;
+    expect(guard.check('ann', 'ip1')).toBeUndefined();
+    guard.failed('ann', 'ip1');
+    guard.failed('ann', 'ip1');
+    guard.succeeded('ann', 'ip1');
+    guard.failed('ann', 'ip1');
+    guard.failed('ann', 'ip1');
+    expect(guard.check('ann', 'ip1')).toBeUndefined();
+  });
+
+  it('holds at most maxPairs pairs however many an attacker makes up', () => {
+    const guard = new LoginGuard({ attemptsPerIp: 1000, failuresPerAccount: 1, windowSeconds: 60, maxPairs: 100, clock: () => 0 });
+    for (let i = 0; i < 1000; i += 1) guard.failed(`user${i}`, 'ip');
+    expect(guard.check('user999', 'ip')).toBeDefined();
+    expect(guard.check('user0', 'ip')).toBeUndefined();
+  });
+});
