@@ -1,8 +1,6 @@
 import fs from 'node:fs';
-import { renderAsyncApi, renderErrorsDoc, renderOpenApi } from './docs';
+import { generatedDocuments } from './docs';
 
 fs.mkdirSync('docs', { recursive: true });
-fs.writeFileSync('docs/errors.md', renderErrorsDoc());
-fs.writeFileSync('docs/openapi.json', await renderOpenApi());
-fs.writeFileSync('docs/asyncapi.json', renderAsyncApi());
-process.stdout.write('wrote docs/errors.md, docs/openapi.json and docs/asyncapi.json\n');
+for (const [file, content] of await generatedDocuments()) fs.writeFileSync(file, content);
+process.stdout.write('wrote docs/errors.md, docs/openapi.json, docs/asyncapi.json, the README settings table and the protocol close codes\n');

@@ -1,14 +1,18 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { errorCatalog, errorCodes, type ErrorCode } from '../src/server/errors';
-import { renderAsyncApi, renderErrorsDoc, renderOpenApi } from '../scripts/docs';
+import { libraryErrors, type ErrorSpec, type LibraryErrorCode } from '../src/server/errors';
+
+const errorCodes = Object.keys(libraryErrors) as LibraryErrorCode[];
+import { pollsApp } from '../examples/polls/app';
+import { generatedDocuments, renderAsyncApi, renderErrorsDoc } from '../scripts/docs';
 
 describe('generated documents are current (run `npm run docs:generate` when this fails)', () => {
   it('docs/errors.md lists exactly the catalog', () => {
     const doc = fs.readFileSync('docs/errors.md', 'utf8');
     expect(doc).toBe(renderErrorsDoc());
     const documented = [...doc.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1]);
-    expect(documented.sort()).toEqual([...errorCodes].sort());
+    const appCodes = Object.keys(pollsApp.errors?.entries ?? {});
+    expect(documented.sort()).toEqual([...errorCodes, ...appCodes].sort());
   });
 
   it('docs/asyncapi.json is what the app serves, built from the frame schemas', () => {
@@ -20,16 +24,16 @@ describe('generated documents are current (run `npm run docs:generate` when this
     expect(parsed.components.messages['event.comment.created']?.payload.properties?.d).toMatchObject({ title: 'Comment' });
   });
 
-  it('docs/openapi.json is what the app serves', async () => {
-    expect(fs.readFileSync('docs/openapi.json', 'utf8')).toBe(await renderOpenApi());
+  it('docs/openapi.json, the README settings table and the protocol close codes are current', async () => {
+    for (const [file, content] of await generatedDocuments()) expect(fs.readFileSync(file, 'utf8'), file).toBe(content);
   });
 });
 
 describe('error catalog', () => {
   it('codes are snake_case, statuses are 4xx/5xx and the union matches the keys', () => {
-    const typed: ErrorCode[] = errorCodes;
-    expect(typed.length).toBe(Object.keys(errorCatalog).length);
-    for (const [code, entry] of Object.entries(errorCatalog)) {
+    const typed: LibraryErrorCode[] = errorCodes;
+    expect(typed.length).toBe(Object.keys(libraryErrors).length);
+    for (const [code, entry] of Object.entries(libraryErrors as Record<string, ErrorSpec>)) {
       expect(code).toMatch(/^[a-z][a-z_]*[a-z]$/);
       expect(entry.status).toBeGreaterThanOrEqual(400);
       expect(entry.status).toBeLessThan(600);
