@@ -57,6 +57,19 @@ describe('login limits per account and address (HTTP)', () => {
     expect((await loginFrom(ATTACKER, victim.username, PASSWORD)).status).toBe(429);
   });
 
+  it('guesses sent all at once cannot race past the limit while the first ones are being verified', async () => {
+    const victim = await registerUser(server);
+    const answers = await Promise.all([
+      ...Array.from({ length: 19 }, (_, i) => loginFrom(ATTACKER, victim.username, `concurrent ${i}`)),
+      loginFrom(ATTACKER, victim.username, PASSWORD),
+    ]);
+    const verified = answers.filter((a) => a.status !== 429);
+    expect(verified.length).toBeLessThanOrEqual(5);
+    expect(answers.filter((a) => a.status === 429).every((a) => a.code === 'login_rate_limited' && a.retryAfter !== undefined)).toBe(true);
+    // Whatever got through, the owner elsewhere is unaffected.
+    expect((await loginFrom(OWNER, victim.username, PASSWORD)).status).toBe(200);
+  });
+
   it('each further failure after a lock doubles it, up to the window', async () => {
     const victim = await registerUser(server);
     for (let i = 0; i < 5; i += 1) await loginFrom(ATTACKER, victim.username, `wrong ${i}`);
@@ -72,27 +85,50 @@ describe('login limits per account and address (HTTP)', () => {
 });
 
 describe('LoginGuard (unit, injected clock)', () => {
+  const fail = (guard: LoginGuard, account: string, ip: string) => {
+    const started = guard.begin(account, ip);
+    if ('attempt' in started) started.attempt.failed();
+  };
+  const lock = (guard: LoginGuard, account: string, ip: string) => {
+    const started = guard.begin(account, ip);
+    if ('refusal' in started) return started.refusal;
+    started.attempt.abandoned();
+    return undefined;
+  };
+
   it('forgets a pair after a quiet window, and a success starts it over', () => {
     let clock = 0;
     const guard = new LoginGuard({ attemptsPerIp: 1000, failuresPerAccount: 3, windowSeconds: 60, clock: () => clock });
-    for (let i = 0; i < 3; i += 1) guard.failed('ann', 'ip1');
-    expect(guard.check('ann', 'ip1')).toEqual({ retryAfterSeconds: 20 });
-    expect(guard.check('ann', 'ip2')).toBeUndefined();
-    expect(guard.check('bob', 'ip1')).toBeUndefined();
+    for (let i = 0; i < 3; i += 1) fail(guard, 'ann', 'ip1');
+    expect(lock(guard, 'ann', 'ip1')).toEqual({ retryAfterSeconds: 20 });
+    expect(lock(guard, 'ann', 'ip2')).toBeUndefined();
+    expect(lock(guard, 'bob', 'ip1')).toBeUndefined();
     clock += 20_000 + 60_000;
-    expect(guard.check('ann', 'ip1')).toBeUndefined();
-    guard.failed('ann', 'ip1');
-    guard.failed('ann', 'ip1');
-    guard.succeeded('ann', 'ip1');
-    guard.failed('ann', 'ip1');
-    guard.failed('ann', 'ip1');
-    expect(guard.check('ann', 'ip1')).toBeUndefined();
+    expect(lock(guard, 'ann', 'ip1')).toBeUndefined();
+    fail(guard, 'ann', 'ip1');
+    fail(guard, 'ann', 'ip1');
+    const right = guard.begin('ann', 'ip1');
+    if ('attempt' in right) right.attempt.succeeded();
+    fail(guard, 'ann', 'ip1');
+    fail(guard, 'ann', 'ip1');
+    expect(lock(guard, 'ann', 'ip1')).toBeUndefined();
+  });
+
+  it('counts checks under way as failures: no more than the limit can be in flight at once', () => {
+    const guard = new LoginGuard({ attemptsPerIp: 1000, failuresPerAccount: 3, windowSeconds: 60, clock: () => 0 });
+    const started = Array.from({ length: 5 }, () => guard.begin('ann', 'ip'));
+    expect(started.filter((s) => 'attempt' in s)).toHaveLength(3);
+    expect(started.filter((s) => 'refusal' in s)).toHaveLength(2);
+    // One of them turns out right: the slot frees, the others still count.
+    const [first] = started;
+    if (first !== undefined && 'attempt' in first) first.attempt.succeeded();
+    expect('attempt' in guard.begin('ann', 'ip')).toBe(true);
   });
 
   it('holds at most maxPairs pairs however many an attacker makes up', () => {
     const guard = new LoginGuard({ attemptsPerIp: 1000, failuresPerAccount: 1, windowSeconds: 60, maxPairs: 100, clock: () => 0 });
-    for (let i = 0; i < 1000; i += 1) guard.failed(`user${i}`, 'ip');
-    expect(guard.check('user999', 'ip')).toBeDefined();
-    expect(guard.check('user0', 'ip')).toBeUndefined();
+    for (let i = 0; i < 1000; i += 1) fail(guard, `user${i}`, 'ip');
+    expect(lock(guard, 'user999', 'ip')).toBeDefined();
+    expect(lock(guard, 'user0', 'ip')).toBeUndefined();
   });
 });

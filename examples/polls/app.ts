@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import {
   assertIfMatch, Cached, CachedList, claimsOf, ConditionalHeaders, Created, defineApp, etag, IdempotencyHeaders, IfMatchHeaders, NoContent,
-  NotModified, NotModifiedWithPosition, nowIso, Page, PageQuery, problems, TandemError, Written, type SettingsOf, type TandemContext, type TandemHttpApp,
+  NotModifiedWithPosition, nowIso, Page, PageQuery, problems, TandemError, Written, type SettingsOf, type TandemContext, type TandemHttpApp,
 } from 'tandem/server';
 import { Type, type Static } from 'typebox';
 import {
@@ -146,7 +146,7 @@ function routes(app: TandemHttpApp, ctx: Ctx): void {
 
   app.get('/api/polls/:id/vote', {
     preHandler: authenticate,
-    schema: { tags, summary: 'Your vote on a poll', params: PollParams, response: { 200: Cached(MyVote), 304: NotModified, ...problems(401, 404) } },
+    schema: { tags, summary: 'Your vote on a poll (private, not cached)', params: PollParams, response: { 200: MyVote, ...problems(401, 404) } },
   }, async (request, reply) => {
     const { userId } = claimsOf(request);
     const { id } = request.params;
@@ -172,7 +172,7 @@ export const pollsApp = defineApp<PollsDb, typeof pollSettings>({
       description: 'One poll: its live tallies and edits, and who is watching. Anyone signed in, while it exists.',
       param: 'id',
       presence: 'users',
-      canSubscribe: async ({ param }, ctx) => /^[1-9]\d{0,9}$/.test(param ?? '') && (await pollVersion(ctx.db, Number(param))) !== undefined,
+      canSubscribe: async ({ param }, ctx) => /^[1-9]\d{0,9}$/.test(param) && (await pollVersion(ctx.db, Number(param))) !== undefined,
       events: {
         'poll.tally': { description: 'The counts after a burst of votes (at most one per POLLS_TALLY_INTERVAL_MS)', data: Tally },
         'poll.updated': { description: 'The poll was edited or closed', data: Poll },

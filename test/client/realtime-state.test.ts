@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { connectionTransitions, StateMachine, type ConnectionState, type StateChange } from '../../src/client/index';
+import { connectionTransitions, StateMachine, type ConnectionState, type StateChange } from '../../src/client/realtime/state';
 import { diffPresence, presenceFromResult, withJoin, withLeave } from '../../src/client/realtime/presence';
 import { decideReconnect, retryHint } from '../../src/client/realtime/reconnect-policy';
 import { acceptPublication, applySubscribeResult } from '../../src/client/realtime/recovery';

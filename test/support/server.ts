@@ -4,6 +4,7 @@ import path from 'node:path';
 import { socialApp } from '../../src/apps/social/app';
 import type { SocialSettings } from '../../src/apps/social/context';
 import { createServer, runtimeOf } from '../../src/server/assembly/create-server';
+import { kInternal } from '../../src/server/assembly/plugin';
 import { loadConfig, type TandemConfig } from '../../src/server/config/config';
 import type { RealtimeLimits } from '../../src/server/realtime/types';
 
@@ -70,7 +71,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     config,
     logger: false,
     ...(options.clock ? { clock: options.clock } : {}),
-    ...(options.realtimeTickMs ? { realtimeTickMs: options.realtimeTickMs } : {}),
+    ...(options.realtimeTickMs ? { [kInternal]: { realtimeTickMs: options.realtimeTickMs } } : {}),
   });
   const url = await server.listen({ port: options.port ?? 0, host: '127.0.0.1' });
   const runtime = runtimeOf(server);

@@ -11,6 +11,12 @@ describe('conditional request comparisons', () => {
     expect(current).toBe('"post.7.v3"');
   });
 
+  it('percent-encodes a part an entity tag cannot hold, so any scope makes a valid header', () => {
+    expect(etag('room "a"', 3)).toBe('"room%20%22a%22.3"');
+    expect(etag('line\r\nbreak', 'é')).toBe('"line%0D%0Abreak.%C3%A9"');
+    fc.assert(fc.property(fc.string(), fc.integer(), (scope, n) => /^"[\x21\x23-\x7e]*"$/.test(etag(scope, n))));
+  });
+
   it('If-None-Match: weak comparison, lists and *', () => {
     expect(noneMatch(undefined, current)).toBe(true);
     expect(noneMatch(current, current)).toBe(false);

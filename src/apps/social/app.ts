@@ -28,7 +28,7 @@ export const socialApp = defineApp<SocialDb, typeof socialSettings>({
   settings: socialSettings,
   channels: socialChannels,
   // Token answers carry the social profile (with its bio), as GET /api/me does.
-  accounts: { profile: { schema: PublicUser, read: async (db, id) => { const row = await findUserById(db as never, id); return row && toPublicUser(row); } } },
+  accounts: { profile: { schema: PublicUser, read: async (db, id) => { const row = await findUserById(db, id); return row && toPublicUser(row); } } },
   routes(app, ctx) {
     registerUserRoutes(app, ctx);
     registerPostRoutes(app, ctx);

@@ -33,6 +33,8 @@ export class RealtimeClient {
   readonly #events = new Emitter<RealtimeClientEvents>();
   readonly #requests: RequestTracker;
   readonly #subscriptions = new Map<string, ChannelSubscription>();
+  /** Subscriptions the server could not set up for now (internal_error, unavailable): retried alone, with backoff. */
+  readonly #subscribeRetries = new Map<ChannelSubscription, { backoff: Backoff; timer: unknown }>();
   /** Bumped by every connection attempt and by disconnect(): callbacks of older ones are dropped. */
   #generation = 0;
   #transport: Transport | undefined;
@@ -272,15 +274,37 @@ export class RealtimeClient {
     if (answer.t === 'err') {
       // An expired token is fixed by reconnecting with a fresh one; other refusals are final.
       if (answer.c === 'token_expired') this.#rejectedToken = this.#token; // never present it again
-      if (answer.c === 'token_expired' || answer.c === 'internal_error') return this.#transport?.abort(answer.c);
+      if (answer.c === 'token_expired') return this.#transport?.abort(answer.c);
+      // The server failed to set up this one subscription (its policy threw, a store hiccup): try it
+      // again later, alone; the connection and the other subscriptions carry on.
+      if (answer.c === 'internal_error' || answer.c === 'unavailable') return this.#retrySubscribe(generation, subscription);
       this.#subscriptions.delete(channel);
       return subscription.fail(new RealtimeError(answer.c ?? 'unknown', answer.m ?? 'Subscription refused'));
     }
+    this.#subscribeRetries.get(subscription)?.backoff.reset();
     const resync = subscription.applyAnswer(answer.d as SubscribeResult);
     if (resync !== undefined) this.#events.emit('resync', channel, resync.position, resync.why);
   }
 
+  #retrySubscribe(generation: number, subscription: ChannelSubscription): void {
+    subscription.connectionLost();
+    let retry = this.#subscribeRetries.get(subscription);
+    if (retry === undefined) {
+      const options = this.#options.backoff instanceof Backoff ? {} : this.#options.backoff;
+      retry = { backoff: new Backoff({ random: this.#platform.random, now: this.#platform.clock, ...options }), timer: undefined };
+      this.#subscribeRetries.set(subscription, retry);
+    }
+    const entry = retry;
+    entry.timer = this.#platform.timers.setTimeout(() => {
+      entry.timer = undefined;
+      if (generation === this.#generation && this.#machine.is('open') && this.#subscriptions.get(subscription.channel) === subscription) this.#sendSubscribe(generation, subscription);
+    }, entry.backoff.next());
+  }
+
   #unsubscribe(subscription: ChannelSubscription, was: SubscriptionState): void {
+    const retry = this.#subscribeRetries.get(subscription);
+    if (retry?.timer !== undefined) this.#platform.timers.clearTimeout(retry.timer);
+    this.#subscribeRetries.delete(subscription);
     if (this.#subscriptions.get(subscription.channel) !== subscription) return;
     this.#subscriptions.delete(subscription.channel);
     // Live or in flight: unsub now. The server handles frames in order, so sub, unsub, sub of the
@@ -359,6 +383,9 @@ export class RealtimeClient {
   /** What every lost connection means: requests in flight fail, subscriptions wait for the next one. */
   #loseConnection(): void {
     this.#requests.failAll(new RealtimeError('connection_lost', 'The connection closed before the answer'));
+    // The next connection subscribes everything again anyway.
+    for (const retry of this.#subscribeRetries.values()) if (retry.timer !== undefined) this.#platform.timers.clearTimeout(retry.timer);
+    this.#subscribeRetries.clear();
     for (const subscription of this.#subscriptions.values()) subscription.connectionLost();
   }
 

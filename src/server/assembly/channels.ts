@@ -20,20 +20,9 @@ export interface ClientEventDefinition {
   broadcast?: (data: unknown, user: HubUser) => unknown;
 }
 
-/**
- * One kind of channel, declared by the app under its prefix: `post` declares `post:{id}`.
- * The library enforces the shape (a channel with a `param` needs one, a channel without refuses one),
- * then asks `canSubscribe`.
- */
-export interface ChannelDefinition<C> {
+/** What every kind of channel declares. */
+interface ChannelBase {
   description: string;
-  /** The name of what follows the prefix (`post:{id}` → 'id'); absent for a single channel (`feed`). */
-  param?: string;
-  /**
-   * Whether this user may subscribe; `param` is what follows the prefix. Default: any signed-in user.
-   * A refusal answers `forbidden`, also for a resource that does not exist, so that private ids leak nothing.
-   */
-  canSubscribe?(subscription: { user: HubUser; channel: string; param: string | undefined }, ctx: C): boolean | Promise<boolean>;
   /** 'users': join/leave frames and a user list, per user (three tabs = one user); 'counts': a count only. Default: none. */
   presence?: 'users' | 'counts';
   /** What the server publishes here (docs). */
@@ -41,6 +30,30 @@ export interface ChannelDefinition<C> {
   /** What clients may publish here (typing and the like). */
   clientEvents?: Record<string, ClientEventDefinition>;
 }
+
+/** A kind of channel with a parameter: `post` with `param: 'id'` declares `post:{id}`. */
+export interface ParamChannelDefinition<C> extends ChannelBase {
+  /** The name of what follows the prefix (`post:{id}` → 'id'). */
+  param: string;
+  /**
+   * Whether this user may subscribe; `param` is what follows the prefix. Default: any signed-in user.
+   * A refusal answers `forbidden`, also for a resource that does not exist, so that private ids leak nothing.
+   */
+  canSubscribe?(subscription: { user: HubUser; channel: string; param: string }, ctx: C): boolean | Promise<boolean>;
+}
+
+/** A single channel, named by its prefix alone (`feed`). */
+export interface SingleChannelDefinition<C> extends ChannelBase {
+  param?: undefined;
+  /** Whether this user may subscribe. Default: any signed-in user. */
+  canSubscribe?(subscription: { user: HubUser; channel: string }, ctx: C): boolean | Promise<boolean>;
+}
+
+/**
+ * One kind of channel, declared by the app under its prefix. The library enforces the shape (a
+ * channel with a `param` needs one, a channel without refuses one), then asks `canSubscribe`.
+ */
+export type ChannelDefinition<C> = ParamChannelDefinition<C> | SingleChannelDefinition<C>;
 
 export type ChannelDefinitions<C> = Record<string, ChannelDefinition<C>>;
 
@@ -50,11 +63,10 @@ const PREFIX = /^[a-z]+$/;
 export function channelPolicies<C>(definitions: ChannelDefinitions<C>, ctx: C): Array<[prefix: string, policy: ChannelPolicy]> {
   return Object.entries(definitions).map(([prefix, definition]) => {
     if (!PREFIX.test(prefix)) throw new TypeError(`Channel prefix '${prefix}' must be lower-case letters (channel names are ${'`prefix`'} or ${'`prefix:param`'})`);
-    const allowed = definition.canSubscribe;
     const policy: ChannelPolicy = {
       canSubscribe: (user, channel, param) => {
-        if ((definition.param === undefined) !== (param === undefined)) return false;
-        return allowed === undefined ? true : allowed({ user, channel, param }, ctx);
+        if (definition.param === undefined) return param === undefined && (definition.canSubscribe?.({ user, channel }, ctx) ?? true);
+        return param !== undefined && (definition.canSubscribe?.({ user, channel, param }, ctx) ?? true);
       },
       presence: definition.presence ?? false,
     };

@@ -61,6 +61,12 @@ export interface TandemContext<DB extends TandemTables = TandemTables, A = Recor
    * service account): a new session with its access and refresh tokens, as login answers them.
    */
   issueSession(userId: number): Promise<IssuedTokens>;
+  /**
+   * Ends every session of a user but `except` (a password change, "sign out everywhere", an account
+   * closed): their access and refresh tokens stop working at once and their realtime connections
+   * close with 4009. Resolves with how many sessions ended.
+   */
+  revokeSessions(userId: number, options?: { except?: string; reason?: string }): Promise<number>;
   /** Who is present in a channel now: its users, `{n}` on a counts-only channel, [] without presence. */
   presence(channel: string): PresenceUser[] | { n: number };
   /**

@@ -6,7 +6,7 @@ import { fastifyOptions, type TandemHttpApp } from '../http/app';
 import type { TandemTables } from '../store/database';
 import type { TandemContext } from './context';
 import type { AppDefinition } from './define-app';
-import { tandem } from './plugin';
+import { kInternal, tandem, type InternalOptions } from './plugin';
 import type { Runtime } from './runtime';
 
 export interface CreateServerOptions<DB extends TandemTables, S extends SettingsSpec> {
@@ -18,7 +18,6 @@ export interface CreateServerOptions<DB extends TandemTables, S extends Settings
   /** pino options, or false for no logs. Default: `{ level: config.logLevel }`. */
   logger?: boolean | { level: string };
   clock?: () => number;
-  realtimeTickMs?: number;
 }
 
 /** A running (or ready to run) Tandem server. */
@@ -51,14 +50,20 @@ export async function createServer<DB extends TandemTables, S extends SettingsSp
   const config = options.config ?? loadConfig(options.env ?? process.env, options.app.settings);
   const fastify = Fastify(fastifyOptions(config, options.logger)).withTypeProvider<TypeBoxTypeProvider>();
   let runtime: Runtime<DB, SettingsOf<S>> | undefined;
-  await fastify.register(tandem<DB, S>, {
-    app: options.app,
-    config,
-    onRuntime: (opened) => void (runtime = opened),
-    ...(options.clock === undefined ? {} : { clock: options.clock }),
-    ...(options.realtimeTickMs === undefined ? {} : { realtimeTickMs: options.realtimeTickMs }),
-  });
-  await fastify.ready();
+  const internal = (options as CreateServerOptions<DB, S> & { [kInternal]?: InternalOptions<DB, SettingsOf<S>> })[kInternal];
+  try {
+    await fastify.register(tandem<DB, S>, {
+      app: options.app,
+      config,
+      [kInternal]: { ...internal, onRuntime: (opened) => void (runtime = opened) },
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+    });
+    await fastify.ready();
+  } catch (error) {
+    // Whatever the plugin opened before the failure goes with the instance (its onClose hooks).
+    await fastify.close().catch(() => undefined);
+    throw error;
+  }
   if (runtime === undefined) throw new Error('the Tandem plugin did not open its runtime');
   const opened = runtime;
   const server: TandemServer<DB, SettingsOf<S>> = {

@@ -34,7 +34,7 @@ export interface AppDefinition<DB extends TandemTables = TandemTables, S extends
   /** The app's channels, by prefix, and who may use them. */
   channels?: ChannelDefinitions<TandemContext<DB, SettingsOf<S>>>;
   /** The account module (register, login, refresh, logout); `false` leaves accounts to the app. */
-  accounts?: AccountOptions | false;
+  accounts?: AccountOptions<DB> | false;
   /** Registers the app's routes. Called once, after the library's conventions are installed. */
   routes?(app: TandemHttpApp, ctx: TandemContext<DB, SettingsOf<S>>): void | Promise<void>;
   /** Runs after the store is migrated and before the server answers (e.g. seed demo data). */

@@ -17,7 +17,8 @@ interface Pending<D> {
   timer: unknown;
   /** Asked again while a publication of this key was being written: one more follows. */
   again: boolean;
-  running: boolean;
+  /** The publication being written, if one is. */
+  running: Promise<void> | undefined;
   /** Failed attempts in a row; after MAX_ATTEMPTS the request is dropped (and reported each time). */
   failures: number;
 }
@@ -45,24 +46,45 @@ export class LatestPublisher<D> {
     const pending = this.#pending.get(key);
     if (pending !== undefined) {
       pending.read = read;
-      if (pending.running) pending.again = true;
+      if (pending.running !== undefined) pending.again = true;
       return;
     }
-    const entry: Pending<D> = { channel, event, read, timer: undefined, again: false, running: false, failures: 0 };
+    const entry: Pending<D> = { channel, event, read, timer: undefined, again: false, running: undefined, failures: 0 };
     entry.timer = this.#options.setTimer(() => void this.#publish(key, entry, intervalMs), intervalMs);
     this.#pending.set(key, entry);
   }
 
-  /** Publishes everything pending now (on close, before the store goes), then takes no more. */
+  /**
+   * Publishes everything pending now, then takes no more (on close, before the store goes): what is
+   * being written is waited for, and a state asked for meanwhile still goes out after it.
+   */
   async close(): Promise<void> {
     this.#closed = true;
-    const entries = [...this.#pending.entries()];
-    for (const [, entry] of entries) this.#options.clearTimer(entry.timer);
-    await Promise.all(entries.filter(([, entry]) => !entry.running).map(([key, entry]) => this.#publish(key, entry, 0)));
+    await Promise.all([...this.#pending.entries()].map(async ([key, entry]) => {
+      this.#options.clearTimer(entry.timer);
+      if (entry.running !== undefined) await entry.running;
+      if (entry.running === undefined && (entry.again || this.#pending.get(key) === entry)) {
+        entry.again = false;
+        await this.#publish(key, entry, 0);
+      }
+    }));
   }
 
-  async #publish(key: string, entry: Pending<D>, intervalMs: number): Promise<void> {
-    entry.running = true;
+  #publish(key: string, entry: Pending<D>, intervalMs: number): Promise<void> {
+    const run = this.#write(entry).then(() => {
+      entry.running = undefined;
+      if (entry.again && !this.#closed) {
+        entry.again = false;
+        entry.timer = this.#options.setTimer(() => void this.#publish(key, entry, intervalMs), intervalMs);
+        return;
+      }
+      if (!entry.again) this.#pending.delete(key);
+    });
+    entry.running = run;
+    return run;
+  }
+
+  async #write(entry: Pending<D>): Promise<void> {
     try {
       await this.#options.transaction(async (trx, log) => {
         await log.append(entry.channel, entry.event, await entry.read(trx));
@@ -74,12 +96,5 @@ export class LatestPublisher<D> {
       entry.failures += 1;
       if (entry.failures < MAX_ATTEMPTS) entry.again = true;
     }
-    entry.running = false;
-    if (entry.again && !this.#closed) {
-      entry.again = false;
-      entry.timer = this.#options.setTimer(() => void this.#publish(key, entry, intervalMs), intervalMs);
-      return;
-    }
-    this.#pending.delete(key);
   }
 }

@@ -22,13 +22,23 @@ export interface TandemPluginOptions<DB extends TandemTables = TandemTables, S e
   config: TandemConfig<SettingsOf<S>>;
   /** Default Date.now; tokens, sessions, login limits, the hub and the gateway read it. */
   clock?: () => number;
-  /** Granularity of the realtime gateway's shared timer (auth timeouts, expiry). Default 1000 ms. */
-  realtimeTickMs?: number;
   /** Serve /api/openapi.json, /api/docs and /api/asyncapi.json. Default true. */
   docs?: boolean;
-  /** Called with the runtime once it is open (createServer keeps it for operations). */
-  onRuntime?(runtime: Runtime<DB, SettingsOf<S>>): void;
+  /** Not public: what createServer and this repository's tests pass. */
+  [kInternal]?: InternalOptions<DB, SettingsOf<S>>;
 }
+
+/** The key of the options only this repository passes (not exported from tandem/server). */
+export const kInternal = Symbol('tandem.internal');
+
+export interface InternalOptions<DB extends TandemTables, A> {
+  /** Called with the runtime once it is open (createServer keeps it for operations and tests). */
+  onRuntime?(runtime: Runtime<DB, A>): void;
+  /** Granularity of the realtime gateway's shared timer (tests use ~20 ms). Default 1000 ms. */
+  realtimeTickMs?: number;
+}
+
+const kRegistered = Symbol.for('tandem.registered');
 
 /**
  * The whole Tandem server as a Fastify plugin, on an app you own: the HTTP conventions (applied to
@@ -44,6 +54,8 @@ export interface TandemPluginOptions<DB extends TandemTables = TandemTables, S e
  */
 async function tandemPlugin<DB extends TandemTables, S extends SettingsSpec>(fastify: FastifyInstance, options: TandemPluginOptions<DB, S>): Promise<void> {
   const { app, config } = options;
+  const internal = options[kInternal] ?? {};
+  checkInstance(fastify, config);
   const http = fastify as unknown as TandemHttpApp;
   const metrics = new Metrics();
   await installHttpConventions(fastify, config, metrics);
@@ -51,11 +63,11 @@ async function tandemPlugin<DB extends TandemTables, S extends SettingsSpec>(fas
     const errorCodes = [...Object.keys(libraryErrors), ...Object.keys(app.errors?.entries ?? {})];
     await installOpenApi(fastify, app.api, { upgradeInsecureRequests: config.http.hsts, errorCodes });
   }
-  const runtime = await openRuntime({ app, config, http, log: fastify.log, registry: metrics.registry, clock: options.clock, realtimeTickMs: options.realtimeTickMs });
+  const runtime = await openRuntime({ app, config, http, log: fastify.log, registry: metrics.registry, clock: options.clock, realtimeTickMs: internal.realtimeTickMs });
   let draining = false;
   try {
-    options.onRuntime?.(runtime);
-    if (app.accounts !== false) registerAccountRoutes(http, { ...runtime, db: runtime.db as unknown as Kysely<TandemTables>, options: app.accounts ?? {} });
+    internal.onRuntime?.(runtime);
+    if (app.accounts !== false) registerAccountRoutes(http, { ...runtime, options: app.accounts ?? {} });
     if (app.routes !== undefined) {
       const routes = app.routes;
       // In a scope of their own: hooks an app adds to its routes stay on its routes.
@@ -79,6 +91,20 @@ async function tandemPlugin<DB extends TandemTables, S extends SettingsSpec>(fas
     await runtime.gateway.close();
   });
   fastify.addHook('onClose', async () => runtime.close());
+}
+
+/**
+ * What the plugin needs of the instance it is registered on: no prefix (its paths are absolute, and
+ * the client, the cookie and the WebSocket endpoint could not follow one), only once, and the body
+ * limit of the configuration (a plain Fastify() has its own 1 MiB: use fastifyOptions(config)).
+ */
+function checkInstance(fastify: FastifyInstance, config: TandemConfig<unknown>): void {
+  if (fastify.prefix !== '') throw new Error(`Register tandem without a prefix (got '${fastify.prefix}'): its routes, the refresh cookie and the realtime endpoints have fixed paths`);
+  if (fastify.hasDecorator(kRegistered as unknown as string)) throw new Error('tandem is already registered on this Fastify instance');
+  fastify.decorate(kRegistered as unknown as string, true);
+  if (fastify.initialConfig.bodyLimit !== config.http.bodyLimitBytes) {
+    fastify.log.warn({ fastify: fastify.initialConfig.bodyLimit, config: config.http.bodyLimitBytes }, 'the Fastify instance\'s bodyLimit differs from TANDEM_BODY_LIMIT: create it with Fastify(fastifyOptions(config))');
+  }
 }
 
 /** The Tandem plugin (see tandemPlugin above); register it once per Fastify app. */

@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Registry } from 'prom-client';
 import { findAccountById } from '../auth/accounts';
+import { TandemError } from '../errors';
 import { installAuthentication } from '../auth/authenticate';
 import { LoginGuard } from '../auth/login-guard';
 import { SessionStore } from '../auth/sessions';
@@ -121,14 +122,16 @@ export async function openRuntime<DB extends TandemTables, S extends SettingsSpe
     clock,
     authenticate: installAuthentication(options.http, tokens, sessions),
     transaction,
-    createOnce: async (request, reply, scope, work) => sendStored(reply, await runIdempotent(db, announcer, request, scope, work)),
+    createOnce: async (request, reply, scope, work) => sendStored(reply, await runIdempotent(db, announcer, request, scope, work, clock)),
     sendList: (request, reply, spec) => sendChannelPage(request, reply, store, spec),
     sendItem: (request, reply, spec) => sendChannelItem(request, reply, store, spec),
     async issueSession(userId) {
+      if ((await findAccountById(library, userId)) === undefined) throw new TandemError('not_found', `No account ${userId}`);
       const session = await sessions.create(userId);
       const access = await tokens.issue(userId, session.sessionId);
       return { accessToken: access.token, expiresAt: access.expiresAt, refreshToken: session.refreshToken, refreshExpiresAt: session.refreshExpiresAt };
     },
+    revokeSessions: (userId, revokeOptions = {}) => sessions.revokeAllOf(userId, revokeOptions.reason ?? 'revoked', revokeOptions.except),
     presence: (channel) => hub.presence(channel),
     publishLatest: (channel, event, read, publishOptions) => latest.request(channel, event, read, publishOptions?.intervalMs),
   };
@@ -139,6 +142,9 @@ export async function openRuntime<DB extends TandemTables, S extends SettingsSpe
   return {
     db, dialect, tokens, sessions, guard, announcer, broker, hub, gateway, ctx,
     async close() {
+      // The drain (idempotent): already done when the server closed normally; on a failed start it
+      // stops the gateway's timers and listeners.
+      await gateway.close(0);
       clearInterval(sweeper);
       // Coalesced state still pending goes out (into the store and the history) before the store closes.
       await latest.close();

@@ -48,7 +48,11 @@ function drainOnSignals<DB extends TandemTables, A>(server: TandemServer<DB, A>)
   const log = server.fastify.log;
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal: whoever sent it does not want to wait for the drain.
+      log.warn({ signal }, 'second signal while draining; exiting now');
+      process.exit(1);
+    }
     stopping = true;
     log.info({ signal }, 'draining: no new connections, finishing in-flight requests');
     const force = setTimeout(() => {

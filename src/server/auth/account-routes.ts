@@ -6,13 +6,14 @@ import { NoContent, problems } from '../http/schemas';
 import type { TandemTables } from '../store/database';
 import { AccountSchema, createAccount, DisplayName, findAccountById, findAccountByUsername, normalizeUsername, Password, toAccount, Username } from './accounts';
 import { bearerToken } from './authenticate';
-import type { LoginGuard, LoginRefusal } from './login-guard';
+import { limitKey } from '../http/client-address';
+import type { LoginAttempt, LoginGuard, LoginRefusal } from './login-guard';
 import { hashPassword, verifyPassword } from './passwords';
 import type { IssuedSession, SessionStore } from './sessions';
 import type { TokenService } from './tokens';
 
 /** How an app shapes the account module (defineApp's `accounts`). */
-export interface AccountOptions {
+export interface AccountOptions<DB extends TandemTables = TandemTables> {
   /** Where the routes are: `<path>/register`, `/login`, `/refresh`, `/logout`; the refresh cookie is scoped to it. Default `/api/auth`. */
   path?: string;
   /** Whether anyone may register. Default true. */
@@ -21,7 +22,7 @@ export interface AccountOptions {
    * The user representation the token answers carry (`user`): its schema and how to read it.
    * Default: the library's Account (id, username, displayName, createdAt, version).
    */
-  profile?: { schema: TSchema; read(db: Kysely<TandemTables>, userId: number): Promise<object | undefined> };
+  profile?: { schema: TSchema; read(db: Kysely<DB>, userId: number): Promise<object | undefined> };
 }
 
 const REFRESH_COOKIE = 'tandem_refresh';
@@ -48,25 +49,25 @@ async function absentBodyIsEmpty(request: FastifyRequest): Promise<void> {
   if (request.body === undefined || request.body === null) request.body = {};
 }
 
-function refused(refusal: LoginRefusal | undefined): void {
+function refused(refusal: LoginRefusal | undefined): asserts refusal is undefined {
   if (refusal !== undefined) {
     throw new TandemError('login_rate_limited', `Try again in ${refusal.retryAfterSeconds} s`, { headers: { 'retry-after': String(refusal.retryAfterSeconds) } });
   }
 }
 
-export interface AccountRouteDeps {
-  db: Kysely<TandemTables>;
+export interface AccountRouteDeps<DB extends TandemTables> {
+  db: Kysely<DB>;
   tokens: TokenService;
   sessions: SessionStore;
   guard: LoginGuard;
-  options: AccountOptions;
+  options: AccountOptions<DB>;
 }
 
 /** Registration, login, refresh (rotating; reuse revokes the session) and logout. */
-export function registerAccountRoutes(app: FastifyInstance, deps: AccountRouteDeps): void {
+export function registerAccountRoutes<DB extends TandemTables>(app: FastifyInstance, deps: AccountRouteDeps<DB>): void {
   const { db, tokens, sessions, guard } = deps;
   const path = deps.options.path ?? '/api/auth';
-  const profile = deps.options.profile ?? { schema: AccountSchema, read: async (d: Kysely<TandemTables>, id: number) => { const row = await findAccountById(d, id); return row && toAccount(row); } };
+  const profile = deps.options.profile ?? { schema: AccountSchema, read: async (d: Kysely<DB>, id: number) => { const row = await findAccountById(d, id); return row && toAccount(row); } };
   const TokenResponse = tokenResponse(profile.schema);
   const tags = ['auth'];
 
@@ -98,7 +99,7 @@ export function registerAccountRoutes(app: FastifyInstance, deps: AccountRouteDe
         response: { 201: TokenResponse, ...problems(400, 409, 413, 415, 429) },
       },
     }, async (request, reply) => {
-      refused(guard.attempt(request.ip));
+      refused(guard.attempt(limitKey(request.ip)));
       const { username, password, displayName } = request.body as { username: string; password: string; displayName?: string };
       const passwordHash = await hashPassword(password);
       const user = await db.transaction().execute((trx) => createAccount(trx, { username, passwordHash, displayName: displayName ?? username }));
@@ -117,14 +118,25 @@ export function registerAccountRoutes(app: FastifyInstance, deps: AccountRouteDe
   }, async (request, reply) => {
     const body = request.body as { username: string; password: string };
     const account = normalizeUsername(body.username);
-    refused(guard.attempt(request.ip));
-    refused(guard.check(account, request.ip));
-    const user = await findAccountByUsername(db, account);
-    if (!(await verifyPassword(user?.password_hash, body.password)) || user === undefined) {
-      guard.failed(account, request.ip);
+    const address = limitKey(request.ip);
+    refused(guard.attempt(address));
+    const started = guard.begin(account, address);
+    if ('refusal' in started) refused(started.refusal);
+    const { attempt } = started as { attempt: LoginAttempt };
+    let user: Awaited<ReturnType<typeof findAccountByUsername>>;
+    let verified: boolean;
+    try {
+      user = await findAccountByUsername(db, account);
+      verified = await verifyPassword(user?.password_hash, body.password);
+    } catch (error) {
+      attempt.abandoned(); // never an attempt left pending
+      throw error;
+    }
+    if (!verified || user === undefined) {
+      attempt.failed();
       throw new TandemError('invalid_credentials');
     }
-    guard.succeeded(account, request.ip);
+    attempt.succeeded();
     return answerWithTokens(request, reply, await sessions.create(user.id));
   });
 
@@ -157,7 +169,7 @@ export function registerAccountRoutes(app: FastifyInstance, deps: AccountRouteDe
   });
 }
 
-async function sessionToRevoke(deps: AccountRouteDeps, request: FastifyRequest, refreshToken: string | undefined): Promise<string> {
+async function sessionToRevoke<DB extends TandemTables>(deps: AccountRouteDeps<DB>, request: FastifyRequest, refreshToken: string | undefined): Promise<string> {
   const access = bearerToken(request);
   if (access !== undefined) {
     // With an expired access token, fall back to the refresh token; a forged one is refused.

@@ -16,8 +16,18 @@ export interface LoginRefusal {
   retryAfterSeconds: number;
 }
 
+/** One password check under way: report how it ended, exactly once (later reports are ignored). */
+export interface LoginAttempt {
+  failed(): void;
+  succeeded(): void;
+  /** It could not be checked (the store failed): it counts neither way. */
+  abandoned(): void;
+}
+
 interface Pair {
   failures: number;
+  /** Checks under way: they count as failures until they end, so concurrent guesses cannot race past the limit. */
+  pending: number;
   /** Locked until this clock time (0: not locked). */
   lockedUntil: number;
   lastFailureAt: number;
@@ -32,8 +42,9 @@ interface Pair {
  * - per account *and* address: after `failuresPerAccount` failures the pair is locked for
  *   window / failuresPerAccount seconds, and every further failure after a lock doubles it, up to the
  *   window. While locked, even the right password is refused from that address, so guessing gains
- *   nothing; the owner signing in from another address is not affected. A success clears the pair;
- *   so does a quiet window without failures.
+ *   nothing; the owner signing in from another address is not affected. Checks still under way
+ *   count as failures, so guesses sent all at once cannot slip past the limit while the first ones
+ *   are being verified. A success clears the pair; so does a quiet window without failures.
  *
  * Memory is bounded (`maxPairs`): an attacker who rotates accounts or addresses only evicts entries.
  */
@@ -59,19 +70,42 @@ export class LoginGuard {
     return decision.allowed ? undefined : { retryAfterSeconds: decision.retryAfterSeconds };
   }
 
-  /** A refusal while this address is locked out of this account. */
-  check(account: string, ip: string): LoginRefusal | undefined {
-    const pair = this.#current(account, ip);
-    const now = this.#clock();
-    if (pair === undefined || pair.lockedUntil <= now) return undefined;
-    return { retryAfterSeconds: Math.max(1, Math.ceil((pair.lockedUntil - now) / 1000)) };
-  }
-
-  /** A wrong password: counts it, and locks the pair once the failures reach the limit. */
-  failed(account: string, ip: string): void {
+  /**
+   * Starts a password check of `account` from `ip`: a refusal while the pair is locked, or while the
+   * checks under way could already reach the limit; otherwise the attempt to report back on.
+   */
+  begin(account: string, ip: string): { refusal: LoginRefusal } | { attempt: LoginAttempt } {
     const now = this.#clock();
     const key = pairKey(account, ip);
-    const pair = this.#current(account, ip) ?? { failures: 0, lockedUntil: 0, lastFailureAt: now };
+    const pair = this.#current(key, now) ?? { failures: 0, pending: 0, lockedUntil: 0, lastFailureAt: now };
+    if (pair.lockedUntil > now) return { refusal: { retryAfterSeconds: Math.max(1, Math.ceil((pair.lockedUntil - now) / 1000)) } };
+    // As many checks at once as failures remain before the lock; past a lock, one at a time.
+    if (pair.pending >= Math.max(1, this.#failuresAllowed - pair.failures)) return { refusal: { retryAfterSeconds: 1 } };
+    pair.pending += 1;
+    this.#store(key, pair);
+    let ended = false;
+    const end = (outcome: () => void) => {
+      if (ended) return;
+      ended = true;
+      pair.pending -= 1;
+      outcome();
+    };
+    return {
+      attempt: {
+        failed: () => end(() => this.#failed(key, pair)),
+        succeeded: () => end(() => {
+          // The right password: the pair starts over (checks still under way keep it alive).
+          pair.failures = 0;
+          pair.lockedUntil = 0;
+          if (pair.pending === 0) this.#pairs.delete(key);
+        }),
+        abandoned: () => end(() => {}),
+      },
+    };
+  }
+
+  #failed(key: string, pair: Pair): void {
+    const now = this.#clock();
     pair.failures += 1;
     pair.lastFailureAt = now;
     const over = pair.failures - this.#failuresAllowed;
@@ -79,23 +113,21 @@ export class LoginGuard {
       const first = this.#windowMs / this.#failuresAllowed;
       pair.lockedUntil = now + Math.min(this.#windowMs, first * 2 ** Math.min(over, 30));
     }
+    this.#store(key, pair);
+  }
+
+  /** Re-inserts the pair (Map order: least recently touched first) and evicts over the bound. */
+  #store(key: string, pair: Pair): void {
     this.#pairs.delete(key);
     this.#pairs.set(key, pair);
     if (this.#pairs.size > this.#maxPairs) this.#pairs.delete(this.#pairs.keys().next().value as string);
   }
 
-  /** The right password: the pair starts over. */
-  succeeded(account: string, ip: string): void {
-    this.#pairs.delete(pairKey(account, ip));
-  }
-
-  /** The pair's state, forgotten once it has been quiet (unlocked, no failure) for a window. */
-  #current(account: string, ip: string): Pair | undefined {
-    const key = pairKey(account, ip);
+  /** The pair's state, forgotten once it has been quiet (unlocked, nothing under way, no failure) for a window. */
+  #current(key: string, now: number): Pair | undefined {
     const pair = this.#pairs.get(key);
     if (pair === undefined) return undefined;
-    const now = this.#clock();
-    if (pair.lockedUntil <= now && now - Math.max(pair.lastFailureAt, pair.lockedUntil) >= this.#windowMs) {
+    if (pair.pending === 0 && pair.lockedUntil <= now && now - Math.max(pair.lastFailureAt, pair.lockedUntil) >= this.#windowMs) {
       this.#pairs.delete(key);
       return undefined;
     }

@@ -85,6 +85,18 @@ export class SessionStore {
     this.#announceRevoked(sessionId, reason);
   }
 
+  /**
+   * Revokes every live session of a user (a password change, "sign out everywhere", an account
+   * closed), but `except` if given; their tokens stop working and their sockets close. Returns how many.
+   */
+  async revokeAllOf(userId: number, reason: string, except?: string): Promise<number> {
+    let query = this.#db.updateTable('sessions').set({ revoked_at: nowIso(this.#clock), revoked_reason: reason }).where('user_id', '=', userId).where('revoked_at', 'is', null);
+    if (except !== undefined) query = query.where('id', '!=', except);
+    const revoked = await query.returning('id').execute();
+    for (const { id } of revoked) this.#announceRevoked(id, reason);
+    return revoked.length;
+  }
+
   /** The session id a refresh token belongs to, if the token is known. */
   async sessionOfRefreshToken(refreshToken: string): Promise<string | undefined> {
     const row = await this.#db.selectFrom('refresh_tokens').select('session_id').where('token_hash', '=', hashToken(refreshToken)).executeTakeFirst();

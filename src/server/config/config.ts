@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { ConfigError, readSettings, setting, type SettingsOf, type SettingsSpec } from './settings';
+import { ConfigError, listSettings, readSettings, setting, type SettingsOf, type SettingsSpec } from './settings';
 
 const { integer, boolean, string, oneOf, secret, origins, trustProxy } = setting;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -18,8 +18,9 @@ export const librarySettings = {
     bodyLimitBytes: integer('TANDEM_BODY_LIMIT', 64 * 1024, { min: 1024, max: 16 * 1024 * 1024 }, 'largest request body, bytes'),
     rateLimitPerMinute: integer('TANDEM_RATE_LIMIT', 600, { min: 1, max: 10_000_000 }, 'requests per minute per IP (REST)'),
     rateLimitBurst: integer('TANDEM_RATE_LIMIT_BURST', 120, { min: 1, max: 10_000_000 }, 'burst of requests per IP above that rate'),
-    trustProxy: trustProxy('TANDEM_TRUST_PROXY', '`true` or a hop count, to take the client IP from `X-Forwarded-For`'),
+    trustProxy: trustProxy('TANDEM_TRUST_PROXY', 'whose `X-Forwarded-For` to believe: the proxies\' addresses or CIDRs (`127.0.0.1`, `10.0.0.0/8,loopback`), a hop count, or `true` (any client could then claim any address)'),
     hsts: boolean('TANDEM_HSTS', false, 'send `Strict-Transport-Security` (only where TLS is served)'),
+    metricsToken: secret('TANDEM_METRICS_TOKEN', 16, 'when set, `/metrics` answers only `Authorization: Bearer <token>` (default: open, for a scraper on a private network)'),
     shutdownTimeoutMs: integer('TANDEM_SHUTDOWN_TIMEOUT', 10_000, { min: 0, max: 600_000 }, 'ms to drain on SIGTERM before exiting anyway'),
   },
   store: {
@@ -80,6 +81,10 @@ type Env = Record<string, string | undefined>;
  *   config.http.port; config.realtime.maxConnectionsPerUser; config.app.tallyIntervalMs
  */
 export function loadConfig<S extends SettingsSpec = Record<string, never>>(env: Env = process.env, appSettings?: S): TandemConfig<SettingsOf<S>> {
+  const taken = new Set(listSettings(librarySettings).map((s) => s.env));
+  for (const own of listSettings(appSettings ?? {})) {
+    if (taken.has(own.env)) throw new TypeError(`The app's setting ${own.env} is one of the library's: name it otherwise`);
+  }
   const problems: string[] = [];
   const library = readSettings(librarySettings, env, problems);
   const app = readSettings(appSettings ?? ({} as S), env, problems);

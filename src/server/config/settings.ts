@@ -1,3 +1,5 @@
+import { trustFunction, type TrustProxy } from '../http/client-address';
+
 /**
  * Settings read from the environment, declared as data: each one names its variable, its default
  * and what it means, so the same declaration validates the value at start, types it, and renders
@@ -143,13 +145,23 @@ export const setting = {
     };
   },
 
-  /** `true`, `false` or a number of proxy hops (Fastify's trustProxy). */
-  trustProxy(env: string, doc: string): Setting<boolean | number> {
-    return make<boolean | number>(env, doc, 'false', false, (raw) => {
+  /**
+   * Which proxies to believe about the client's address: `false`, `true` (every hop: clients can
+   * then claim any address), a number of hops, or a comma-separated list of the proxies'
+   * addresses, CIDRs and the names `loopback`, `linklocal`, `uniquelocal`.
+   */
+  trustProxy(env: string, doc: string): Setting<TrustProxy> {
+    return make<TrustProxy>(env, doc, 'false', false, (raw) => {
       if (/^\d+$/.test(raw)) return { value: Number(raw) };
       const lower = raw.toLowerCase();
       if (lower === 'true' || lower === 'false') return { value: lower === 'true' };
-      return { problem: `expected true, false or a number of proxy hops, got ${JSON.stringify(raw)}` };
+      const list = raw.split(',').map((item) => item.trim()).filter(Boolean);
+      try {
+        trustFunction(list);
+        return { value: list };
+      } catch {
+        return { problem: `expected true, false, a number of proxy hops, or proxy addresses/CIDRs (e.g. 10.0.0.0/8,loopback), got ${JSON.stringify(raw)}` };
+      }
     });
   },
 };

@@ -8,6 +8,8 @@ import { TandemError } from '../errors';
 import { KeyedRateLimiter } from '../limits/rate-limiter';
 import type { TandemConfig } from '../config/config';
 import type { Metrics } from '../ops/metrics';
+import { limitKey, trustFunction } from './client-address';
+import { tandemListener } from './upgrade-listeners';
 import { installProblemHandlers, sendFrameworkProblem } from './problem';
 import { securityHeaders } from './security-headers';
 import { createValidatorCompiler } from './validation';
@@ -27,7 +29,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Tandem's HTTP settings (the `http` part of TandemConfig) and the log level. */
 export interface HttpSettings {
-  http: Pick<TandemConfig['http'], 'bodyLimitBytes' | 'corsOrigins' | 'trustProxy' | 'hsts' | 'rateLimitPerMinute' | 'rateLimitBurst'>;
+  http: Pick<TandemConfig['http'], 'bodyLimitBytes' | 'corsOrigins' | 'trustProxy' | 'hsts' | 'rateLimitPerMinute' | 'rateLimitBurst' | 'metricsToken'>;
   logLevel: string;
 }
 
@@ -44,8 +46,8 @@ export function fastifyOptions(config: HttpSettings, logger?: boolean | { level:
   return {
     logger: logger ?? { level: config.logLevel },
     bodyLimit: config.http.bodyLimitBytes,
-    // Fastify accepts a hop count at run time; its types only list the other forms.
-    trustProxy: config.http.trustProxy as boolean,
+    // A function, not the setting itself: Fastify 5 now ignores a bare hop count.
+    trustProxy: trustFunction(config.http.trustProxy) ?? false,
     // Echo a caller's X-Request-Id (tracing across services) only if it is safe to log and echo.
     requestIdHeader: false,
     genReqId: (request) => {
@@ -53,6 +55,9 @@ export function fastifyOptions(config: HttpSettings, logger?: boolean | { level:
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
     return503OnClosing: true,
+    // The Tandem plugin opens the store and runs migrations and the app's onStart while it registers:
+    // a slow start must not be cut off (and leave its half-open runtime behind) at avvio's 10 s.
+    pluginTimeout: 0,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     // Malformed percent-encoding and over-long path params are refused by the router before any
@@ -72,7 +77,7 @@ export async function installHttpConventions(app: FastifyInstance, config: HttpS
   // Only JSON bodies are spoken here: Fastify's default text/plain parser would turn a text body
   // into a string and answer a confusing validation error instead of 415.
   if (app.hasContentTypeParser('text/plain')) app.removeContentTypeParser('text/plain');
-  metrics.install(app);
+  metrics.install(app, { token: config.http.metricsToken });
   // First hook of all, so answers given early by other hooks (CORS preflights, the rate limit)
   // carry the id too.
   // (Callback-style hooks: no promise per request on the hot path.)
@@ -104,7 +109,7 @@ export async function installHttpConventions(app: FastifyInstance, config: HttpS
     if (UNLIMITED_PATHS.has(request.routeOptions.url ?? '')) return done();
     // Routes with limits of their own (the realtime SSE endpoints) opt out with config.rateLimit: false.
     if (request.routeOptions.config?.rateLimit === false) return done();
-    const decision = limiter.consume(request.ip);
+    const decision = limiter.consume(limitKey(request.ip));
     if (!decision.allowed) {
       const error = new TandemError('rate_limited', `Retry in ${decision.retryAfterSeconds} s`, {
         headers: { 'retry-after': String(decision.retryAfterSeconds) },
@@ -129,7 +134,7 @@ function dropSilentConnectionsOnClose(app: { server: import('node:http').Server;
     socket.once('close', () => sockets.delete(socket));
   });
   // An upgraded socket belongs to the WebSocket gateway, which drains it with its own close frames.
-  app.server.on('upgrade', (_request: unknown, socket: import('node:net').Socket) => sockets.delete(socket));
+  app.server.on('upgrade', tandemListener((_request: unknown, socket: import('node:net').Socket) => void sockets.delete(socket)));
   let sweeper: NodeJS.Timeout | undefined;
   const sweep = () => {
     for (const socket of sockets) if ((socket as { _httpMessage?: unknown })._httpMessage == null) socket.destroy();

@@ -13,9 +13,15 @@ export const cachePolicy = {
 
 export type CachePolicy = keyof typeof cachePolicy;
 
-/** A strong entity tag from opaque parts, e.g. etag('post', 7, 'v3') -> "post.7.v3". */
+/** What an entity tag may contain between its quotes (RFC 9110 8.8.3, etagc, ASCII only). */
+const ETAG_SAFE = /^[\x21\x23-\x7e]*$/;
+
+/**
+ * A strong entity tag from opaque parts, e.g. etag('post', 7, 'v3') -> "post.7.v3". A part with
+ * anything an entity tag cannot hold (a quote, a space, a line break, non-ASCII) is percent-encoded.
+ */
 export function etag(...parts: Array<string | number>): string {
-  return `"${parts.join('.')}"`;
+  return `"${parts.map((part) => (typeof part === 'number' || ETAG_SAFE.test(part) ? part : encodeURIComponent(part))).join('.')}"`;
 }
 
 function parseTagList(header: string): string[] {

@@ -90,7 +90,10 @@ export interface ChannelItemSpec<DB, T> {
  */
 export async function sendChannelItem<DB extends TandemTables, T>(request: FastifyRequest, reply: FastifyReply, store: ChannelStore<DB>, spec: ChannelItemSpec<DB, T>): Promise<T> {
   const headersOf = (position: number, epoch: string) => ({ 'tandem-channel': spec.channel, 'tandem-epoch': epoch, 'tandem-position': String(position) });
-  const [tag, position, epoch] = await Promise.all([spec.etag(store.db), positionIn(store.db, spec.channel), store.epochOf(spec.channel)]);
+  // The position before the ETag: a write landing between the two reads makes the ETag newer than
+  // the position (a 200 follows, read in one snapshot), never a 304 whose position skips that write.
+  const [position, epoch] = await Promise.all([positionIn(store.db, spec.channel), store.epochOf(spec.channel)]);
+  const tag = await spec.etag(store.db);
   if (tag === undefined) throw new TandemError('not_found', spec.missing);
   return sendConditional(request, reply, {
     etag: tag,

@@ -57,6 +57,7 @@ export async function runIdempotent<DB extends TandemTables, T>(
   request: FastifyRequest,
   scope: string,
   work: (trx: Transaction<DB>, log: ChannelLog) => Promise<StoredResponse<T>>,
+  clock: () => number = Date.now,
 ): Promise<StoredResponse<T> & { replayed: boolean }> {
   const key = idempotencyKeyOf(request);
   if (key === undefined) return { ...(await inTransaction(db, announcer, work)), replayed: false };
@@ -66,13 +67,13 @@ export async function runIdempotent<DB extends TandemTables, T>(
     const claim = async () => {
       const result = await keys
         .insertInto('idempotency_keys')
-        .values({ scope, key, request_hash: requestHash, status_code: null, response_body: null, response_headers: null, created_at: nowIso() })
+        .values({ scope, key, request_hash: requestHash, status_code: null, response_body: null, response_headers: null, created_at: nowIso(clock) })
         .onConflict((oc) => oc.columns(['scope', 'key']).doNothing())
         .executeTakeFirst();
       return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
     };
     // A key past its retention is forgotten here, not only by the hourly sweep.
-    const claimed = (await claim()) || ((await forgetExpired(keys, scope, key)) && (await claim()));
+    const claimed = (await claim()) || ((await forgetExpired(keys, scope, key, clock())) && (await claim()));
     if (!claimed) return replay<T>(keys, scope, key, requestHash);
     const response = await work(trx, log);
     await keys
@@ -85,8 +86,8 @@ export async function runIdempotent<DB extends TandemTables, T>(
   });
 }
 
-async function forgetExpired(trx: Transaction<TandemTables>, scope: string, key: string): Promise<boolean> {
-  const cutoff = new Date(Date.now() - IDEMPOTENCY_TTL_MS).toISOString();
+async function forgetExpired(trx: Transaction<TandemTables>, scope: string, key: string, now: number): Promise<boolean> {
+  const cutoff = new Date(now - IDEMPOTENCY_TTL_MS).toISOString();
   const result = await trx.deleteFrom('idempotency_keys').where('scope', '=', scope).where('key', '=', key).where('created_at', '<', cutoff).executeTakeFirst();
   return Number(result.numDeletedRows) > 0;
 }

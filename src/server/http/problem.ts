@@ -1,20 +1,9 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { TandemError, type FieldError, type LibraryErrorCode } from '../errors';
+import type { Problem } from '../../protocol/problem';
+import { TandemError, type LibraryErrorCode } from '../errors';
 import { fieldErrors } from './validation';
 
 const PROBLEM_CONTENT_TYPE = 'application/problem+json';
-
-/** The RFC 9457 body Tandem sends for every error. */
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  code: string;
-  detail?: string;
-  instance?: string;
-  errors?: FieldError[];
-  [extension: string]: unknown;
-}
 
 function problemType(code: string): string {
   return `urn:tandem:error:${code}`;

@@ -1,29 +1,19 @@
-import type { LibraryErrorCode } from '../errors';
+import { libraryErrors, type LibraryErrorCode } from '../errors';
 
 /**
- * The hub's coded errors, a subset of the catalog (src/server/errors.ts), so the gateway can
- * answer each with an error frame `{t:'err', c: code}` and REST with problem+json.
+ * The hub's coded errors, a subset of the catalog (src/protocol/errors.ts), so the gateway can
+ * answer each with an error frame `{t:'err', c: code}` and REST with problem+json. The message
+ * defaults to the catalog's title.
  */
 export type HubErrorCode = Extract<
   LibraryErrorCode,
   'unknown_channel' | 'forbidden' | 'too_many_subscriptions' | 'already_subscribed' | 'not_subscribed' | 'publish_forbidden' | 'invalid_payload' | 'unavailable'
 >;
 
-const messages: Record<HubErrorCode, string> = {
-  unknown_channel: 'No such channel',
-  forbidden: 'You may not subscribe to this channel',
-  too_many_subscriptions: 'Too many subscriptions on this connection',
-  already_subscribed: 'Already subscribed to this channel',
-  not_subscribed: 'Not subscribed to this channel',
-  publish_forbidden: 'Clients may not publish this event on this channel',
-  invalid_payload: 'The event data is not valid for this channel',
-  unavailable: 'The realtime hub is closed',
-};
-
 export class HubError extends Error {
   readonly code: HubErrorCode;
 
-  constructor(code: HubErrorCode, message: string = messages[code]) {
+  constructor(code: HubErrorCode, message: string = libraryErrors[code].title) {
     super(message);
     this.name = 'HubError';
     this.code = code;

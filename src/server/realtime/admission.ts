@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { SUBPROTOCOL } from '../../protocol/frames';
 import { libraryErrors, type LibraryErrorCode } from '../errors';
 import { KeyedRateLimiter } from '../limits/rate-limiter';
-import { clientIp } from './client-ip';
+import { clientAddress, limitKey, trustFunction, type TrustFunction, type TrustProxy } from '../http/client-address';
 import type { RealtimeMetrics } from './metrics';
 import type { RealtimeLimits } from './types';
 
@@ -18,7 +18,7 @@ export interface Refusal {
 export interface AdmissionOptions {
   limits: RealtimeLimits;
   allowedOrigins: string[];
-  trustProxy: boolean | number;
+  trustProxy: TrustProxy;
   clock: () => number;
 }
 
@@ -34,11 +34,13 @@ export class Admission {
   readonly #nodeRate: KeyedRateLimiter;
   /** Open connections per IP; the entry's `ip` is the one string every connection of that IP shares. */
   readonly #perIp = new Map<string, { ip: string; count: number }>();
+  readonly #trust: TrustFunction | undefined;
   #draining = false;
 
   constructor(options: AdmissionOptions) {
     const { limits, clock } = options;
     this.#options = options;
+    this.#trust = trustFunction(options.trustProxy);
     this.#handshakes = new KeyedRateLimiter({ capacity: limits.handshakesPerIpPerSecond * 2, refillPerSecond: limits.handshakesPerIpPerSecond, clock });
     this.#nodeRate = new KeyedRateLimiter({ capacity: limits.newConnectionsPerSecond, refillPerSecond: limits.newConnectionsPerSecond, clock });
   }
@@ -57,9 +59,12 @@ export class Admission {
     return this.#perIp.size;
   }
 
-  /** The client address of a request, honouring X-Forwarded-For as trustProxy says. */
+  /**
+   * The address a request's per-IP limits count under: its client address as REST sees it
+   * (X-Forwarded-For as trustProxy says), an IPv6 one by its /64.
+   */
   ipOf(request: IncomingMessage): string {
-    return clientIp(request, this.#options.trustProxy);
+    return limitKey(clientAddress(request, this.#trust));
   }
 
   /**

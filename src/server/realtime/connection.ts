@@ -190,7 +190,7 @@ export class Connection implements Subscriber, TransportSink {
       if (error instanceof TandemError || error instanceof HubError) {
         this.#replyError('id' in decoded.frame ? decoded.frame.id : undefined, error.code, error.message);
       } else {
-        this.#ctx.log.error({ err: error, connection: this.id }, 'realtime dispatch failed');
+        this.#ctx.log.error({ err: error, connection: this.id, frame: decoded.frame.t, channel: 'ch' in decoded.frame ? decoded.frame.ch : undefined }, 'realtime dispatch failed');
         this.#replyError('id' in decoded.frame ? decoded.frame.id : undefined, 'internal_error', 'Internal error');
       }
     }

@@ -8,6 +8,8 @@ import type { SessionStore } from '../auth/sessions';
 import type { TokenService } from '../auth/tokens';
 import { TandemError, type ClosingErrorCode } from '../errors';
 import { SetMultimap } from '../util/small-collections';
+import type { TrustProxy } from '../http/client-address';
+import { isTandemListener, tandemListener } from '../http/upgrade-listeners';
 import { Admission, refuseUpgrade } from './admission';
 import { Connection } from './connection';
 import type { ConnectionContext, TokenVerdict } from './context';
@@ -28,7 +30,7 @@ export interface GatewayOptions {
   /** The display name presence shows for a user; undefined when the user is gone. */
   userName(userId: number): Promise<string | undefined>;
   allowedOrigins: string[];
-  trustProxy: boolean | number;
+  trustProxy: TrustProxy;
   metrics: RealtimeMetrics;
   log: ConnectionContext['log'];
   limits?: Partial<RealtimeLimits>;
@@ -63,6 +65,8 @@ export class RealtimeGateway {
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #clock: () => number;
   #unsubscribeRevocations: () => void;
+  #detach: (() => void) | undefined;
+  #closing: Promise<void> | undefined;
 
   constructor(options: GatewayOptions) {
     this.#options = options;
@@ -99,7 +103,9 @@ export class RealtimeGateway {
 
   /** Starts answering upgrades on `path` (default /realtime) of the HTTP server. */
   attach(server: Server): void {
-    server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(request, socket, head));
+    const listener = tandemListener((request: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(server, request, socket, head));
+    server.on('upgrade', listener);
+    this.#detach = () => server.off('upgrade', listener);
   }
 
   get connectionCount(): number {
@@ -120,7 +126,12 @@ export class RealtimeGateway {
    * Drain: refuse new upgrades, close every socket with 1012 and a jittered reconnect hint
    * (so clients do not all return in the same millisecond), terminate what lingers.
    */
-  async close(maxWaitMs = 3_000): Promise<void> {
+  close(maxWaitMs = 3_000): Promise<void> {
+    this.#closing ??= this.#drain(maxWaitMs);
+    return this.#closing;
+  }
+
+  async #drain(maxWaitMs: number): Promise<void> {
     this.#admission.drain();
     for (const timer of this.#timers) clearInterval(timer);
     this.#unsubscribeRevocations();
@@ -134,15 +145,22 @@ export class RealtimeGateway {
     }
     for (const connection of this.#connections) connection.tick(Number.POSITIVE_INFINITY);
     this.#wss.close();
+    this.#detach?.();
   }
 
-  #onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+  #onUpgrade(server: Server, request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = this.#options.path ?? '/realtime';
+    if ((request.url ?? '').split('?')[0] !== path) {
+      // Another upgrade endpoint on the same server (the app's own WebSocket server) takes it;
+      // with nobody else listening, it is refused rather than left hanging.
+      if (server.listeners('upgrade').some((listener) => !isTandemListener(listener))) return;
+      socket.on('error', destroyOnError);
+      return refuseUpgrade(socket, 'not_found', this.#options.metrics);
+    }
     // Node removes its own error handler from an upgrading socket: without one, a peer that
     // resets while being refused (a write ECONNRESET/EPIPE) would be an uncaught exception.
     // Shared (no closure per socket) and removed once ws has put its own handler on the socket.
     socket.on('error', destroyOnError);
-    const path = this.#options.path ?? '/realtime';
-    if ((request.url ?? '').split('?')[0] !== path) return refuseUpgrade(socket, 'not_found', this.#options.metrics);
     const refusal = this.#admission.admit(request, 'websocket');
     if (refusal !== undefined) return refuseUpgrade(socket, refusal.code, this.#options.metrics, refusal.retryAfter);
     const ip = this.#admission.ipOf(request);
