@@ -2,8 +2,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { SocialClient } from '../../src/apps/social/client';
 import { RealtimeClient, RealtimeError, type Follow, type FollowOptions, type StreamPosition } from '../../src/client/index';
 import { registerUser, startServer, type TestServer } from '../support/server';
+import { until } from '../support/wait';
 import { accept, FakeSocket, latest } from './fake-socket';
-import { Clients, roomyLimits, until } from './realtime-support';
+import { Clients, RECONNECT_MS, roomyLimits } from './realtime-support';
 
 /**
  * `realtime.follow()`, the snapshot handoff: load over REST, subscribe from the snapshot's
@@ -279,11 +280,11 @@ describe('follow() against a real server', () => {
     });
     expect(await feed.start()).toBe(true);
     expect(feed.channel).toBe('feed');
-    await until(() => loads === 2 && feed.state === 'live', 'the reload after the resync');
+    await until(() => loads === 2 && feed.state === 'live', 'the reload after the resync', RECONNECT_MS);
     expect(shown).toEqual([before.id]);
 
     const after = await api.createPost({ body: 'after the follow' });
-    await until(() => applied.includes(after.id), 'the post made after the snapshot');
+    await until(() => applied.includes(after.id), 'the post made after the snapshot', RECONNECT_MS);
     expect(applied).toEqual([after.id]);
     feed.stop();
     expect(client.subscription('feed')).toBeUndefined();

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPost, handshake, pauseReading } from '../realtime/support';
 import { registerUser, startServer, type StartOptions, type TestServer } from '../support/server';
-import { Clients, collector, comment, nextState, roomyLimits, sleep, until } from './realtime-support';
+import { sleep, until } from '../support/wait';
+import { Clients, collector, comment, nextState, RECONNECT_MS, roomyLimits } from './realtime-support';
 
 /**
  * How the RealtimeClient lives with the server: close codes that stop it, tokens refreshed over
@@ -40,6 +41,7 @@ describe.each(['websocket', 'sse'] as const)('over %s', (transport) => {
       client.connect();
       const closed = await nextState(client, 'closed');
       expect(closed).toMatchObject({ code: 4001, previous: 'connecting' });
+      // A real wait: a client that wrongly retried would do so within its 200 ms backoff cap.
       await sleep(500);
       expect(attempts()).toBe(1);
       expect(refreshes.calls).toBe(0);
@@ -56,6 +58,7 @@ describe.each(['websocket', 'sse'] as const)('over %s', (transport) => {
       const res = await running.request('/api/auth/logout', { method: 'POST', token: bob.accessToken });
       expect(res.status).toBe(204);
       expect(await closed).toMatchObject({ code: 4009, previous: 'open' });
+      // A real wait: a client that wrongly retried would do so within its 200 ms backoff cap.
       await sleep(300);
       expect(attempts()).toBe(1);
       expect(client.state).toBe('closed');
@@ -91,23 +94,25 @@ describe.each(['websocket', 'sse'] as const)('over %s', (transport) => {
       const seen = collector();
       const subscription = client.subscribe(`post:${post.id}`, seen.handler);
       client.connect();
-      await until(() => subscription.state === 'live', 'live');
+      await until(() => subscription.state === 'live', 'live', RECONNECT_MS);
       for (let i = 1; i <= 3; i += 1) await comment(running, alice, post.id, `before ${i}`);
-      await until(() => seen.messages.length === 3, 'three comments');
+      await until(() => seen.messages.length === 3, 'three comments', RECONNECT_MS);
 
       skew.ms = (running.config.auth.accessTokenTtlSeconds - 30) * 1000; // inside the 60 s warning window
-      await until(() => sent.some((s) => s.frame.t === 'refresh'), 'a refresh frame');
+      await until(() => sent.some((s) => s.frame.t === 'refresh'), 'a refresh frame', RECONNECT_MS);
       expect(refreshes.calls).toBe(1);
       const refresh = sent.find((s) => s.frame.t === 'refresh')!.frame;
       expect(refresh.tok).toBe(tokens.current!.accessToken);
       expect(refresh.tok).not.toBe(bob.accessToken);
+      // A real wait: the refresh frame's ack has no event of its own; let it land before the clock moves.
       await sleep(100);
 
       skew.ms += 60_000; // the first token is now 30 s past expiry (grace: 5 s)
+      // A real wait of ten 20 ms ticks: a server still holding the old token would close now.
       await sleep(200);
       const writer = await registerUser(running); // alice's token expired too
       for (let i = 4; i <= 6; i += 1) await comment(running, writer, post.id, `after ${i}`);
-      await until(() => seen.messages.length === 6, 'six comments');
+      await until(() => seen.messages.length === 6, 'six comments', RECONNECT_MS);
       expect(seen.offsets()).toEqual([1, 2, 3, 4, 5, 6]);
       expect(attempts()).toBe(1);
       expect(states.map((s) => s.state)).toEqual(['connecting', 'open']);
@@ -124,13 +129,13 @@ describe.each(['websocket', 'sse'] as const)('over %s', (transport) => {
       const seen = collector();
       const subscription = client.subscribe(`post:${post.id}`, seen.handler);
       client.connect();
-      await until(() => subscription.state === 'live', 'live');
+      await until(() => subscription.state === 'live', 'live', RECONNECT_MS);
       await comment(running, alice, post.id, 'one');
-      await until(() => seen.messages.length === 1, 'one comment');
+      await until(() => seen.messages.length === 1, 'one comment', RECONNECT_MS);
 
       refreshes.failNext = 1;
       skew.ms = (running.config.auth.accessTokenTtlSeconds - 30) * 1000;
-      await until(() => errors.includes('token_refresh_failed'), 'the failed refresh reported');
+      await until(() => errors.includes('token_refresh_failed'), 'the failed refresh reported', RECONNECT_MS);
       const writer = await registerUser(running);
       const reconnecting = nextState(client, 'reconnecting');
       skew.ms += 60_000;
@@ -138,7 +143,7 @@ describe.each(['websocket', 'sse'] as const)('over %s', (transport) => {
       await comment(running, writer, post.id, 'two, while reconnecting');
       await nextState(client, 'open');
       await comment(running, writer, post.id, 'three');
-      await until(() => seen.messages.length === 3, 'three comments');
+      await until(() => seen.messages.length === 3, 'three comments', RECONNECT_MS);
       expect(seen.offsets()).toEqual([1, 2, 3]);
 
       const auths = sent.filter((s) => s.frame.t === 'auth');
@@ -184,10 +189,10 @@ describe.each(['websocket', 'sse'] as const)('over %s', (transport) => {
         client.on('resync', (ch, position, why) => resyncs.push({ channel: ch, ...position, why }));
         const subscription = client.subscribe(channel, seen.handler);
         client.connect();
-        await until(() => subscription.state === 'live', 'live');
+        await until(() => subscription.state === 'live', 'live', RECONNECT_MS);
         const oldEpoch = subscription.position!.e;
         for (let i = 1; i <= 3; i += 1) await comment(running, writer, post.id, `c${i}`);
-        await until(() => seen.messages.length === 3, 'three comments');
+        await until(() => seen.messages.length === 3, 'three comments', RECONNECT_MS);
 
         const reconnecting = nextState(client, 'reconnecting');
         const closedAt = Date.now();
@@ -208,7 +213,7 @@ describe.each(['websocket', 'sse'] as const)('over %s', (transport) => {
 
         const writerAgain = await registerUser(running as unknown as TestServer);
         await comment(running, writerAgain, post.id, 'after the restart');
-        await until(() => seen.messages.length === 4, 'the live comment');
+        await until(() => seen.messages.length === 4, 'the live comment', RECONNECT_MS);
         expect(seen.offsets()).toEqual([1, 2, 3, 4]);
         expect(states.filter((s) => s.state === 'open').length).toBeGreaterThanOrEqual(2);
       } finally {
@@ -227,6 +232,7 @@ describe('a WebSocket that dies silently', () => {
     const { client, sockets, states } = clients.create(running, bob, { heartbeatIntervalMs: 100 });
     client.connect();
     await nextState(client, 'open');
+    // A real wait: five of the client's 100 ms heartbeats must pass on a real socket.
     await sleep(500);
     expect(states.map((s) => s.state)).toEqual(['connecting', 'open']);
     expect(sockets).toHaveLength(1);

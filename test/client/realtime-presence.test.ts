@@ -2,7 +2,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PresenceUser } from '../../src/protocol/frames';
 import { openConversation } from '../realtime/support';
 import { registerUser, startServer, type TestServer, type TestUser } from '../support/server';
-import { Clients, collector, nextState, roomyLimits, sleep, until } from './realtime-support';
+import { until } from '../support/wait';
+import { Clients, collector, nextState, RECONNECT_MS, roomyLimits } from './realtime-support';
 
 /** Presence kept current per subscription, and ephemeral publications (typing), over a real server. */
 
@@ -33,25 +34,25 @@ describe.each(['websocket', 'sse'] as const)('presence and typing on a conversat
     subscription.on('join', (u) => events.push(`join ${u.id}`));
     subscription.on('leave', (u) => events.push(`leave ${u.id}`));
     a.client.connect();
-    await until(() => subscription.state === 'live', 'alice live');
+    await until(() => subscription.state === 'live', 'alice live', RECONNECT_MS);
     expect(ids(subscription.presence.users)).toEqual([alice.id]);
 
     const b = clients.create(server, bob, { transport });
     const bobSeen = collector();
     const bobSubscription = b.client.subscribe(channel, bobSeen.handler);
     b.client.connect();
-    await until(() => bobSubscription.state === 'live', 'bob live');
-    await until(() => subscription.presence.users?.length === 2, 'bob in the snapshot');
+    await until(() => bobSubscription.state === 'live', 'bob live', RECONNECT_MS);
+    await until(() => subscription.presence.users?.length === 2, 'bob in the snapshot', RECONNECT_MS);
     expect(ids(subscription.presence.users)).toEqual([alice.id, bob.id].sort((x, y) => x - y));
     expect(subscription.presence.count).toBe(2);
 
     await b.client.publish(channel, 'typing', { on: true });
-    await until(() => aliceSeen.messages.length === 1, 'the typing event');
+    await until(() => aliceSeen.messages.length === 1, 'the typing event', RECONNECT_MS);
     expect(aliceSeen.messages[0]).toEqual({ channel, event: 'typing', data: expect.objectContaining({ on: true }) });
     expect(aliceSeen.messages[0]!.offset).toBeUndefined();
 
     b.client.disconnect();
-    await until(() => events.length === 3, 'bob leaves after the grace period');
+    await until(() => events.length === 3, 'bob leaves after the grace period', RECONNECT_MS);
     // The first snapshot is heard as joins too (alice sees herself), then bob's join and leave.
     expect(events).toEqual([`join ${alice.id}`, `join ${bob.id}`, `leave ${bob.id}`]);
     expect(ids(subscription.presence.users)).toEqual([alice.id]);
@@ -69,7 +70,7 @@ describe.each(['websocket', 'sse'] as const)('presence and typing on a conversat
     const a = clients.create(server, alice, { transport, backoff: { baseMs: 400, capMs: 400 }, random: () => 0.999 });
     const subscription = a.client.subscribe(channel, () => {});
     a.client.connect();
-    await until(() => subscription.presence.users?.length === 2, 'both online');
+    await until(() => subscription.presence.users?.length === 2, 'both online', RECONNECT_MS);
     const leaves: number[] = [];
     subscription.on('leave', (u) => leaves.push(u.id));
 
@@ -78,10 +79,12 @@ describe.each(['websocket', 'sse'] as const)('presence and typing on a conversat
     else server.social.gateway.closeSession(a.sessionId, 4500, 'test'); // a cut SSE stream would just resume
     await nextState(a.client, 'reconnecting');
     b.client.disconnect();
-    await sleep(GRACE_MS * 3);
+    // Bob's leave on the server (his grace over) is the condition, rather than a fixed 3 × the grace.
+    const bobPresent = () => (server.social.hub.presence(channel) as PresenceUser[]).some((u) => u.id === bob.id);
+    await until(() => !bobPresent(), 'bob gone for good', RECONNECT_MS);
     expect(a.client.state).toBe('reconnecting');
     await nextState(a.client, 'open');
-    await until(() => leaves.length === 1, 'the leave from the snapshot difference');
+    await until(() => leaves.length === 1, 'the leave from the snapshot difference', RECONNECT_MS);
     expect(leaves).toEqual([bob.id]);
     expect(ids(subscription.presence.users)).toEqual([alice.id]);
   });
@@ -99,7 +102,7 @@ describe.each(['websocket', 'sse'] as const)('presence and typing on a conversat
     const subscription = c.client.subscribe(`conversation:${conversation}`, () => {});
     subscription.on('error', (e) => errors.push(e.code));
     c.client.connect();
-    await until(() => subscription.state === 'failed', 'the refusal');
+    await until(() => subscription.state === 'failed', 'the refusal', RECONNECT_MS);
     expect(errors).toEqual(['forbidden']);
     expect(c.client.subscription(`conversation:${conversation}`)).toBeUndefined();
     expect(c.client.state).toBe('open');

@@ -1,7 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createPost } from '../realtime/support';
 import { registerUser, startServer, type TestServer, type TestUser } from '../support/server';
-import { Clients, collector, comment, nextState, range, roomyLimits, sleep, until, writeComments } from './realtime-support';
+import { sleep, until } from '../support/wait';
+import { Clients, collector, comment, nextState, range, RECONNECT_MS, roomyLimits, writeComments } from './realtime-support';
 
 /**
  * The RealtimeClient against a real server: publications arrive once and in order across
@@ -29,12 +30,12 @@ describe.each(['websocket', 'sse'] as const)('over %s', (transport) => {
       const seen = collector();
       const subscription = client.subscribe(`post:${post.id}`, seen.handler);
       client.connect();
-      await until(() => subscription.state === 'live', 'the subscription to go live');
+      await until(() => subscription.state === 'live', 'the subscription to go live', RECONNECT_MS);
       expect(states.map((s) => s.state)).toEqual(['connecting', 'open']);
       expect(subscription.position).toMatchObject({ o: 0 });
 
       for (let i = 1; i <= 5; i += 1) await comment(server, alice, post.id, `hello ${i}`);
-      await until(() => seen.messages.length === 5, 'five comments');
+      await until(() => seen.messages.length === 5, 'five comments', RECONNECT_MS);
       expect(seen.offsets()).toEqual([1, 2, 3, 4, 5]);
       expect(seen.messages[0]).toMatchObject({ channel: `post:${post.id}`, event: 'comment.created', offset: 1, data: { body: 'hello 1' } });
       expect(subscription.position).toMatchObject({ o: 5 });
@@ -47,9 +48,9 @@ describe.each(['websocket', 'sse'] as const)('over %s', (transport) => {
       await nextState(client, 'open');
       const seen = collector();
       const subscription = client.subscribe(`post:${post.id}`, seen.handler);
-      await until(() => subscription.state === 'live', 'live');
+      await until(() => subscription.state === 'live', 'live', RECONNECT_MS);
       await comment(server, alice, post.id, 'one');
-      await until(() => seen.messages.length === 1, 'one comment');
+      await until(() => seen.messages.length === 1, 'one comment', RECONNECT_MS);
       subscription.unsubscribe();
       expect(subscription.state).toBe('unsubscribed');
       expect(client.subscription(`post:${post.id}`)).toBeUndefined();
@@ -79,7 +80,7 @@ describe.each(['websocket', 'sse'] as const)('over %s', (transport) => {
       client.subscribe(`post:${post.id}`, seen.handler, { since: { e: epoch, o: position } });
       client.connect();
       await comment(server, alice, post.id, 'c7');
-      await until(() => seen.messages.length === 3, 'the two missed and one live comment');
+      await until(() => seen.messages.length === 3, 'the two missed and one live comment', RECONNECT_MS);
       expect(seen.offsets()).toEqual([5, 6, 7]);
       expect(seen.messages.map((m) => (m.data as { body: string }).body)).toEqual(['c5', 'c6', 'c7']);
     });
@@ -100,20 +101,20 @@ describe.each(['websocket', 'sse'] as const)('over %s', (transport) => {
       client.on('resync', (ch) => resyncs.push(ch));
       const subscription = client.subscribe(channel, seen.handler);
       client.connect();
-      await until(() => subscription.state === 'live', 'live');
+      await until(() => subscription.state === 'live', 'live', RECONNECT_MS);
 
       const total = 150;
       const writer = writeComments(server, alice, post.id, total, 4, 8);
       for (let round = 0; round < 5; round += 1) {
         const target = seen.messages.length + 3 + Math.floor(Math.random() * 15);
-        await until(() => seen.messages.length >= Math.min(target, total - 10), `publication ${target}`);
+        await until(() => seen.messages.length >= Math.min(target, total - 10), `publication ${target}`, RECONNECT_MS);
         const opensBefore = states.filter((s) => s.state === 'open').length;
         const resumesBefore = streams.filter((s) => s.resume && s.status === 200).length;
         if (round % 2 === 0) server.social.gateway.closeSession(sessionId, 4500, 'test');
         else cut();
         // A cut WebSocket reconnects; a cut SSE stream resumes (Last-Event-ID) without a reconnect.
-        if (round % 2 === 1 && transport === 'sse') await until(() => streams.filter((s) => s.resume && s.status === 200).length > resumesBefore, `resume ${round + 1}`);
-        else await until(() => states.filter((s) => s.state === 'open').length > opensBefore, `reconnect ${round + 1}`);
+        if (round % 2 === 1 && transport === 'sse') await until(() => streams.filter((s) => s.resume && s.status === 200).length > resumesBefore, `resume ${round + 1}`, RECONNECT_MS);
+        else await until(() => states.filter((s) => s.state === 'open').length > opensBefore, `reconnect ${round + 1}`, RECONNECT_MS);
       }
       await writer.done;
       await until(() => seen.messages.length >= total, `all ${total} publications`, 15_000);

@@ -3,7 +3,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { StorageLike } from '../../src/client/index';
 import { createPost } from '../realtime/support';
 import { registerUser, startServer, type TestServer, type TestUser } from '../support/server';
-import { Clients, collector, comment, nextState, range, roomyLimits, sleep, until, writeComments } from './realtime-support';
+import { sleep, until } from '../support/wait';
+import { Clients, collector, comment, nextState, range, RECONNECT_MS, roomyLimits, writeComments } from './realtime-support';
 
 /**
  * The SSE fallback as the RealtimeClient uses it: a stream that dies silently is resumed with
@@ -90,18 +91,18 @@ describe('a stream that breaks', () => {
     const seen = collector();
     const subscription = client.subscribe(`post:${post.id}`, seen.handler);
     client.connect();
-    await until(() => subscription.state === 'live', 'live');
+    await until(() => subscription.state === 'live', 'live', RECONNECT_MS);
     for (let i = 1; i <= 3; i += 1) await comment(server, alice, post.id, `c${i}`);
-    await until(() => seen.messages.length === 3, 'three comments');
+    await until(() => seen.messages.length === 3, 'three comments', RECONNECT_MS);
 
     faults.stall();
     for (let i = 4; i <= 6; i += 1) await comment(server, alice, post.id, `c${i}`);
     await sleep(100);
     expect(seen.messages).toHaveLength(3); // written by the server, lost on the way
-    await until(() => streams.some((s) => s.resume && s.status === 200), 'the resume');
-    await until(() => seen.messages.length === 6, 'the lost three, replayed');
+    await until(() => streams.some((s) => s.resume && s.status === 200), 'the resume', RECONNECT_MS);
+    await until(() => seen.messages.length === 6, 'the lost three, replayed', RECONNECT_MS);
     await comment(server, alice, post.id, 'c7');
-    await until(() => seen.messages.length === 7, 'the live one');
+    await until(() => seen.messages.length === 7, 'the live one', RECONNECT_MS);
     expect(seen.offsets()).toEqual(range(1, 7));
     expect(states.map((s) => s.state)).toEqual(['connecting', 'open']);
   });
@@ -114,18 +115,18 @@ describe('a stream that breaks', () => {
     client.on('resync', (channel) => resyncs.push(channel));
     const subscription = client.subscribe(`post:${post.id}`, seen.handler);
     client.connect();
-    await until(() => subscription.state === 'live', 'live');
+    await until(() => subscription.state === 'live', 'live', RECONNECT_MS);
     await comment(server, alice, post.id, 'one');
-    await until(() => seen.messages.length === 1, 'one comment');
+    await until(() => seen.messages.length === 1, 'one comment', RECONNECT_MS);
 
     faults.failResumes = 2;
     cut();
-    await until(() => states.some((s) => s.state === 'reconnecting'), 'reconnecting');
+    await until(() => states.some((s) => s.state === 'reconnecting'), 'reconnecting', RECONNECT_MS);
     expect(states.find((s) => s.state === 'reconnecting')).toMatchObject({ code: 1006, reason: 'stream_lost' });
     await comment(server, alice, post.id, 'two, while away');
-    await until(() => states.filter((s) => s.state === 'open').length === 2, 'open again');
+    await until(() => states.filter((s) => s.state === 'open').length === 2, 'open again', RECONNECT_MS);
     await comment(server, alice, post.id, 'three');
-    await until(() => seen.messages.length === 3, 'three comments');
+    await until(() => seen.messages.length === 3, 'three comments', RECONNECT_MS);
     expect(seen.offsets()).toEqual([1, 2, 3]);
     expect(resyncs).toEqual([]);
     expect(attempts()).toBe(2);
@@ -137,15 +138,15 @@ describe('a stream that breaks', () => {
     const seen = collector();
     const subscription = client.subscribe(`post:${post.id}`, seen.handler);
     client.connect();
-    await until(() => subscription.state === 'live', 'live');
+    await until(() => subscription.state === 'live', 'live', RECONNECT_MS);
     const writer = writeComments(server, alice, post.id, 40, 2, 5);
-    await until(() => seen.messages.length >= 5, 'five comments');
+    await until(() => seen.messages.length >= 5, 'five comments', RECONNECT_MS);
 
     faults.delayResumesMs = 600; // the server keeps a dropped stream for 300 ms
     cut();
-    await until(() => streams.some((s) => s.resume && s.status === 410), 'the refused resume');
+    await until(() => streams.some((s) => s.resume && s.status === 410), 'the refused resume', RECONNECT_MS);
     await writer.done;
-    await until(() => seen.messages.length >= 40, 'all forty');
+    await until(() => seen.messages.length >= 40, 'all forty', RECONNECT_MS);
     await sleep(50);
     expect(seen.offsets()).toEqual(range(1, 40));
     expect(states.filter((s) => s.state === 'reconnecting').map((s) => s.reason)).toEqual(['stream_lost']);
@@ -197,7 +198,7 @@ describe('choosing between WebSocket and SSE', () => {
     const seen = collector();
     const subscription = client.subscribe(`post:${post.id}`, seen.handler);
     client.connect();
-    await until(() => subscription.state === 'live' && client.transport === 'sse', 'live over SSE');
+    await until(() => subscription.state === 'live' && client.transport === 'sse', 'live over SSE', RECONNECT_MS);
     expect(sockets).toHaveLength(2);
     const key = `tandem.transport:${new URL(proxy.url).host}`;
     expect(storage.entries.has(key)).toBe(false); // not before a probe says WebSocket is really broken
@@ -228,7 +229,7 @@ describe('choosing between WebSocket and SSE', () => {
     const storage = memoryStorage();
     const { client } = clients.create(reachable, bob, { transports: ['websocket', 'sse'], storage, fallback: { quickDeathMs: 300 } });
     client.connect();
-    await until(() => client.state === 'open' && client.transport === 'sse', 'open over SSE');
+    await until(() => client.state === 'open' && client.transport === 'sse', 'open over SSE', RECONNECT_MS);
     proxy.state.mode = 'pass'; // "the server is back"
     await until(() => client.transport === 'websocket' && client.state === 'open', 'back on WebSocket after the first probe', 6_000);
     expect(storage.entries.size).toBe(0);
@@ -241,12 +242,12 @@ describe('choosing between WebSocket and SSE', () => {
     const post = await createPost(server, alice);
     const subscription = client.subscribe(`post:${post.id}`, seen.handler);
     client.connect();
-    await until(() => subscription.state === 'live', 'live');
+    await until(() => subscription.state === 'live', 'live', RECONNECT_MS);
     expect(client.transport).toBe('sse');
     expect(sockets).toHaveLength(2);
     expect(states.filter((s) => s.state === 'reconnecting').map((s) => s.code)).toEqual([1006, 1006]);
     await comment(server, alice, post.id, 'over SSE');
-    await until(() => seen.messages.length === 1, 'the comment');
+    await until(() => seen.messages.length === 1, 'the comment', RECONNECT_MS);
   });
 
   it('a server that is down is not a WebSocket problem: SSE failing too sends the client back to WebSocket, nothing is remembered', async () => {
@@ -271,7 +272,7 @@ describe('choosing between WebSocket and SSE', () => {
     storage.setItem(`tandem.transport:${new URL(proxy.url).host}`, String(Date.now() + 60_000));
     const { client, sockets } = clients.create(reachable, bob, { transports: ['websocket', 'sse'], storage });
     client.connect();
-    await until(() => client.state === 'open', 'open');
+    await until(() => client.state === 'open', 'open', RECONNECT_MS);
     expect(client.transport).toBe('sse');
     expect(sockets).toHaveLength(0);
   });

@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import { RealtimeClient, TokenStore, type ConnectionStateChange, type FetchLike, type RealtimeClientOptions, type RealtimeMessage, type TransportKind } from '../../src/client/index';
 import type { TestServer, TestUser } from '../support/server';
-import { sleep, until as pollUntil } from '../support/wait';
+import { sleep } from '../support/wait';
 
 /** Handshakes and connection counts are not what these tests are about. */
 export const roomyLimits = {
@@ -16,12 +16,8 @@ export const roomyLimits = {
 /** Anything with a URL and a fetch helper: a TestServer or a server a test built on its own data folder. */
 export type Reachable = Pick<TestServer, 'url' | 'request'>;
 
-export { sleep };
-
-/** The shared `until`, with the longer default these reconnecting clients need. */
-export function until<T>(check: () => T | undefined | false, what: string, timeoutMs = 10_000): Promise<T> {
-  return pollUntil(check, what, timeoutMs);
-}
+/** How long the reconnecting clients of these tests may take to get somewhere (the `until` timeout they pass). */
+export const RECONNECT_MS = 10_000;
 
 /** The REST refresh a TokenStore calls: rotates the user's refresh token; `failNext` makes the next one throw. */
 export function refresher(server: () => Reachable, user: TestUser) {

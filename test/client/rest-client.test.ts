@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SocialClient } from '../../src/apps/social/client';
 import { TandemClientError, type RestClientOptions } from '../../src/client/index';
 import { registerUser, startServer, type TestServer } from '../support/server';
+import { sleep } from '../support/wait';
 
 interface Exchange {
   method: string;
@@ -296,8 +297,8 @@ describe('RestClient under rate limits', () => {
   it('waits Retry-After before retrying a 429, and does not retry what is not idempotent', async () => {
     const sleeps: number[] = [];
     const recorder = recordingFetch();
-    const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-    const client = clientFor(limited, { fetch: recorder.fetch, sleep: async (ms) => { sleeps.push(ms); await realSleep(ms); } });
+    // A real wait: the server's REST rate limiter refills by the real clock (it takes no injected one).
+    const client = clientFor(limited, { fetch: recorder.fetch, sleep: async (ms) => { sleeps.push(ms); await sleep(ms); } });
     while ((await limited.request('/api/posts')).status !== 429) { /* spend the burst */ }
 
     const refused = await errorOf(client.login({ username: 'nobody_here', password }));

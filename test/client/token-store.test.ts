@@ -163,7 +163,6 @@ describe('TokenStore listeners', () => {
 
 describe('TokenStore refreshLock (tabs sharing one refresh cookie)', () => {
   it('runs each refresh inside the lock: two stores sharing it never refresh at the same time', async () => {
-    vi.useRealTimers();
     // A lock like navigator.locks.request: one holder at a time, in order of request.
     let tail: Promise<unknown> = Promise.resolve();
     let inside = 0;
@@ -183,17 +182,22 @@ describe('TokenStore refreshLock (tabs sharing one refresh cookie)', () => {
     };
     let cookie = 1;
     const presented: number[] = [];
-    // The server's side of a rotating refresh token: each use answers the next one.
-    const refresh = async (): Promise<AccessToken> => {
+    // The server's side of a rotating refresh token: each use answers the next one, 20 ms later (fake timers).
+    const refresh = (): Promise<AccessToken> => {
       const used = cookie;
       presented.push(used);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      cookie = used + 1;
-      return { accessToken: `t${used}`, expiresAt: Date.now() + 60_000 };
+      return new Promise((resolve) => {
+        setTimeout(() => {
+          cookie = used + 1;
+          resolve({ accessToken: `t${used}`, expiresAt: Date.now() + 60_000 });
+        }, 20);
+      });
     };
     const tabA = new TokenStore({ refresh, refreshLock: lock });
     const tabB = new TokenStore({ refresh, refreshLock: lock });
-    const [a, b] = await Promise.all([tabA.getFresh(), tabB.getFresh()]);
+    const both = Promise.all([tabA.getFresh(), tabB.getFresh()]);
+    await vi.advanceTimersByTimeAsync(40);
+    const [a, b] = await both;
     expect(most).toBe(1);
     expect(presented).toEqual([1, 2]); // never the same refresh token twice
     expect([a, b]).toEqual(['t1', 't2']);

@@ -2,7 +2,8 @@ import { SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TestSocket } from '../support/realtime';
 import type { TestServer, TestUser } from '../support/server';
-import { expectErr, Resources, sleep, users, waitFor } from './support';
+import { sleep, until } from '../support/wait';
+import { expectErr, Resources, users } from './support';
 
 const res = new Resources();
 afterEach(() => res.closeAll());
@@ -27,7 +28,8 @@ async function refreshTokens(server: TestServer, refreshToken: string): Promise<
 
 describe('the auth frame', () => {
   it('closes a connection that does not authenticate within authTimeoutMs: err auth_timeout, then 4502', async () => {
-    const server = await res.server({ realtimeLimits: { authTimeoutMs: 200 }, realtimeTickMs: 20 });
+    let skewMs = 0;
+    const server = await res.server({ realtimeLimits: { authTimeoutMs: 200 }, realtimeTickMs: 20, clock: () => Date.now() + skewMs });
     const [alice] = (await users(server, 1)) as [TestUser];
     const started = Date.now();
     const silent = await res.open(server);
@@ -39,7 +41,9 @@ describe('the auth frame', () => {
     expect(elapsed).toBeLessThan(1_500);
     expect(silent.frames).toStrictEqual([{ t: 'err', c: 'auth_timeout', m: expect.any(String) }]);
     // Pings do not count as authenticating; the authenticated socket is untouched.
-    await sleep(300);
+    // Its own auth deadline passes on the server's clock; a real wait of a few 20 ms ticks lets the gateway act on it.
+    skewMs += 300;
+    await sleep(100);
     expect(prompt.closed).toBeUndefined();
     await pingPong(prompt, 1);
   });
@@ -64,7 +68,7 @@ describe('the auth frame', () => {
       const closed = await socket.whenClosed();
       expect(closed).toEqual({ code: 4001, reason: 'token_invalid' });
     }
-    await waitFor(() => server.social.gateway.stats().connections === 0, 3_000, 'refused sockets freed');
+    await until(() => server.social.gateway.stats().connections === 0, 'refused sockets freed', 3_000);
   });
 });
 
@@ -99,6 +103,7 @@ describe('token lifetime on a connection (injected clock)', () => {
     const firstExp = (socket.frames[0]!.d as { exp: number }).exp;
     expect(firstExp).toBe(start / 1000 + 60);
 
+    // Real waits of a few 20 ms ticks: the server must really not have warned (or closed) meanwhile.
     await sleep(100);
     expect(socket.frames.filter((f) => f.t === 'exp')).toEqual([]);
     const warned = socket.next((f) => f.t === 'exp');
@@ -178,7 +183,7 @@ describe('logout', () => {
     expect(await second.whenClosed(3_000)).toEqual({ code: 4009, reason: 'session_revoked' });
     await pingPong(survivor, 1);
     expect(survivor.closed).toBeUndefined();
-    await waitFor(() => server.social.gateway.stats().sessions === 1, 3_000, 'revoked session forgotten');
+    await until(() => server.social.gateway.stats().sessions === 1, 'revoked session forgotten', 3_000);
 
     // The revoked session's token no longer opens a connection.
     const late = await res.open(server);
@@ -193,7 +198,7 @@ describe('logout', () => {
     const socket = await res.connect(server, alice.accessToken);
     expect((await socket.request({ t: 'refresh', tok: other.accessToken })).t).toBe('ack');
     expect((await server.request('/api/auth/logout', { method: 'POST', token: alice.accessToken, json: {} })).status).toBe(204);
-    await sleep(100);
+    // The barrier: a logout closes its sockets before it answers, so a wrong close would beat this pong.
     await pingPong(socket, 1);
     expect(socket.closed).toBeUndefined();
     expect((await server.request('/api/auth/logout', { method: 'POST', token: other.accessToken, json: {} })).status).toBe(204);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MemoryBroker } from '../../src/server/broker';
 import { TestSocket } from '../support/realtime';
 import { registerUser, startServer, type TestServer, type TestUser } from '../support/server';
-import { sleep } from '../support/wait';
+import { sleep, until } from '../support/wait';
 
 /**
  * Connection churn: thousands of connect / auth / subscribe / disconnect cycles, 20 at a time,
@@ -180,10 +180,11 @@ async function churn(cycles = CYCLES): Promise<Map<Ending, { count: number; acke
 }
 
 async function expectIdle(): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (server.social.gateway.stats().connections > 0 && Date.now() < deadline) await sleep(20);
-  // Presence of the last users ends after the grace period.
-  await sleep(GRACE_MS + 150);
+  // The expectations below report what is left, so a wait that runs out is not itself the failure.
+  await until(() => server.social.gateway.stats().connections === 0, 'no connections', 10_000).catch(() => undefined);
+  // Presence of the last users ends after the grace period (waited for, up to the GRACE_MS + 150 it used to sleep).
+  const zero = (stats: object) => Object.values(stats).every((value) => value === 0);
+  await until(() => zero(server.social.hub.stats()), 'the presence grace to pass', GRACE_MS + 150).catch(() => undefined);
   expect(server.social.gateway.stats()).toEqual({ connections: 0, ips: 0, users: 0, sessions: 0, streams: 0, closedStreams: 0 });
   expect(server.social.hub.stats()).toEqual({ channels: 0, subscriptions: 0, subscribers: 0, presenceEntries: 0, pendingTimers: 0 });
   expect(server.social.hub.presence('online')).toEqual([]);

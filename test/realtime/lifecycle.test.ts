@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TestSocket } from '../support/realtime';
 import type { TestUser } from '../support/server';
-import { closeOf, createPost, handshake, metric, pauseReading, postUntilSlowConsumer, Resources, resumeReading, sleep, users, waitFor } from './support';
+import { until } from '../support/wait';
+import { closeOf, createPost, handshake, metric, pauseReading, postUntilSlowConsumer, Resources, resumeReading, users } from './support';
 
 const res = new Resources();
 afterEach(() => res.closeAll());
@@ -26,7 +27,7 @@ describe('heartbeats', () => {
     silent.send(JSON.stringify({ t: 'auth', id: 1, tok: alice.accessToken }));
     silent.send(JSON.stringify({ t: 'sub', id: 2, ch: 'online' }));
     const lastMessageAt = Date.now();
-    await waitFor(() => answers.join('\n').includes('"id":2'), 2_000, 'sub ack');
+    await until(() => answers.join('\n').includes('"id":2'), 'sub ack', 2_000);
     expect(server.social.hub.stats().subscriptions).toBe(1);
 
     const { code } = await closed;
@@ -35,9 +36,9 @@ describe('heartbeats', () => {
     // A message proves liveness: the first ping after it goes unanswered, the next beat terminates.
     expect(silentFor).toBeGreaterThanOrEqual(95);
     expect(silentFor).toBeLessThan(600);
-    await waitFor(() => server.social.gateway.stats().connections === 0, 2_000, 'gateway freed');
+    await until(() => server.social.gateway.stats().connections === 0, 'gateway freed', 2_000);
     expect(server.social.gateway.stats()).toEqual(zeroGateway);
-    await waitFor(() => server.social.hub.stats().presenceEntries === 0, 2_000, 'presence grace over');
+    await until(() => server.social.hub.stats().presenceEntries === 0, 'presence grace over', 2_000);
     expect(server.social.hub.stats()).toEqual(zeroHub);
   });
 
@@ -47,7 +48,8 @@ describe('heartbeats', () => {
     const live = await res.connect(server, alice.accessToken);
     let pings = 0;
     live.ws.on('ping', () => (pings += 1));
-    await sleep(1_000);
+    // Five heartbeats (within the second the test used to sleep): a dead peer would be gone after two.
+    await until(() => pings >= 5, 'five heartbeats', 1_000).catch(() => undefined);
     expect(pings).toBeGreaterThanOrEqual(5);
     expect(live.closed).toBeUndefined();
     await pingPong(live, 1);
@@ -74,11 +76,11 @@ describe('slow consumers', () => {
     resumeReading(slow.ws);
     expect(await slow.whenClosed(5_000)).toEqual({ code: 4500, reason: 'slow_consumer' });
     expect(slow.publications('feed').length).toBeLessThan(produced);
-    await waitFor(() => server.social.gateway.stats().connections === 1, 3_000, 'slow consumer freed');
+    await until(() => server.social.gateway.stats().connections === 1, 'slow consumer freed', 3_000);
 
     // Nothing more was written for it: 40 more posts cost only the healthy client's bytes.
     await Promise.all(Array.from({ length: 40 }, () => createPost(server, bob, 'x'.repeat(5_000))));
-    await waitFor(() => healthy.publications('feed').length === produced + 40, 5_000, 'healthy client got everything');
+    await until(() => healthy.publications('feed').length === produced + 40, 'healthy client got everything', 5_000);
     expect(await metric(server, 'tandem_ws_bytes_out_total') - written).toBeLessThan(40 * 5_300);
     expect(healthy.closed).toBeUndefined();
   });
@@ -96,7 +98,7 @@ describe('shutdown', () => {
 
     const closing = res.closeServer(server);
     const closes = await Promise.all(sockets.map((s) => s.whenClosed(5_000)));
-    await waitFor(() => server.social.gateway.connectionCount === 1, 2_000, 'the readers closed');
+    await until(() => server.social.gateway.connectionCount === 1, 'the readers closed', 2_000);
     const refused = await handshake(server);
     expect(refused.status).toBe(503);
     expect(refused.code).toBe('server_busy');

@@ -1,7 +1,8 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TestUser } from '../support/server';
-import { createPost, expectErr, handshake, Resources, sleep, users, waitFor, type HandshakeAnswer } from './support';
+import { sleep, until } from '../support/wait';
+import { createPost, expectErr, handshake, Resources, users, type HandshakeAnswer } from './support';
 
 const res = new Resources();
 afterEach(() => res.closeAll());
@@ -47,21 +48,23 @@ describe('inbound frame limits', () => {
     await createPost(server, alice, 'still flowing');
     await pub;
     expect(bystander.closed).toBeUndefined();
-    await waitFor(() => server.social.gateway.stats().connections === 2, 3_000, 'offenders freed');
+    await until(() => server.social.gateway.stats().connections === 2, 'offenders freed', 3_000);
   });
 
   it('answers the first message over the rate with message_rate_limited and drops it', async () => {
-    const server = await res.server({ realtimeLimits: { messagesPerSecond: 2, messageBurst: 5 } });
+    let skewMs = 0;
+    const server = await res.server({ realtimeLimits: { messagesPerSecond: 2, messageBurst: 5 }, clock: () => Date.now() + skewMs });
     const socket = await res.open(server);
     const errs = socket.next((f) => f.t === 'err');
     for (let i = 1; i <= 7; i += 1) socket.sendRaw(JSON.stringify({ t: 'ping', id: i }));
     expect(await errs).toStrictEqual({ t: 'err', c: 'message_rate_limited', m: expect.any(String) });
+    // A real wait: nothing more may arrive for the dropped frames.
     await sleep(100);
     expect(socket.frames.filter((f) => f.t === 'pong').map((f) => f.id)).toEqual([1, 2, 3, 4, 5]);
     expect(socket.frames.filter((f) => f.t === 'err')).toHaveLength(1);
     expect(socket.closed).toBeUndefined();
-    // The bucket refills: after a pause the connection works again.
-    await sleep(600);
+    // The bucket refills: after a pause (on the server's clock) the connection works again.
+    skewMs += 600;
     await pingPong(socket, 100);
   });
 
@@ -78,7 +81,7 @@ describe('inbound frame limits', () => {
       { t: 'err', c: 'message_rate_limited', m: expect.any(String) },
     ]);
     expect(socket.frames.filter((f) => f.t === 'pong').length).toBeLessThanOrEqual(5);
-    await waitFor(() => server.social.gateway.stats().connections === 0, 3_000, 'flooder freed');
+    await until(() => server.social.gateway.stats().connections === 0, 'flooder freed', 3_000);
   });
 
   it('answers every frame it admitted before a flood, in order, before the 4503 close', async () => {
@@ -89,14 +92,14 @@ describe('inbound frame limits', () => {
     expect(socket.frames.filter((f) => f.t === 'pong').map((f) => f.id)).toEqual([1, 2, 3, 4, 5]);
     // The close's own error is the last frame before the close.
     expect(socket.frames.at(-1)).toMatchObject({ t: 'err', c: 'message_rate_limited' });
-    await waitFor(() => server.social.gateway.stats().connections === 0, 3_000, 'flooder freed');
+    await until(() => server.social.gateway.stats().connections === 0, 'flooder freed', 3_000);
   });
 
   it('closes with 4010 after more than maxInvalidFrames invalid frames', async () => {
     const server = await res.server({ realtimeLimits: { maxInvalidFrames: 3 } });
     const socket = await res.open(server);
     for (const raw of ['nope', '{"t":"x","id":1}', '[]']) socket.sendRaw(raw);
-    await waitFor(() => socket.frames.length === 3, 2_000, 'three errors');
+    await until(() => socket.frames.length === 3, 'three errors', 2_000);
     expect(socket.frames.map((f) => f.c)).toEqual(['malformed_frame', 'invalid_frame', 'malformed_frame']);
     expect(socket.closed).toBeUndefined();
     socket.sendRaw('{"t":"sub","id":9}');
@@ -114,7 +117,7 @@ describe('admission before the upgrade', () => {
     expectRefused(await handshake(server), 429, 'too_many_connections', true);
     expect(server.social.gateway.stats()).toMatchObject({ connections: 2, ips: 1 });
     first.close();
-    await waitFor(() => server.social.gateway.stats().connections === 1, 3_000, 'first freed');
+    await until(() => server.social.gateway.stats().connections === 1, 'first freed', 3_000);
     await res.open(server);
   });
 
@@ -152,7 +155,7 @@ describe('admission before the upgrade', () => {
     expect(server.social.gateway.stats()).toMatchObject({ connections: 1, users: 1, sessions: 1 });
     // The slot is the user's again once the first connection is gone.
     first.close();
-    await waitFor(() => server.social.gateway.stats().users === 0, 3_000, 'user freed');
+    await until(() => server.social.gateway.stats().users === 0, 'user freed', 3_000);
     await res.connect(server, alice.accessToken);
   });
 
@@ -199,6 +202,7 @@ describe('admission before the upgrade', () => {
       socket.write(request + 'x'.repeat(50_000));
       socket.resetAndDestroy();
     }
+    // A real wait: the server's writes must really meet those resets (an uncaught ECONNRESET would fail the run).
     await sleep(300);
     expect((await server.request('/api/posts')).status).toBe(200);
     expect(server.social.gateway.stats()).toEqual(zero);
@@ -212,6 +216,7 @@ describe('admission before the upgrade', () => {
       handshake(server, { path: '/nope' }),
     ];
     for (const answer of await Promise.all(refusals)) expect(answer.status).toBeGreaterThanOrEqual(400);
+    // A real wait: the refused sockets must really have left nothing behind.
     await sleep(50);
     expect(server.social.gateway.stats()).toEqual(zero);
     expect(server.social.hub.stats()).toMatchObject({ subscribers: 0, subscriptions: 0 });
@@ -220,7 +225,7 @@ describe('admission before the upgrade', () => {
     expect((await handshake(server)).status).toBe(101);
     const limited = await handshake(server);
     expect(limited.code).toBe('handshake_rate_limited');
-    await waitFor(() => server.social.gateway.stats().connections === 0, 3_000, 'closed handshakes freed');
+    await until(() => server.social.gateway.stats().connections === 0, 'closed handshakes freed', 3_000);
     expect(server.social.gateway.stats()).toEqual(zero);
   });
 });

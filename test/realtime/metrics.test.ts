@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerUser, startServer, type TestServer } from '../support/server';
 import { refusedHandshake, TestSocket } from '../support/realtime';
-import { createPost, metric, waitFor } from './support';
+import { until } from '../support/wait';
+import { createPost, metric } from './support';
 
 let server: TestServer;
 
@@ -37,7 +38,7 @@ describe('realtime metrics', () => {
     b.sendRaw('not json');
     await b.next((f) => f.t === 'err');
     b.close();
-    await waitFor(() => server.social.gateway.connectionCount === 0);
+    await until(() => server.social.gateway.connectionCount === 0, 'no connections');
     expect(await metric(server, 'tandem_ws_connections')).toBe(0);
     expect(await metric(server, 'tandem_ws_subscriptions')).toBe(0);
     expect(await metric(server, 'tandem_ws_publish_to_write_seconds_count')).toBeGreaterThan(0);

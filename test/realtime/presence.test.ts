@@ -1,12 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TestSocket, type Frame } from '../support/realtime';
 import { registerUser, startServer, type TestServer, type TestUser } from '../support/server';
-import { sleep, until } from '../support/wait';
+import { until } from '../support/wait';
 
 /**
  * User-level presence over real sockets: a user with several tabs is one presence, a tab closing
  * while others stay is no leave, the last one closing is a leave only after the grace period
  * (TANDEM_PRESENCE_GRACE_MS=300), and a reconnect within the grace is neither a leave nor a join.
+ * The grace passes on the server's injected clock and faked setTimeout (see `advance`), not in real
+ * time; sockets, setImmediate and the gateway's tick stay real.
  */
 
 const GRACE_MS = 300;
@@ -20,16 +22,21 @@ let alice: TestUser;
 let bob: TestUser;
 let carol: TestUser;
 const sockets = new Set<TestSocket>();
+/** How far the test moved the server's clock ahead of real time (only ever forward). */
+let skewMs = 0;
 
 beforeAll(async () => {
-  server = await startServer({ env: { TANDEM_PRESENCE_GRACE_MS: String(GRACE_MS) }, realtimeLimits: limits, realtimeTickMs: 20 });
+  server = await startServer({ env: { TANDEM_PRESENCE_GRACE_MS: String(GRACE_MS) }, realtimeLimits: limits, realtimeTickMs: 20, clock: () => Date.now() + skewMs });
   alice = await registerUser(server);
   bob = await registerUser(server);
   carol = await registerUser(server);
 });
-afterEach(() => {
+afterEach(async () => {
+  vi.useRealTimers();
   for (const socket of sockets) socket.close();
   sockets.clear();
+  // Their grace timers start now, on real timers, not in the next test's faked ones (which it could drop).
+  await until(() => server.social.gateway.stats().connections === 0, 'the server to see every socket go');
 });
 afterAll(() => server.close());
 
@@ -70,6 +77,21 @@ async function roundTrip(socket: TestSocket): Promise<void> {
   await pong;
 }
 
+/**
+ * From here on the server's presence grace timers (setTimeout) are fake: they fire only when
+ * `advance` moves them, together with the server's clock. Sockets keep running (setImmediate,
+ * nextTick and the gateway's setInterval stay real); `until` and `sleep` wait in real time.
+ */
+function holdGraceTimers(): void {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+}
+
+/** `ms` of server time pass: its clock, and the grace timers due meanwhile fire. */
+function advance(ms: number): void {
+  skewMs += ms;
+  vi.advanceTimersByTime(ms);
+}
+
 function me(user: TestUser): PresenceUser {
   return { id: user.id, n: user.username };
 }
@@ -100,7 +122,6 @@ describe('presence in a conversation (users) and on online', () => {
     }
     // Bob's own ping is a barrier: every frame the hub sent him before it has arrived.
     await roundTrip(bobSocket);
-    await sleep(50);
     expect(presenceFrames(bobSocket, conversation, 'join')).toEqual([{ t: 'join', ch: conversation, u: me(alice) }]);
     expect(presenceFrames(bobSocket, 'online', 'join', alice.id)).toEqual([{ t: 'join', ch: 'online', u: me(alice) }]);
     // Nobody is told about themselves joining, and the later tabs learn nothing new either.
@@ -108,9 +129,12 @@ describe('presence in a conversation (users) and on online', () => {
     expect(server.social.hub.presence(conversation)).toEqual(expect.arrayContaining([me(alice), me(bob)]));
 
     // Two tabs close: alice is still there.
+    holdGraceTimers();
     kill(tabs[0]!);
     kill(tabs[1]!);
-    await sleep(GRACE_MS * 2);
+    await until(() => server.social.gateway.stats().connections === 2, 'the server to see two tabs close');
+    advance(GRACE_MS * 2);
+    await roundTrip(bobSocket);
     expect(presenceFrames(bobSocket, conversation, 'leave')).toEqual([]);
     expect(presenceFrames(bobSocket, 'online', 'leave', alice.id)).toEqual([]);
 
@@ -119,13 +143,14 @@ describe('presence in a conversation (users) and on online', () => {
     kill(tabs[2]!);
     // Make sure the server saw the last tab go (so this really is a return within the grace).
     await until(() => server.social.gateway.stats().connections === 1, 'the server to see the tab close');
-    await sleep(GRACE_MS / 4);
+    advance(GRACE_MS / 4);
     const back = await connect(alice);
     const again = await subscribe(back, conversation);
     expect(sorted(again.pres)).toEqual(sorted([me(alice), me(bob)]));
     await subscribe(back, 'online');
     expect(Date.now() - lastTabGone, 'the return took longer than the grace').toBeLessThan(GRACE_MS);
-    await sleep(GRACE_MS * 2);
+    advance(GRACE_MS * 2);
+    await roundTrip(bobSocket);
     expect(presenceFrames(bobSocket, conversation, 'leave')).toEqual([]);
     expect(presenceFrames(bobSocket, conversation, 'join')).toHaveLength(1);
     expect(presenceFrames(bobSocket, 'online', 'leave', alice.id)).toEqual([]);
@@ -134,15 +159,19 @@ describe('presence in a conversation (users) and on online', () => {
     // Gone for good: the leave comes after the grace, not before, on both channels.
     const goneAt = Date.now();
     kill(back);
-    await sleep(GRACE_MS - 50);
+    await until(() => server.social.gateway.stats().connections === 1, 'the server to see her go');
+    advance(GRACE_MS - 50);
+    await roundTrip(bobSocket);
     expect(presenceFrames(bobSocket, conversation, 'leave'), 'a leave before the grace period ended').toEqual([]);
+    advance(50);
     const leave = await until(() => presenceFrames(bobSocket, conversation, 'leave')[0], 'the leave', 1_000 - (Date.now() - goneAt));
     expect(leave).toEqual({ t: 'leave', ch: conversation, u: me(alice) });
     await until(() => presenceFrames(bobSocket, 'online', 'leave', alice.id)[0], 'the online leave', 1_000);
     expect(Date.now() - goneAt).toBeLessThan(1_000);
-    await sleep(50);
+    await roundTrip(bobSocket);
     expect(presenceFrames(bobSocket, conversation, 'leave')).toHaveLength(1);
     expect(presenceFrames(bobSocket, 'online', 'leave', alice.id)).toHaveLength(1);
+    vi.useRealTimers();
 
     // A fresh subscriber's snapshot no longer lists her.
     const later = await connect(carol);
@@ -159,10 +188,13 @@ describe('presence in a conversation (users) and on online', () => {
     const snapshot = await subscribe(await connect(alice), conversation);
     expect(sorted(snapshot.pres)).toEqual(sorted([me(alice), me(bob), me(carol)]));
 
+    holdGraceTimers();
     expect((await tabs[0]!.request({ t: 'unsub', ch: conversation })).t).toBe('ack');
-    await sleep(GRACE_MS + 150);
+    advance(GRACE_MS + 150);
+    await roundTrip(watcher);
     expect(presenceFrames(watcher, conversation, 'leave')).toEqual([]);
     expect((await tabs[1]!.request({ t: 'unsub', ch: conversation })).t).toBe('ack');
+    advance(GRACE_MS);
     await until(() => presenceFrames(watcher, conversation, 'leave', bob.id)[0], 'bob leaving', 1_000);
     expect(presenceFrames(watcher, conversation, 'join', bob.id)).toHaveLength(1);
     expect(presenceFrames(watcher, conversation, 'leave')).toEqual([{ t: 'leave', ch: conversation, u: me(bob) }]);
@@ -189,7 +221,9 @@ describe('presence in a conversation (users) and on online', () => {
     for (const socket of sockets) socket.close();
     sockets.clear();
     await until(() => server.social.gateway.stats().connections === 0, 'no connections');
-    await sleep(GRACE_MS + 100);
+    // The last sockets went in the previous afterEach, on real timers: wait out their grace (at most GRACE_MS + 100, as before).
+    const zero = (stats: object) => Object.values(stats).every((value) => value === 0);
+    await until(() => zero(server.social.hub.stats()), 'the grace to pass', GRACE_MS + 100).catch(() => undefined);
     expect(server.social.hub.stats()).toEqual({ channels: 0, subscriptions: 0, subscribers: 0, presenceEntries: 0, pendingTimers: 0 });
   });
 });

@@ -1,7 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Frame, TestSocket } from '../support/realtime';
 import type { TestServer, TestUser } from '../support/server';
-import { createPost, expectErr, openConversation, Resources, sendMessage, sleep, users } from './support';
+import { sleep } from '../support/wait';
+import { createPost, expectErr, openConversation, Resources, sendMessage, users } from './support';
 
 const res = new Resources();
 let server: TestServer;

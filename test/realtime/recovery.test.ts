@@ -236,7 +236,8 @@ describe('rec: false, with the position to continue from', () => {
   });
 
   it('history_trimmed once what was missed is older than TANDEM_HISTORY_AGE_MS', async () => {
-    const short = await startServer({ env: { TANDEM_HISTORY_AGE_MS: '150' }, realtimeLimits: limits });
+    let skewMs = 0;
+    const short = await startServer({ env: { TANDEM_HISTORY_AGE_MS: '150' }, realtimeLimits: limits, clock: () => Date.now() + skewMs });
     try {
       const writer = await registerUser(short);
       const reader = await registerUser(short);
@@ -251,7 +252,8 @@ describe('rec: false, with the position to continue from', () => {
       expect(fresh.rec).toBe(true);
       expect(offsets(fresh.pubs!)).toEqual([1, 2]);
       await socket.request({ t: 'unsub', ch: channel });
-      await sleep(300);
+      // The history ages on the server's clock.
+      skewMs += 300;
       expect(await subscribe(socket, channel, { e, o: 0 })).toEqual({ e, o: 2, rec: false, why: 'history_trimmed' });
       await socket.request({ t: 'unsub', ch: channel });
       // Positioned at the newest offset, nothing was missed: still a recovery.

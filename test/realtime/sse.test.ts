@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Frame } from '../support/realtime';
 import { problemOf, startServer, type StartOptions, type TestServer, type TestUser } from '../support/server';
 import { sleep, until } from '../support/wait';
-import { createPost, handshake, metric, openConversation, postUntilSlowConsumer, Resources, roomyLimits, sendMessage, users, waitFor } from './support';
+import { createPost, handshake, metric, openConversation, postUntilSlowConsumer, Resources, roomyLimits, sendMessage, users } from './support';
 
 /**
  * The SSE fallback transport of the realtime gateway, over raw HTTP (global fetch): GET
@@ -314,7 +314,7 @@ const zeroHub = { channels: 0, subscriptions: 0, subscribers: 0, presenceEntries
 async function expectIdle(server: TestServer): Promise<void> {
   const zero = (stats: object) => Object.values(stats).every((value) => value === 0);
   // Closes and presence leaves take a turn or a grace period; then the maps must be empty.
-  await waitFor(() => zero(server.social.gateway.stats()) && zero(server.social.hub.stats()), 3_000, 'nothing held').catch(() => undefined);
+  await until(() => zero(server.social.gateway.stats()) && zero(server.social.hub.stats()), 'nothing held', 3_000).catch(() => undefined);
   expect(server.social.gateway.stats()).toEqual(zeroGateway);
   expect(server.social.hub.stats()).toEqual(zeroHub);
 }
@@ -516,7 +516,7 @@ describe('admission (as a WebSocket handshake)', () => {
     // A resume is a handshake too; refused, it leaves the stream as it was.
     await admitted.roundTrip();
     expectProblem(await getStream(server, { 'last-event-id': admitted.lastEventId! }), 429, 'handshake_rate_limited', true);
-    await waitFor(() => server.social.gateway.stats().connections === 1, 2_000, 'the WebSocket gone');
+    await until(() => server.social.gateway.stats().connections === 1, 'the WebSocket gone', 2_000);
     expect(server.social.gateway.stats()).toEqual({ connections: 1, ips: 1, users: 0, sessions: 0, streams: 1, closedStreams: 0 });
     expect(admitted.end).toBeUndefined();
   });
@@ -532,12 +532,12 @@ describe('admission (as a WebSocket handshake)', () => {
     // A stream that ends frees its slot.
     expect((await deleteStream(server, stream.sid)).status).toBe(204);
     await stream.closed();
-    await waitFor(() => server.social.gateway.stats().connections === 1, 2_000, 'the stream freed');
+    await until(() => server.social.gateway.stats().connections === 1, 'the stream freed', 2_000);
     const next = await openStream(server);
     await next.auth(dave);
     // And so does a WebSocket.
     ws.close();
-    await waitFor(() => server.social.gateway.stats().connections === 1, 2_000, 'the socket freed');
+    await until(() => server.social.gateway.stats().connections === 1, 'the socket freed', 2_000);
     await openStream(server);
   });
 
@@ -738,16 +738,19 @@ describe('POST /realtime/sse/frames', () => {
   });
 
   it('answers the first frame over the message rate with err message_rate_limited, drops it and keeps the stream', async () => {
-    const server = await serverWith({ realtimeLimits: { messagesPerSecond: 2, messageBurst: 5 } });
+    let skewMs = 0;
+    const server = await serverWith({ realtimeLimits: { messagesPerSecond: 2, messageBurst: 5 }, clock: () => Date.now() + skewMs });
     const client = await openStream(server);
     const pings = Array.from({ length: 7 }, (_, i) => JSON.stringify({ t: 'ping', id: i + 1 })).join('\n');
     expect((await postFrames(server, client.sid, pings)).status).toBe(202);
     await client.frame((f) => f.t === 'err', 'the rate error');
+    // A real wait: nothing more may arrive for the dropped frames.
     await sleep(100);
     expect(client.frames().filter((f) => f.t === 'pong').map((f) => f.id)).toEqual([1, 2, 3, 4, 5]);
     expect(client.frames().filter((f) => f.t === 'err')).toStrictEqual([{ t: 'err', c: 'message_rate_limited', m: expect.any(String) }]);
     expect(client.closeEvent).toBeUndefined();
-    await sleep(600);
+    // The bucket refills on the server's clock.
+    skewMs += 600;
     expect((await postFrames(server, client.sid, '{"t":"ping","id":100}')).status).toBe(202);
     await client.frame((f) => f.id === 100, 'a pong after the refill');
   });
@@ -1021,7 +1024,7 @@ describe('session end and shutdown', () => {
     expect(await mineToo.closed()).toStrictEqual({ code: 4009, reason: 'session_revoked' });
     await theirs.roundTrip();
     expect(theirs.end).toBeUndefined();
-    await waitFor(() => shared.social.gateway.stats().streams === 1, 2_000, 'the revoked streams freed');
+    await until(() => shared.social.gateway.stats().streams === 1, 'the revoked streams freed', 2_000);
     expect(shared.social.gateway.stats()).toMatchObject({ connections: 1, sessions: 1, users: 1 });
     // Keep the shared alice usable for later tests.
     const relogin = await shared.request('/api/auth/login', { method: 'POST', json: { username: alice.username, password: alice.password } });
@@ -1093,7 +1096,7 @@ describe('what a review of the fallback found', () => {
     const sid = client.sid;
     await client.abort();
     expect((await shared.request('/api/auth/logout', { method: 'POST', token: session.accessToken })).status).toBe(204);
-    await waitFor(() => shared.social.gateway.stats().closedStreams === 1, 2_000, 'the close kept for a resume');
+    await until(() => shared.social.gateway.stats().closedStreams === 1, 'the close kept for a resume', 2_000);
     const resume = await getStream(shared, { 'last-event-id': `${sid}.0` });
     expectProblem(resume, 410, 'stream_lost');
     expect(resume.problem).toMatchObject({ close: { code: 4009, reason: 'session_revoked' } });
@@ -1116,8 +1119,8 @@ describe('what a review of the fallback found', () => {
     await slow.sub('feed');
     slow.pause();
     await postUntilSlowConsumer(server, erin, { batch: 10, max: 3_000 });
-    await waitFor(() => server.social.gateway.stats().streams === 0, 5_000, 'the slow stream closed (4500)');
+    await until(() => server.social.gateway.stats().streams === 0, 'the slow stream closed (4500)', 5_000);
     expect(streamSockets.some((socket) => !socket.destroyed)).toBe(true); // still draining into a peer that does not read
-    await waitFor(() => streamSockets.every((socket) => socket.destroyed), 5_000, 'its TCP connection destroyed, though the client never read the close');
+    await until(() => streamSockets.every((socket) => socket.destroyed), 'its TCP connection destroyed, though the client never read the close', 5_000);
   });
 });

@@ -4,7 +4,6 @@ import WebSocket from 'ws';
 import { expect } from 'vitest';
 import { TestSocket } from '../support/realtime';
 import { registerUser, startServer, type StartOptions, type TestServer, type TestUser } from '../support/server';
-import { sleep } from '../support/wait';
 
 /** Limits loose enough that a test opening many sockets from 127.0.0.1 is not throttled. */
 export const roomyLimits = {
@@ -78,17 +77,6 @@ export class Resources {
 export function wsUrl(server: TestServer, pathname = '/realtime'): string {
   return `${server.url.replace('http', 'ws')}${pathname}`;
 }
-
-/** Polls `condition` until it is true (or fails the test after `timeoutMs`). */
-export async function waitFor(condition: () => boolean, timeoutMs = 5_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-export { sleep };
 
 /** Resolves with the close code and reason of a raw socket. */
 export function closeOf(ws: WebSocket, timeoutMs = 10_000): Promise<{ code: number; reason: string }> {
