@@ -1,9 +1,12 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Problem } from '../../protocol/problem';
 import { TandemError, type LibraryErrorCode } from '../errors';
+import { isStoreUnavailable } from '../store/database';
 import { fieldErrors } from './validation';
 
 const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+/** Seconds a client is told to wait when the store is down: a restart or failover takes a few. */
+const STORE_RETRY_AFTER_SECONDS = '5';
 
 function problemType(code: string): string {
   return `urn:tandem:error:${code}`;
@@ -44,6 +47,8 @@ function asTandemError(error: unknown): TandemError {
   if (fastifyError instanceof SyntaxError || fastifyError.statusCode === 400) return new TandemError('malformed_json');
   if (fastifyError.statusCode === 413) return new TandemError('payload_too_large');
   if (fastifyError.statusCode === 415) return new TandemError('unsupported_media_type');
+  // The database is down or out of reach: the request was fine and a retry will do (503, not 500).
+  if (isStoreUnavailable(error)) return new TandemError('unavailable', 'The database cannot be reached; retry shortly', { headers: { 'retry-after': STORE_RETRY_AFTER_SECONDS } });
   return new TandemError('internal_error');
 }
 
@@ -71,6 +76,7 @@ export function installProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
     const tandemError = asTandemError(error);
     if (tandemError.code === 'internal_error') request.log.error({ err: error }, 'unhandled error');
+    else if (tandemError !== error && tandemError.code === 'unavailable') request.log.warn({ err: error }, 'the store is unreachable');
     return sendProblem(request, reply, tandemError);
   });
   app.setNotFoundHandler((request, reply) =>
