@@ -48,5 +48,19 @@ export interface Broker {
   history(channel: string, since: BrokerPosition, limit: number): Promise<HistoryResult>;
   /** Epoch and newest offset of a channel (offset 0 when nothing was published since the epoch began). */
   position(channel: string): Promise<BrokerPosition>;
+  /**
+   * This node wants `channel`'s messages (a node-wide subscription, not one per client); resolves
+   * once every message published afterwards is certain to reach onMessage. Idempotent; the hub
+   * calls it for each subscribe before reading the channel's history or position.
+   */
+  watch(channel: string): Promise<void>;
+  /** This node's last subscriber of `channel` left: stop receiving it. */
+  unwatch(channel: string): void;
+  /**
+   * Fanout may have missed messages of `channel`, or of every channel (`undefined`: the connection
+   * to the other nodes was lost and came back). Subscribers there must recover from history.
+   * Returns the remover. The memory broker never reports one.
+   */
+  onGap(listener: (channel: string | undefined) => void): () => void;
   close(): Promise<void>;
 }

@@ -96,6 +96,18 @@ export class MemoryBroker implements Broker {
     return { epoch: this.epoch, offset: history.last };
   }
 
+  /** One process: every publication reaches onMessage already. */
+  async watch(_channel: string): Promise<void> {
+    this.#assertOpen();
+  }
+
+  unwatch(_channel: string): void {}
+
+  /** One process loses nothing between publish and delivery: never called. */
+  onGap(_listener: (channel: string | undefined) => void): () => void {
+    return () => undefined;
+  }
+
   /** Trims every channel's history by age now (the broker also does it every sweepIntervalMs). */
   sweep(): void {
     const now = this.#clock();
