@@ -24,6 +24,7 @@ export const CloseCode = {
   tokenExpired: 4501,
   authTimeout: 4502,
   rateLimited: 4503,
+  interrupted: 4504,
 } as const;
 
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode];
@@ -44,6 +45,7 @@ export const closeCodeGuide: Record<CloseCodeValue, { meaning: string; reconnect
   [CloseCode.tokenExpired]: { meaning: 'token expired (and not refreshed within the grace period)', reconnect: 'yes, after refreshing the token' },
   [CloseCode.authTimeout]: { meaning: 'auth timeout (no `auth` frame in time)', reconnect: 'yes' },
   [CloseCode.rateLimited]: { meaning: 'rate limited (flooding, or too many connections for the user)', reconnect: 'yes, with backoff' },
+  [CloseCode.interrupted]: { meaning: 'realtime interrupted: the node lost its link to the other nodes (Redis) and publications may have been missed', reconnect: 'yes, with backoff, and recover' },
   [CloseCode.tlsFailure]: { meaning: 'never sent: the TLS handshake failed', reconnect: 'yes, with backoff' },
 };
 

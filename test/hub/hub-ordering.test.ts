@@ -21,6 +21,15 @@ class GatedPublish implements Broker {
   position(channel: string) {
     return this.inner.position(channel);
   }
+  watch(channel: string) {
+    return this.inner.watch(channel);
+  }
+  unwatch(channel: string) {
+    this.inner.unwatch(channel);
+  }
+  onGap(listener: (channel: string | undefined) => void) {
+    return this.inner.onGap(listener);
+  }
   close() {
     return this.inner.close();
   }

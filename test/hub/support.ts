@@ -17,6 +17,13 @@ export class FakeSubscriber implements Subscriber {
     this.log.push(frame);
   }
 
+  /** How many times the hub interrupted it (Broker.onGap). */
+  interrupted = 0;
+
+  interrupt(): void {
+    this.interrupted += 1;
+  }
+
   /** The frames received, parsed. */
   frames(): Record<string, unknown>[] {
     return this.sent.map((entry) => JSON.parse(entry.frame) as Record<string, unknown>);
@@ -90,6 +97,18 @@ export class SlowBroker implements Broker {
   async position(channel: string): Promise<BrokerPosition> {
     this.calls.push(`position ${channel}`);
     return this.#slow(() => this.inner.position(channel));
+  }
+
+  /** Watches are recorded in `calls`, in order with the reads. */
+  watch(channel: string) {
+    this.calls.push(`watch ${channel}`);
+    return this.inner.watch(channel);
+  }
+  unwatch(channel: string) {
+    this.inner.unwatch(channel);
+  }
+  onGap(listener: (channel: string | undefined) => void) {
+    return this.inner.onGap(listener);
   }
 
   close(): Promise<void> {

@@ -17,6 +17,8 @@ export function deliverPublication(subscriptions: ReadonlySet<Subscription>, mes
       continue;
     }
     if (message.from !== undefined && subscription.subscriber.id === message.from) continue;
+    // Already in the subscriber's replay (see Subscription.advance), or older than its position.
+    if (message.offset !== undefined && !subscription.advance(message.offset)) continue;
     if (frame === undefined) {
       try {
         frame = publicationFrame(message);

@@ -13,8 +13,8 @@ export type HubErrorCode = Extract<
 export class HubError extends Error {
   readonly code: HubErrorCode;
 
-  constructor(code: HubErrorCode, message: string = libraryErrors[code].title) {
-    super(message);
+  constructor(code: HubErrorCode, message: string = libraryErrors[code].title, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'HubError';
     this.code = code;
   }

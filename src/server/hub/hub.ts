@@ -5,6 +5,7 @@ import { presenceFrame } from './frames-out';
 import { HubError } from './hub-error';
 import { clientEventSpec, PolicyRegistry, type ChannelPolicy } from './policies';
 import { PresenceTracker, type ClearTimer, type SetTimer } from './presence-tracker';
+import { PresenceUnion, type PresenceChange, type PresenceExchange, type UnionTransition } from './presence-union';
 import { subscribeAnswer } from './recovery';
 import { Subscription, type Subscriber } from './subscription';
 
@@ -24,6 +25,11 @@ export interface HubOptions {
   clearTimer?: ClearTimer;
   /** Called with what a subscriber's send() or a frame's serialization throws. Default: a process warning. */
   onError?: (error: unknown) => void;
+  /**
+   * Presence across nodes (a cluster): what clients see is the union of every live node's users.
+   * Without it presence is this process's own.
+   */
+  presenceExchange?: PresenceExchange;
 }
 
 export interface SubscribeOptions {
@@ -60,6 +66,9 @@ export class Hub {
   readonly #maxSubscriptions: number;
   readonly #maxRecovery: number;
   readonly #onError: (error: unknown) => void;
+  readonly #exchange: PresenceExchange | undefined;
+  /** With an exchange: every watched presence channel's users across nodes. */
+  readonly #union = new PresenceUnion();
   /** Recovering and live subscriptions by channel: the delivery path. */
   readonly #channels = new Map<string, Set<Subscription>>();
   /** The tail of committed publishing, so commits are published one after another. */
@@ -85,9 +94,17 @@ export class Hub {
       clock: options.clock ?? Date.now,
       setTimer: options.setTimer ?? defaultSetTimer,
       clearTimer: options.clearTimer ?? ((handle) => clearTimeout(handle as NodeJS.Timeout)),
-      onLeave: (channel, user) => this.#announce('leave', channel, user),
+      onLeave: (channel, user) => this.#localTransition('leave', channel, user),
     });
-    this.#stopListening = this.#broker.onMessage((message) => this.#deliver(message));
+    this.#exchange = options.presenceExchange;
+    const stopMessages = this.#broker.onMessage((message) => this.#deliver(message));
+    const stopGaps = this.#broker.onGap((channel) => this.#interrupt(channel));
+    const stopPresence = this.#exchange?.onChange((change) => this.#remoteTransition(change));
+    this.#stopListening = () => {
+      stopMessages();
+      stopGaps();
+      stopPresence?.();
+    };
   }
 
   /** Registers the policy of a channel prefix: 'post' matches 'post:42'; 'feed' matches 'feed'. */
@@ -114,9 +131,18 @@ export class Hub {
       if (!allowed) throw new HubError('forbidden');
       subscription.transition('recovering');
       this.#addToChannel(subscription);
-      const outcome = since === undefined
-        ? await this.#broker.position(channel)
-        : await this.#broker.history(channel, { epoch: since.e, offset: since.o }, this.#maxRecovery);
+      // The node receives the channel from here on (held while recovering), so nothing published
+      // between the history read below and going live can be missed.
+      await brokerCall(() => this.#broker.watch(channel));
+      this.#assertCurrent(subscription);
+      const exchange = this.#exchange;
+      if (exchange !== undefined && hasPresence(resolved.policy)) {
+        await brokerCall(() => this.#union.load(channel, () => exchange.snapshot(channel)));
+        this.#assertCurrent(subscription);
+      }
+      const outcome = await brokerCall(() => since === undefined
+        ? this.#broker.position(channel)
+        : this.#broker.history(channel, { epoch: since.e, offset: since.o }, this.#maxRecovery));
       this.#assertCurrent(subscription);
       const answer = subscribeAnswer(outcome, subscription.held());
       this.#goLive(subscription, answer);
@@ -147,7 +173,7 @@ export class Hub {
     if (spec === undefined) throw new HubError('publish_forbidden', `Clients may not publish '${event}' on '${channel}'`);
     if (!passes(spec.validate, data)) throw new HubError('invalid_payload');
     const payload = spec.broadcast === undefined ? data : spec.broadcast(data, sub.user);
-    await this.#broker.publish({ channel, event, data: payload, from: sub.id });
+    await brokerCall(() => this.#broker.publish({ channel, event, data: payload, from: sub.id }));
   }
 
   /**
@@ -165,15 +191,12 @@ export class Hub {
   }
 
   async #publishAll(events: readonly { channel: string; offset: number; event: string; data: unknown }[]): Promise<void> {
-    let failure: { error: unknown } | undefined;
-    for (const { channel, offset, event, data } of events) {
-      try {
-        await this.#broker.publish({ channel, offset, event, data });
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-    if (failure !== undefined) throw failure.error;
+    // Issued in order without waiting for each: a network broker pipelines them on its one
+    // connection (order kept), so a commit's publications reach the other nodes together and are
+    // written to each socket as one message, as on one process.
+    const results = await Promise.allSettled(events.map(({ channel, offset, event, data }) => this.#broker.publish({ channel, offset, event, data })));
+    const failure = results.find((result) => result.status === 'rejected');
+    if (failure !== undefined) throw failure.reason;
   }
 
   /** Connection gone: drops all its subscriptions now; its presence ends after the grace period. */
@@ -183,10 +206,19 @@ export class Hub {
     for (const subscription of listOf(subscriptions)) this.#drop(subscription);
   }
 
-  /** Who is in a channel: its users, `{n}` for a counts-only channel, [] without presence. */
-  presence(channel: string): PresenceUser[] | { n: number } {
+  /**
+   * Who is in a channel: its users, `{n}` for a counts-only channel, [] without presence. On a
+   * cluster node that has no subscriber of the channel, the other nodes' entries are read first.
+   */
+  async presence(channel: string): Promise<PresenceUser[] | { n: number }> {
     const resolved = this.#policies.resolve(channel);
     if (resolved === undefined) throw new HubError('unknown_channel', `No channel policy matches '${channel}'`);
+    const exchange = this.#exchange;
+    if (exchange !== undefined && hasPresence(resolved.policy) && !this.#union.has(channel)) {
+      const users = new Map<number, PresenceUser>();
+      for (const { user } of await exchange.snapshot(channel)) users.set(user.id, user);
+      return resolved.policy.presence === 'users' ? [...users.values()] : { n: users.size };
+    }
     return this.#presenceOf(channel, resolved.policy) ?? [];
   }
 
@@ -211,6 +243,25 @@ export class Hub {
       for (const subscription of listOf(subscriptions)) this.#drop(subscription);
     }
     this.#presence.clear();
+    this.#union.clear();
+  }
+
+  /**
+   * Fanout may have missed publications (the broker lost its link to the other nodes, or gave up
+   * waiting for an offset): every subscriber of the channel (of every channel: `undefined`) is
+   * interrupted, and its client recovers the gap from history on its next subscribe.
+   */
+  #interrupt(channel: string | undefined): void {
+    const affected = new Set<Subscriber>();
+    const channels = channel === undefined ? [...this.#channels.values()] : [this.#channels.get(channel) ?? new Set<Subscription>()];
+    for (const subscriptions of channels) for (const subscription of subscriptions) affected.add(subscription.subscriber);
+    for (const subscriber of affected) {
+      try {
+        subscriber.interrupt();
+      } catch (error) {
+        this.#onError(error);
+      }
+    }
   }
 
   /** The hot path: see deliverPublication. */
@@ -245,13 +296,13 @@ export class Hub {
   /** Joins presence (announcing a new user to the others), snapshots it, and goes live. */
   #goLive(subscription: Subscription, answer: SubscribeResult): void {
     const { policy, channel, subscriber } = subscription;
-    if (policy.presence === 'users' || policy.presence === 'counts') {
+    if (hasPresence(policy)) {
       const user = { id: subscriber.user.id, n: subscriber.user.name };
-      if (this.#presence.connect(channel, user) === 'join') this.#announce('join', channel, user);
+      if (this.#presence.connect(channel, user) === 'join') this.#localTransition('join', channel, user);
       const pres = this.#presenceOf(channel, policy);
       if (pres !== undefined) answer.pres = pres;
     }
-    subscription.transition('live');
+    subscription.goLive(answer.o);
   }
 
   /** Removes a subscription from every map, leaving presence (with grace) if it was live. */
@@ -269,8 +320,28 @@ export class Hub {
       if (mine.size === 0) this.#subscribers.delete(subscriber.id);
     }
     const others = this.#channels.get(channel);
-    if (others?.delete(subscription) && others.size === 0) this.#channels.delete(channel);
-    if (wasLive && (policy.presence === 'users' || policy.presence === 'counts')) this.#presence.disconnect(channel, subscriber.user.id);
+    if (others?.delete(subscription) && others.size === 0) {
+      this.#channels.delete(channel);
+      this.#union.drop(channel);
+      if (!this.#closed) this.#broker.unwatch(channel);
+    }
+    if (wasLive && hasPresence(policy)) this.#presence.disconnect(channel, subscriber.user.id);
+  }
+
+  /** This node's user joined or left (after its grace): tell the other nodes, and our subscribers if the union changed. */
+  #localTransition(kind: 'join' | 'leave', channel: string, user: PresenceUser): void {
+    const exchange = this.#exchange;
+    if (exchange === undefined) return this.#announce(kind, channel, user);
+    exchange.publish(channel, kind, user);
+    this.#announceAll(this.#union.apply({ kind, channel, node: exchange.nodeId, user }));
+  }
+
+  #remoteTransition(change: PresenceChange): void {
+    if (!this.#closed) this.#announceAll(this.#union.apply(change));
+  }
+
+  #announceAll(transitions: readonly UnionTransition[]): void {
+    for (const { kind, channel, user } of transitions) this.#announce(kind, channel, user);
   }
 
   /** Sends a join/leave frame to the channel's live subscribers ('users' presence only). */
@@ -281,8 +352,9 @@ export class Hub {
   }
 
   #presenceOf(channel: string, policy: ChannelPolicy): PresenceUser[] | { n: number } | undefined {
-    if (policy.presence === 'users') return this.#presence.users(channel);
-    if (policy.presence === 'counts') return { n: this.#presence.count(channel) };
+    const clustered = this.#exchange !== undefined && this.#union.has(channel);
+    if (policy.presence === 'users') return clustered ? this.#union.users(channel) : this.#presence.users(channel);
+    if (policy.presence === 'counts') return { n: clustered ? this.#union.count(channel) : this.#presence.count(channel) };
     return undefined;
   }
 
@@ -310,6 +382,20 @@ export class Hub {
   #assertOpen(): void {
     if (this.#closed) throw new HubError('unavailable');
   }
+}
+
+/** A broker (or cluster) that cannot answer (Redis away) is `unavailable` to the client: retry later. */
+async function brokerCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof HubError) throw error;
+    throw new HubError('unavailable', 'Realtime is unavailable right now; retry with backoff', { cause: error });
+  }
+}
+
+function hasPresence(policy: ChannelPolicy): boolean {
+  return policy.presence === 'users' || policy.presence === 'counts';
 }
 
 /** A snapshot of one subscriber's subscriptions (safe to drop them while iterating). */

@@ -5,4 +5,5 @@
 export { Hub, type HubOptions, type HubStats } from './hub';
 export { HubError } from './hub-error';
 export type { ChannelPolicy, ClientEventSpec } from './policies';
+export type { PresenceChange, PresenceExchange } from './presence-union';
 export type { HubUser, Subscriber } from './subscription';

@@ -13,6 +13,11 @@ export interface Subscriber {
   readonly user: HubUser;
   /** Delivers a pre-serialized frame; `ephemeral` frames may be dropped/coalesced by a slow connection. */
   send(frame: string, kind: 'durable' | 'ephemeral'): void;
+  /**
+   * Publications may have been missed (see Broker.onGap): end the connection in a way that makes
+   * the client reconnect and recover from its positions (the gateway closes with 4504).
+   */
+  interrupt(): void;
 }
 
 /**
@@ -43,6 +48,12 @@ export class Subscription {
   #state: SubscriptionState = 'authorizing';
   // Created on the first held publication: most subscriptions never need one.
   #buffer: BrokerMessage[] | undefined;
+  /**
+   * The newest durable offset the subscriber has been given (the answer's `o`, then each live one).
+   * On a cluster the replay is read on one Redis connection and live publications arrive on
+   * another, so one the replay already held can still arrive live afterwards: it is a repeat.
+   */
+  #offset = Number.NEGATIVE_INFINITY;
 
   constructor(subscriber: Subscriber, channel: string, policy: ChannelPolicy, generation: number) {
     this.subscriber = subscriber;
@@ -60,6 +71,19 @@ export class Subscription {
     if (!edges[this.#state].includes(to)) throw new Error(`Illegal subscription transition ${this.#state} -> ${to} on ${this.channel}`);
     this.#state = to;
     if (to !== 'recovering') this.#buffer = undefined;
+  }
+
+  /** Live from `offset` (the subscribe answer's `o`: the last publication the subscriber has). */
+  goLive(offset: number): void {
+    this.transition('live');
+    this.#offset = offset;
+  }
+
+  /** Whether a live durable publication at `offset` is new to this subscriber; records it if so. */
+  advance(offset: number): boolean {
+    if (offset <= this.#offset) return false;
+    this.#offset = offset;
+    return true;
   }
 
   /** Keeps a durable publication that arrived while recovering (ephemeral ones are dropped). */
