@@ -16,6 +16,17 @@ export async function seedDemoData(ctx: SocialContext): Promise<boolean> {
   const any = await ctx.db.selectFrom('users').select('id').limit(1).executeTakeFirst();
   if (any !== undefined) return false;
   const passwordHash = await hashPassword(DEMO_PASSWORD);
+  try {
+    await seed(ctx, passwordHash);
+  } catch (error) {
+    // Several nodes starting together on an empty store: one seeds, the others' inserts conflict.
+    if ((await ctx.db.selectFrom('users').select('id').limit(1).executeTakeFirst()) !== undefined) return false;
+    throw error;
+  }
+  return true;
+}
+
+async function seed(ctx: SocialContext, passwordHash: string): Promise<void> {
   await ctx.transaction(async (trx, log) => {
     const [alice, bob, carol] = await Promise.all(DEMO_USERS.map((u) => createAccount(trx, { ...u, passwordHash })));
     if (alice === undefined || bob === undefined || carol === undefined) throw new Error('seed users missing');
@@ -28,5 +39,4 @@ export async function seedDemoData(ctx: SocialContext): Promise<boolean> {
     const { conversation } = await openConversation(trx, log, [alice.id, bob.id]);
     await sendMessage(trx, log, { conversationId: conversation.id, authorId: bob.id, body: 'Hi Alice, coffee later?', memberIds: [alice.id, bob.id] });
   });
-  return true;
 }

@@ -68,7 +68,7 @@ export interface TandemContext<DB extends TandemTables = TandemTables, A = Recor
    */
   revokeSessions(userId: number, options?: { except?: string; reason?: string }): Promise<number>;
   /** Who is present in a channel now: its users, `{n}` on a counts-only channel, [] without presence. */
-  presence(channel: string): PresenceUser[] | { n: number };
+  presence(channel: string): Promise<PresenceUser[] | { n: number }>;
   /**
    * Publishes the current state of something at most once per `intervalMs` (default 100), however
    * often it changes: a durable publication, appended with the state `read` returns in its own

@@ -58,6 +58,8 @@ async function tandemPlugin<DB extends TandemTables, S extends SettingsSpec>(fas
   checkInstance(fastify, config);
   const http = fastify as unknown as TandemHttpApp;
   const metrics = new Metrics();
+  // A cluster's nodes tell their series apart by a `node` label.
+  if (config.cluster.redisUrl !== undefined) metrics.registry.setDefaultLabels({ node: config.cluster.nodeId });
   await installHttpConventions(fastify, config, metrics);
   if (options.docs !== false) {
     const errorCodes = [...Object.keys(libraryErrors), ...Object.keys(app.errors?.entries ?? {})];
@@ -73,7 +75,12 @@ async function tandemPlugin<DB extends TandemTables, S extends SettingsSpec>(fas
       // In a scope of their own: hooks an app adds to its routes stay on its routes.
       await fastify.register(async (scope) => routes(scope as unknown as TandemHttpApp, runtime.ctx));
     }
-    installHealth(fastify, { ready: () => isStoreReachable(runtime.db as unknown as Kysely<unknown>), draining: () => draining });
+    installHealth(fastify, {
+      ready: () => isStoreReachable(runtime.db as unknown as Kysely<unknown>),
+      draining: () => draining,
+      realtime: runtime.health,
+      ...(runtime.cluster === undefined ? {} : { node: config.cluster.nodeId }),
+    });
     runtime.gateway.attach(fastify.server);
     installSseEndpoints(http, runtime.gateway);
     if (options.docs !== false) {

@@ -1,14 +1,16 @@
-import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Registry } from 'prom-client';
 import { findAccountById } from '../auth/accounts';
 import { TandemError } from '../errors';
 import { installAuthentication } from '../auth/authenticate';
-import { LoginGuard } from '../auth/login-guard';
+import { LoginGuard, type LoginLimiter } from '../auth/login-guard';
+import { RedisLoginGuard } from '../cluster/redis-login-guard';
 import { SessionStore } from '../auth/sessions';
 import { TokenService } from '../auth/tokens';
-import { MemoryBroker } from '../broker';
+import type { Broker } from '../broker';
+import { openBackbone } from '../cluster/backbone';
+import type { RedisCluster } from '../cluster/redis-cluster';
 import type { TandemConfig } from '../config/config';
 import type { SettingsOf, SettingsSpec } from '../config/settings';
 import type { TandemHttpApp } from '../http/app';
@@ -17,10 +19,11 @@ import { runIdempotent, sendStored, sweepIdempotencyKeys } from '../http/idempot
 import { Hub } from '../hub';
 import { RealtimeGateway } from '../realtime/gateway';
 import { RealtimeMetrics } from '../realtime/metrics';
-import { CommitAnnouncer, inTransaction, readPosition } from '../store/channel-log';
-import { openSqlite, type Dialect, type TandemTables } from '../store/database';
+import { CommitAnnouncer, inTransaction, readOutbox, readPosition, sweepOutbox } from '../store/channel-log';
+import type { Dialect, TandemTables } from '../store/database';
 import { libraryMigrations } from '../store/library-migrations';
 import { migrate } from '../store/migrate';
+import { openStore } from '../store/open-store';
 import { channelPolicies } from './channels';
 import type { TandemContext } from './context';
 import type { AppDefinition } from './define-app';
@@ -50,9 +53,13 @@ export interface Runtime<DB extends TandemTables, A> {
   readonly dialect: Dialect;
   readonly tokens: TokenService;
   readonly sessions: SessionStore;
-  readonly guard: LoginGuard;
+  readonly guard: LoginLimiter;
   readonly announcer: CommitAnnouncer;
-  readonly broker: MemoryBroker;
+  readonly broker: Broker;
+  /** Present on a node of a cluster (TANDEM_REDIS_URL). */
+  readonly cluster: RedisCluster | undefined;
+  /** For /readyz: the realtime backbone's state (the broker and the cluster link). */
+  health(): { ok: true } | { ok: false; reason: string };
   readonly hub: Hub;
   readonly gateway: RealtimeGateway;
   readonly ctx: TandemContext<DB, A>;
@@ -62,7 +69,7 @@ export interface Runtime<DB extends TandemTables, A> {
 export async function openRuntime<DB extends TandemTables, S extends SettingsSpec>(options: RuntimeOptions<DB, S>): Promise<Runtime<DB, SettingsOf<S>>> {
   const { app, config, log } = options;
   const clock = options.clock ?? Date.now;
-  const { db, dialect } = openSqlite<DB>({ sqlitePath: config.store.sqlitePath });
+  const { db, dialect } = openStore<DB>(config.store, { log });
   const library = db as unknown as Kysely<TandemTables>;
   try {
     await migrate(db as unknown as Kysely<unknown>, dialect, [...libraryMigrations, ...(app.migrations ?? [])]);
@@ -72,19 +79,33 @@ export async function openRuntime<DB extends TandemTables, S extends SettingsSpe
   }
   const tokens = await TokenService.open(library, { secret: config.auth.jwtSecret, ttlSeconds: config.auth.accessTokenTtlSeconds, clock });
   const sessions = new SessionStore(library, { refreshTtlSeconds: config.auth.refreshTokenTtlSeconds, clock });
-  const guard = new LoginGuard({ attemptsPerIp: config.auth.loginAttemptsPerIp, failuresPerAccount: config.auth.loginFailuresPerAccount, windowSeconds: config.auth.loginWindowSeconds, clock });
-  const announcer = new CommitAnnouncer();
+  const guardOptions = { attemptsPerIp: config.auth.loginAttemptsPerIp, failuresPerAccount: config.auth.loginFailuresPerAccount, windowSeconds: config.auth.loginWindowSeconds, clock };
+  const localGuard = new LoginGuard(guardOptions);
+  const clustered = config.cluster.redisUrl !== undefined;
+  const announcer = new CommitAnnouncer({ outbox: clustered });
   const { realtime } = config;
-  const broker = new MemoryBroker({
-    historyMaxCount: realtime.historyMaxCount,
-    historyMaxAgeMs: realtime.historyMaxAgeMs,
-    positionSource: (channel) => readPosition(library, channel),
-    // Short epochs: they travel in every subscribe answer and recovery request.
-    newEpoch: () => randomBytes(6).toString('base64url'),
-    clock,
-  });
+  let backbone;
+  try {
+    backbone = await openBackbone({
+      config,
+      positionSource: (channel) => readPosition(library, channel),
+      gapSource: (channel, after, upTo) => readOutbox(library, channel, after, upTo),
+      db: library,
+      clock,
+      log,
+    });
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+  const { broker, cluster } = backbone;
+  // On a cluster the login limits live in Redis, so spreading guesses over the nodes gains nothing.
+  const guard: LoginLimiter = cluster === undefined
+    ? localGuard
+    : new RedisLoginGuard(cluster.redis, { ...guardOptions, prefix: config.cluster.redisPrefix, fallback: localGuard, onFallback: everyMinute((err) => log.warn({ err }, 'login limits unavailable in Redis; this node\'s own limits apply')) });
   const hub = new Hub({
     broker,
+    ...(cluster === undefined ? {} : { presenceExchange: cluster.presence }),
     clock,
     presenceGraceMs: realtime.presenceGraceMs,
     maxSubscriptionsPerSubscriber: realtime.maxSubscriptionsPerConnection,
@@ -104,7 +125,10 @@ export async function openRuntime<DB extends TandemTables, S extends SettingsSpe
     limits: realtime,
     clock,
     ...(options.realtimeTickMs === undefined ? {} : { tickMs: options.realtimeTickMs }),
+    ...(cluster === undefined ? {} : { connectionSlots: cluster, nodeId: config.cluster.nodeId }),
   });
+  // A revocation on any node closes the session's sockets on every node.
+  const stopRevocations = cluster === undefined ? () => undefined : bridgeRevocations(sessions, cluster, (sessionId) => gateway.sessionRevoked(sessionId), log);
   const transaction: TandemContext<DB, SettingsOf<S>>['transaction'] = (work) => inTransaction(db, announcer, work);
   const latest = new LatestPublisher<Kysely<DB>>({
     transaction,
@@ -112,8 +136,7 @@ export async function openRuntime<DB extends TandemTables, S extends SettingsSpe
     clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),
     onError: (err, key) => log.error({ err, ...key }, 'a coalesced publication failed'),
   });
-  // The memory broker has one epoch for all channels: no per-channel lookup (or state) per GET.
-  const store = { db, dialect, epochOf: async () => broker.epoch };
+  const store = { db, dialect, epochOf: backbone.epochOf };
   const ctx: TandemContext<DB, SettingsOf<S>> = {
     db,
     dialect,
@@ -138,20 +161,57 @@ export async function openRuntime<DB extends TandemTables, S extends SettingsSpe
   for (const [prefix, policy] of channelPolicies(app.channels ?? {}, ctx)) hub.definePolicy(prefix, policy);
   const sweeper = setInterval(() => void sweepIdempotencyKeys(library, clock()).catch((err: unknown) => log.warn({ err }, 'idempotency sweep failed')), IDEMPOTENCY_SWEEP_MS);
   sweeper.unref();
+  // The outbox only has to outlive the history: what is older cannot be recovered anyway.
+  const outboxMs = Math.max(60_000, realtime.historyMaxAgeMs);
+  const outboxSweeper = clustered
+    ? setInterval(() => void sweepOutbox(library, new Date(clock() - outboxMs).toISOString()).catch((err: unknown) => log.warn({ err }, 'outbox sweep failed')), outboxMs)
+    : undefined;
+  outboxSweeper?.unref();
 
   return {
-    db, dialect, tokens, sessions, guard, announcer, broker, hub, gateway, ctx,
+    db, dialect, tokens, sessions, guard, announcer, broker, cluster, hub, gateway, ctx,
+    health: backbone.health,
     async close() {
       // The drain (idempotent): already done when the server closed normally; on a failed start it
       // stops the gateway's timers and listeners.
       await gateway.close(0);
       clearInterval(sweeper);
+      clearInterval(outboxSweeper);
+      stopRevocations();
       // Coalesced state still pending goes out (into the store and the history) before the store closes.
       await latest.close();
       stopPublishing();
       await hub.close();
-      await broker.close();
+      await backbone.close();
       await db.destroy();
     },
+  };
+}
+
+/**
+ * Revocations made here are announced to the cluster, and every announced one (this node's own
+ * included: closing a session twice does nothing) reaches `revoked`. If the announcement fails
+ * (Redis away) this node still closes its own sockets; the others interrupt every connection
+ * when their link comes back, and the reconnects check their sessions in the database.
+ */
+function bridgeRevocations(sessions: SessionStore, cluster: RedisCluster, revoked: (sessionId: string) => void, log: FastifyBaseLogger): () => void {
+  const stopLocal = sessions.onRevoked((sessionId, reason) => {
+    void cluster.announceRevoked(sessionId, reason).catch((err: unknown) => log.warn({ err }, 'announcing a revocation to the cluster failed'));
+  });
+  const stopCluster = cluster.onRevoked((sessionId) => revoked(sessionId));
+  return () => {
+    stopLocal();
+    stopCluster();
+  };
+}
+
+/** `report`, at most once a minute (a Redis outage would otherwise log once per request). */
+function everyMinute(report: (error: unknown) => void): (error: unknown) => void {
+  let last = -Infinity;
+  return (error) => {
+    const now = Date.now();
+    if (now - last < 60_000) return;
+    last = now;
+    report(error);
   };
 }

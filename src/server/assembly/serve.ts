@@ -30,7 +30,9 @@ export async function serve<DB extends TandemTables, S extends SettingsSpec>(app
     const config = loadConfig(options.env ?? process.env, app.settings);
     server = await createServer({ app, config });
     const url = await server.listen();
-    server.fastify.log.info({ url, app: app.name, dataDir: config.store.dataDir }, `${app.name} is listening`);
+    const store = config.store.databaseUrl === undefined ? { dataDir: config.store.dataDir } : { store: 'postgres' };
+    const cluster = config.cluster.redisUrl === undefined ? {} : { cluster: config.cluster.redisPrefix };
+    server.fastify.log.info({ url, app: app.name, ...store, ...cluster }, `${app.name} is listening`);
     await options.onListening?.(server, url);
   } catch (error) {
     if (error instanceof ConfigError) {

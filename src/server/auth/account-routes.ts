@@ -7,7 +7,7 @@ import type { TandemTables } from '../store/database';
 import { AccountSchema, createAccount, DisplayName, findAccountById, findAccountByUsername, normalizeUsername, Password, toAccount, Username } from './accounts';
 import { bearerToken } from './authenticate';
 import { limitKey } from '../http/client-address';
-import type { LoginAttempt, LoginGuard, LoginRefusal } from './login-guard';
+import type { LoginAttempt, LoginLimiter, LoginRefusal } from './login-guard';
 import { hashPassword, verifyPassword } from './passwords';
 import type { IssuedSession, SessionStore } from './sessions';
 import type { TokenService } from './tokens';
@@ -59,7 +59,7 @@ export interface AccountRouteDeps<DB extends TandemTables> {
   db: Kysely<DB>;
   tokens: TokenService;
   sessions: SessionStore;
-  guard: LoginGuard;
+  guard: LoginLimiter;
   options: AccountOptions<DB>;
 }
 
@@ -99,7 +99,7 @@ export function registerAccountRoutes<DB extends TandemTables>(app: FastifyInsta
         response: { 201: TokenResponse, ...problems(400, 409, 413, 415, 429) },
       },
     }, async (request, reply) => {
-      refused(guard.attempt(limitKey(request.ip)));
+      refused(await guard.attempt(limitKey(request.ip)));
       const { username, password, displayName } = request.body as { username: string; password: string; displayName?: string };
       const passwordHash = await hashPassword(password);
       const user = await db.transaction().execute((trx) => createAccount(trx, { username, passwordHash, displayName: displayName ?? username }));
@@ -119,8 +119,8 @@ export function registerAccountRoutes<DB extends TandemTables>(app: FastifyInsta
     const body = request.body as { username: string; password: string };
     const account = normalizeUsername(body.username);
     const address = limitKey(request.ip);
-    refused(guard.attempt(address));
-    const started = guard.begin(account, address);
+    refused(await guard.attempt(address));
+    const started = await guard.begin(account, address);
     if ('refusal' in started) refused(started.refusal);
     const { attempt } = started as { attempt: LoginAttempt };
     let user: Awaited<ReturnType<typeof findAccountByUsername>>;

@@ -24,6 +24,16 @@ export interface LoginAttempt {
   abandoned(): void;
 }
 
+export type LoginBegin = { refusal: LoginRefusal } | { attempt: LoginAttempt };
+
+/** What the login routes need: LoginGuard (one process), or RedisLoginGuard (a cluster). */
+export interface LoginLimiter {
+  /** Spends one attempt of the address; a refusal when it has none. */
+  attempt(ip: string): LoginRefusal | undefined | Promise<LoginRefusal | undefined>;
+  /** Starts a password check of `account` from `ip`, or refuses it. */
+  begin(account: string, ip: string): LoginBegin | Promise<LoginBegin>;
+}
+
 interface Pair {
   failures: number;
   /** Checks under way: they count as failures until they end, so concurrent guesses cannot race past the limit. */
@@ -48,7 +58,7 @@ interface Pair {
  *
  * Memory is bounded (`maxPairs`): an attacker who rotates accounts or addresses only evicts entries.
  */
-export class LoginGuard {
+export class LoginGuard implements LoginLimiter {
   readonly #perIp: KeyedRateLimiter;
   readonly #pairs = new Map<string, Pair>();
   readonly #failuresAllowed: number;
@@ -74,7 +84,7 @@ export class LoginGuard {
    * Starts a password check of `account` from `ip`: a refusal while the pair is locked, or while the
    * checks under way could already reach the limit; otherwise the attempt to report back on.
    */
-  begin(account: string, ip: string): { refusal: LoginRefusal } | { attempt: LoginAttempt } {
+  begin(account: string, ip: string): LoginBegin {
     const now = this.#clock();
     const key = pairKey(account, ip);
     const pair = this.#current(key, now) ?? { failures: 0, pending: 0, lockedUntil: 0, lastFailureAt: now };

@@ -48,7 +48,9 @@ export class TokenService {
     }
     let rows = await db.selectFrom('signing_keys').selectAll().orderBy('created_at').execute();
     if (rows.length === 0) {
-      const row = { kid: randomBytes(8).toString('base64url'), secret: randomBytes(32).toString('base64url'), created_at: nowIso(clock) };
+      // One fixed kid: nodes starting together on an empty store all insert the same row, the
+      // first one wins, and every node reads the winner (random kids would leave each node its own key).
+      const row = { kid: 'k1', secret: randomBytes(32).toString('base64url'), created_at: nowIso(clock) };
       await db.insertInto('signing_keys').values(row).onConflict((oc) => oc.doNothing()).execute();
       rows = await db.selectFrom('signing_keys').selectAll().orderBy('created_at').execute();
     }

@@ -1,9 +1,50 @@
+import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, listSettings, readSettings, setting, type SettingsOf, type SettingsSpec } from './settings';
+import { ConfigError, listSettings, readSettings, setting, type Setting, type SettingsOf, type SettingsSpec } from './settings';
 
 const { integer, boolean, string, oneOf, secret, origins, trustProxy } = setting;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const MS_DAY = 86_400_000;
+
+/**
+ * A service URL setting (undefined when unset). `problemOf` names what is wrong with a value; a bad
+ * one is named without echoing it, since such URLs usually carry a password.
+ */
+function serviceUrl(env: string, doc: string, expected: string, problemOf: (url: URL) => string | undefined): Setting<string | undefined> {
+  return {
+    env,
+    doc,
+    shown: '',
+    read(raw, problems) {
+      if (raw === undefined) return undefined;
+      let problem: string | undefined;
+      try {
+        problem = problemOf(new URL(raw));
+      } catch {
+        problem = 'not a URL';
+      }
+      if (problem === undefined) return raw;
+      problems.push(`${env}: ${problem} (expected ${expected})`);
+      return undefined;
+    },
+  };
+}
+
+/** DATABASE_URL: a postgres:// (or postgresql://) URL. */
+function postgresUrlProblem(url: URL): string | undefined {
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') return `the scheme must be postgres: or postgresql:, got ${url.protocol}`;
+  // A Unix socket is named by ?host=/path instead of a host name.
+  if (url.hostname === '' && !(url.searchParams.get('host') ?? '').startsWith('/')) return 'no host';
+  if (url.pathname.slice(1).includes('/')) return 'the path must be the database name alone';
+  return undefined;
+}
+
+/** TANDEM_REDIS_URL: a redis:// (or rediss://) URL. */
+function redisUrlProblem(url: URL): string | undefined {
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') return `the scheme must be redis: or rediss:, got ${url.protocol}`;
+  if (url.hostname === '') return 'no host';
+  return undefined;
+}
 
 /**
  * Every setting of the library, by area, read from the environment once at start. An app's own
@@ -24,7 +65,18 @@ export const librarySettings = {
     shutdownTimeoutMs: integer('TANDEM_SHUTDOWN_TIMEOUT', 10_000, { min: 0, max: 600_000 }, 'ms to drain on SIGTERM before exiting anyway'),
   },
   store: {
-    dataDir: string('TANDEM_DATA_DIR', './data', 'folder of the SQLite file (created and migrated on first start)'),
+    dataDir: string('TANDEM_DATA_DIR', './data', 'folder of the SQLite file (created and migrated on first start); unused with `DATABASE_URL`'),
+    databaseUrl: serviceUrl('DATABASE_URL', 'PostgreSQL instead of the embedded SQLite: `postgres://user:password@host:5432/database`, migrated on start (once, however many nodes start together); `?options=-c search_path=<schema>` picks a schema', 'postgres://user:password@host:5432/database', postgresUrlProblem),
+    postgresPoolSize: integer('TANDEM_PG_POOL_SIZE', 10, { min: 1, max: 1_000 }, 'PostgreSQL connections per node'),
+    postgresConnectTimeoutMs: integer('TANDEM_PG_CONNECT_TIMEOUT_MS', 5_000, { min: 100, max: 120_000 }, 'how long a request waits for a PostgreSQL connection before it answers 503 `unavailable`, ms'),
+    postgresStatementTimeoutMs: integer('TANDEM_PG_STATEMENT_TIMEOUT_MS', 30_000, { min: 0, max: 3_600_000 }, 'PostgreSQL cancels a statement running longer than this, ms (`0`: never; migrations are exempt)'),
+  },
+  cluster: {
+    redisUrl: serviceUrl('TANDEM_REDIS_URL', 'run as one node of a cluster: the Redis broker (fanout, history), presence, revocations, per-user connection caps and login limits shared through this Redis; use with `DATABASE_URL`', 'redis://[user:password@]host:6379[/db], or rediss:// for TLS', redisUrlProblem),
+    redisPrefix: string('TANDEM_REDIS_PREFIX', 'tandem:', 'prefix of every Redis key and pub/sub channel of this cluster'),
+    nodeId: string('TANDEM_NODE_ID', '', 'this node\'s name in logs, metrics and `/readyz` (default: host name and process id)'),
+    nodeTtlMs: integer('TANDEM_NODE_TTL_MS', 5_000, { min: 500, max: 600_000 }, 'a node silent this long is dead: its users leave presence, its connections stop counting'),
+    gapTimeoutMs: integer('TANDEM_GAP_TIMEOUT_MS', 1_000, { min: 50, max: 600_000 }, 'how long a publication waits for an earlier offset committed on another node before that offset is read from the outbox (or given up)'),
   },
   auth: {
     jwtSecret: secret('TANDEM_JWT_SECRET', 32, 'HS256 signing secret, at least 32 characters (default: generated once and kept in the store)'),
@@ -63,7 +115,8 @@ type LibrarySettings = SettingsOf<typeof librarySettings>;
 
 /**
  * The library's configuration, plus the app's own settings in `app`.
- * `store.sqlitePath` is derived from the data folder (tests and tools may point it at ':memory:').
+ * `store.databaseUrl` set means PostgreSQL; otherwise SQLite at `store.sqlitePath`, derived from the
+ * data folder (tests and tools may point it at ':memory:').
  */
 export type TandemConfig<A = Record<string, never>> = Omit<LibrarySettings, 'store'> & {
   store: LibrarySettings['store'] & { sqlitePath: string };
@@ -88,11 +141,13 @@ export function loadConfig<S extends SettingsSpec = Record<string, never>>(env: 
   const problems: string[] = [];
   const library = readSettings(librarySettings, env, problems);
   const app = readSettings(appSettings ?? ({} as S), env, problems);
-  const databaseUrl = env.DATABASE_URL;
-  if (databaseUrl !== undefined && databaseUrl.trim() !== '') {
-    problems.push('DATABASE_URL: PostgreSQL is not supported yet; unset it to use the embedded SQLite store');
+  if (library.cluster.redisUrl !== undefined && library.store.databaseUrl === undefined) {
+    problems.push('TANDEM_REDIS_URL: the nodes of a cluster share their data through PostgreSQL; set DATABASE_URL too');
   }
+  const nodeId = library.cluster.nodeId === '' ? `${os.hostname().replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 48)}-${process.pid}` : library.cluster.nodeId;
+  // It starts SSE stream ids (`<node id>-…`): the characters a stream id may hold.
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(nodeId)) problems.push(`TANDEM_NODE_ID: letters, digits, '_' and '-' only, at most 64 (got ${JSON.stringify(nodeId)})`);
   if (problems.length > 0) throw new ConfigError(problems);
   const dataDir = path.resolve(library.store.dataDir);
-  return { ...library, store: { dataDir, sqlitePath: path.join(dataDir, 'tandem.sqlite') }, app };
+  return { ...library, cluster: { ...library.cluster, nodeId }, store: { ...library.store, dataDir, sqlitePath: path.join(dataDir, 'tandem.sqlite') }, app };
 }

@@ -31,6 +31,8 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export interface HttpSettings {
   http: Pick<TandemConfig['http'], 'bodyLimitBytes' | 'corsOrigins' | 'trustProxy' | 'hsts' | 'rateLimitPerMinute' | 'rateLimitBurst' | 'metricsToken'>;
   logLevel: string;
+  /** A cluster node's id goes into every log line (`node`). */
+  cluster?: Pick<TandemConfig['cluster'], 'nodeId' | 'redisUrl'>;
 }
 
 /**
@@ -44,7 +46,7 @@ export interface HttpSettings {
  */
 export function fastifyOptions(config: HttpSettings, logger?: boolean | { level: string }): FastifyHttpOptions<RawServerDefault> {
   return {
-    logger: logger ?? { level: config.logLevel },
+    logger: logger ?? { level: config.logLevel, ...(config.cluster?.redisUrl === undefined ? {} : { base: { pid: process.pid, node: config.cluster.nodeId } }) },
     bodyLimit: config.http.bodyLimitBytes,
     // A function, not the setting itself: Fastify 5 now ignores a bare hop count.
     trustProxy: trustFunction(config.http.trustProxy) ?? false,

@@ -3,6 +3,7 @@ import { decodeClientFrame } from '../../protocol/codec';
 import type { ClientFrame } from '../../protocol/frames';
 import { libraryErrors, TandemError, type ClosingErrorCode } from '../errors';
 import { HubError } from '../hub';
+import { isStoreUnavailable } from '../store/database';
 import type { ConnectionContext } from './context';
 import type { PayloadEncoder } from './payload-encoder';
 import { canTransition, type ConnectionState } from './state';
@@ -123,6 +124,11 @@ export class Connection implements Subscriber, TransportSink {
     this.#queuedBytes += frame.length;
   }
 
+  /** The hub may have missed publications for this connection: the client reconnects and recovers them. */
+  interrupt(): void {
+    this.close(CloseCode.interrupted, 'realtime_interrupted');
+  }
+
   /** Writes what is queued, closes the transport (code + reason) and moves to closing; the tick terminates laggards. */
   close(code: number, reason: string): void {
     if (!this.#transition('closing', { code, reason })) return;
@@ -189,6 +195,9 @@ export class Connection implements Subscriber, TransportSink {
     } catch (error) {
       if (error instanceof TandemError || error instanceof HubError) {
         this.#replyError('id' in decoded.frame ? decoded.frame.id : undefined, error.code, error.message);
+      } else if (isStoreUnavailable(error)) {
+        // The database is away (an ACL check, the token's session): the client retries with backoff.
+        this.#replyError('id' in decoded.frame ? decoded.frame.id : undefined, 'unavailable', 'The store is unavailable right now; retry with backoff');
       } else {
         this.#ctx.log.error({ err: error, connection: this.id, frame: decoded.frame.t, channel: 'ch' in decoded.frame ? decoded.frame.ch : undefined }, 'realtime dispatch failed');
         this.#replyError('id' in decoded.frame ? decoded.frame.id : undefined, 'internal_error', 'Internal error');
@@ -253,7 +262,12 @@ export class Connection implements Subscriber, TransportSink {
     const verdict = await this.#ctx.verify(token);
     if (this.#state !== 'authenticating') return;
     if (!verdict.ok) return this.#fail(id, verdict.code);
-    if (!this.#ctx.admitUser(verdict.claims.userId)) return this.#fail(id, 'too_many_connections');
+    const admitted = await this.#ctx.admitUser(this, verdict.claims.userId);
+    if (this.#state !== 'authenticating') {
+      if (admitted) this.#ctx.releaseUser(this, verdict.claims.userId);
+      return;
+    }
+    if (!admitted) return this.#fail(id, 'too_many_connections');
     this.#expiresAt = verdict.claims.expiresAt - this.#ctx.epoch;
     this.user = { id: verdict.claims.userId, name: verdict.name };
     // Bound right after the move to open, before the ack (a session revoked meanwhile closes it).

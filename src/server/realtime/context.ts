@@ -25,8 +25,13 @@ export interface ConnectionContext {
   epoch: number;
   /** Verifies an access token: signature, expiry, session not revoked; resolves the user's name. */
   verify(token: string): Promise<TokenVerdict>;
-  /** Counts an authenticated connection against its user's cap; false when the user is at the cap. */
-  admitUser(userId: number): boolean;
+  /**
+   * Counts an authenticated connection against its user's cap (cluster-wide when the gateway has
+   * connection slots); false when the user is at the cap. A connection that closed while this
+   * was pending gives the slot back with releaseUser.
+   */
+  admitUser(connection: Connection, userId: number): Promise<boolean>;
+  releaseUser(connection: Connection, userId: number): void;
   /** A refresh may carry a token of a new session (after a REST re-login). */
   rebindSession(connection: Connection, sessionId: string): void;
   onStateChange(connection: Connection, change: StateChange): void;

@@ -38,6 +38,19 @@ export interface GatewayOptions {
   path?: string;
   /** Granularity of the shared timer (auth timeouts, expiry, laggard closes). */
   tickMs?: number;
+  /**
+   * Per-user connection slots shared by every node (a cluster). The per-user cap is checked here
+   * as well as locally; when it cannot answer (Redis away) the local count alone decides.
+   */
+  connectionSlots?: ConnectionSlots;
+  /** A cluster node's id: it starts every SSE stream id (`<node id>-…`), for the load balancer. */
+  nodeId?: string;
+}
+
+/** Connection counts per user across nodes (RedisCluster implements it). */
+export interface ConnectionSlots {
+  acquireConnection(userId: number, cap: number): Promise<boolean>;
+  releaseConnection(userId: number): void;
 }
 
 /**
@@ -58,6 +71,8 @@ export class RealtimeGateway {
   readonly #connections = new Set<Connection>();
   /** Admitted (authenticated) connections per user: only their number is ever needed. */
   readonly #byUser = new Map<number, number>();
+  /** Connections holding a cluster-wide slot (given back when they end). */
+  readonly #clusterSlots = new WeakSet<Connection>();
   /** A session's connections; one connection is kept inline, without a set per session. */
   readonly #bySession = new SetMultimap<string, Connection>();
   /** Sessions revoked in the last minute, to catch connections whose auth raced the revocation. */
@@ -88,12 +103,10 @@ export class RealtimeGateway {
       clock: this.#clock,
       epoch: this.#context.epoch,
       connect: (transport, ip) => this.#connect(transport, ip),
+      ...(options.nodeId === undefined ? {} : { streamIdPrefix: `${options.nodeId}-` }),
     });
     options.metrics.observe({ connections: () => this.#connections.size, subscriptions: () => options.hub.stats().subscriptions });
-    this.#unsubscribeRevocations = options.sessions.onRevoked((sessionId) => {
-      this.#recentlyRevoked.set(sessionId, this.#clock());
-      this.closeSession(sessionId, CloseCode.sessionRevoked, 'session_revoked');
-    });
+    this.#unsubscribeRevocations = options.sessions.onRevoked((sessionId) => this.sessionRevoked(sessionId));
     const tick = setInterval(() => this.#tick(), options.tickMs ?? 1_000);
     const beat = setInterval(() => this.#connections.forEach((c) => c.heartbeat()), this.limits.heartbeatIntervalMs);
     tick.unref();
@@ -115,6 +128,12 @@ export class RealtimeGateway {
   /** Sizes of the gateway's own maps (the churn test expects zeros when idle). */
   stats() {
     return { connections: this.#connections.size, ips: this.#admission.ips, users: this.#byUser.size, sessions: this.#bySession.size, ...this.sse.stats() };
+  }
+
+  /** A session was revoked (here, or on another node): its connections close with 4009, and so does one still authenticating. */
+  sessionRevoked(sessionId: string): void {
+    this.#recentlyRevoked.set(sessionId, this.#clock());
+    this.closeSession(sessionId, CloseCode.sessionRevoked, 'session_revoked');
   }
 
   /** Closes every connection of a session (logout, revocation). */
@@ -205,12 +224,26 @@ export class RealtimeGateway {
       epoch: this.#clock(),
       verify: (token) => this.#verify(token),
       // Called once per connection, by its auth: the connection is admitted iff this returns true.
-      admitUser: (userId) => {
+      admitUser: async (connection, userId) => {
         const mine = this.#byUser.get(userId) ?? 0;
         if (mine >= this.limits.maxConnectionsPerUser) return false;
         this.#byUser.set(userId, mine + 1);
-        return true;
+        const slots = this.#options.connectionSlots;
+        if (slots === undefined) return true;
+        try {
+          if (await slots.acquireConnection(userId, this.limits.maxConnectionsPerUser)) {
+            this.#clusterSlots.add(connection);
+            return true;
+          }
+        } catch (err) {
+          // The cluster cannot count now: the node's own cap still holds.
+          this.#options.log.warn({ err }, 'cluster connection slots unavailable; the per-user cap holds per node');
+          return true;
+        }
+        this.#releaseLocal(userId);
+        return false;
       },
+      releaseUser: (connection, userId) => this.#releaseUser(connection, userId),
       rebindSession: (connection, sessionId) => this.#bindSession(connection, sessionId),
       onStateChange: (connection, change) => {
         // Once per connection: when we close (with our reason), or when the peer closes first.
@@ -257,10 +290,18 @@ export class RealtimeGateway {
     if (!this.#connections.delete(connection)) return;
     this.#unbindSession(connection);
     this.#admission.release(connection.ip);
-    if (!connection.authenticated) return;
-    const mine = (this.#byUser.get(connection.user.id) ?? 1) - 1;
-    if (mine <= 0) this.#byUser.delete(connection.user.id);
-    else this.#byUser.set(connection.user.id, mine);
+    if (connection.authenticated) this.#releaseUser(connection, connection.user.id);
+  }
+
+  #releaseUser(connection: Connection, userId: number): void {
+    this.#releaseLocal(userId);
+    if (this.#clusterSlots.delete(connection)) this.#options.connectionSlots?.releaseConnection(userId);
+  }
+
+  #releaseLocal(userId: number): void {
+    const mine = (this.#byUser.get(userId) ?? 1) - 1;
+    if (mine <= 0) this.#byUser.delete(userId);
+    else this.#byUser.set(userId, mine);
   }
 }
 

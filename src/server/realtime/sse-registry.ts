@@ -17,6 +17,11 @@ export interface SseRegistryOptions {
   epoch: number;
   /** Makes and registers the connection of a new stream (the gateway's, as for a WebSocket). */
   connect(transport: Transport, ip: string): Connection;
+  /**
+   * Starts every stream id (and so every event id) of this node: a cluster's `<node id>-`, so a
+   * load balancer can send a stream's POSTs, DELETE and resume to the node holding it.
+   */
+  streamIdPrefix?: string;
 }
 
 interface Entry {
@@ -74,7 +79,7 @@ export class SseRegistry {
       return refusal;
     }
     const ip = admission.count(admission.ipOf(request));
-    const streamId = randomBytes(18).toString('base64url');
+    const streamId = (this.#options.streamIdPrefix ?? '') + randomBytes(18).toString('base64url');
     const stream = new SseTransport(streamId, this.#streamOptions);
     const connection = this.#options.connect(stream, ip);
     this.#streams.set(streamId, { stream, connection });

@@ -9,7 +9,8 @@ import type { RealtimeGateway } from './gateway';
 /** The media type of the upstream POST: tandem.v1 client frames, one JSON text per line. */
 const FRAMES_MEDIA_TYPE = 'application/x-ndjson';
 
-const STREAM_ID = /^[A-Za-z0-9_-]{8,64}$/;
+/** 24 random base64url characters, after a cluster node's `<node id>-` (at most 64 + 1). */
+const STREAM_ID = /^[A-Za-z0-9_-]{8,96}$/;
 const streamHeader = Type.Object({ 'tandem-stream': Type.String({ pattern: STREAM_ID.source }) });
 
 /**

@@ -230,7 +230,7 @@ export class SseTransport implements Transport {
 /** Parses `Last-Event-ID: <stream>.<seq>`; undefined when it is not one of ours. */
 export function parseLastEventId(value: string | undefined): { streamId: string; seq: number } | undefined {
   if (value === undefined) return undefined;
-  const match = /^([A-Za-z0-9_-]{8,64})\.(\d{1,15})$/.exec(value.trim());
+  const match = /^([A-Za-z0-9_-]{8,96})\.(\d{1,15})$/.exec(value.trim());
   if (match === null) return undefined;
   return { streamId: match[1]!, seq: Number(match[2]) };
 }

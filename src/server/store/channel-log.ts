@@ -19,9 +19,12 @@ export type CommitListener = (events: readonly ChannelEvent[]) => void;
 export class ChannelLog {
   readonly #trx: Transaction<TandemTables>;
   readonly #events: ChannelEvent[] = [];
+  readonly #outbox: boolean;
 
-  constructor(trx: Transaction<TandemTables>) {
+  /** `outbox`: also write each event to channel_events, in the same transaction (a cluster's). */
+  constructor(trx: Transaction<TandemTables>, outbox = false) {
     this.#trx = trx;
+    this.#outbox = outbox;
   }
 
   /** Advances the channel's position by one and records the event for after-commit delivery. */
@@ -33,6 +36,9 @@ export class ChannelLog {
       .returning('last_offset')
       .executeTakeFirstOrThrow();
     const entry = { channel, offset: Number(row.last_offset), event, data };
+    if (this.#outbox) {
+      await this.#trx.insertInto('channel_events').values({ channel, offset: entry.offset, event, data: JSON.stringify(data ?? null), created_at: new Date().toISOString() }).execute();
+    }
     this.#events.push(entry);
     return entry;
   }
@@ -45,14 +51,22 @@ export class ChannelLog {
 export interface CommitAnnouncerOptions {
   /** Called with whatever a listener throws. Default: a process warning (stderr). */
   onListenerError?: (error: unknown) => void;
+  /**
+   * Write every event to the channel_events outbox in its transaction (a cluster: any node can
+   * then deliver what a node that died after its commit never published). Default false.
+   */
+  outbox?: boolean;
 }
 
 /** Fans committed events out to listeners (the realtime hub subscribes here). */
 export class CommitAnnouncer {
   readonly #listeners = new Set<CommitListener>();
   readonly #onListenerError: (error: unknown) => void;
+  /** Whether transactions write their events to the outbox too. */
+  readonly outbox: boolean;
 
   constructor(options: CommitAnnouncerOptions = {}) {
+    this.outbox = options.outbox ?? false;
     this.#onListenerError = options.onListenerError ?? ((error) =>
       process.emitWarning(`A commit listener threw: ${error instanceof Error ? error.message : String(error)}`, {
         type: 'CommitListenerError',
@@ -94,7 +108,7 @@ export async function inTransaction<DB extends TandemTables, R>(
 ): Promise<R> {
   let log: ChannelLog | undefined;
   const result = await db.transaction().execute(async (trx) => {
-    log = new ChannelLog(trx as unknown as Transaction<TandemTables>);
+    log = new ChannelLog(trx as unknown as Transaction<TandemTables>, announcer.outbox);
     return work(trx, log);
   });
   if (log !== undefined) announcer.announce(log.events);
@@ -109,4 +123,35 @@ export async function readPosition(db: Kysely<TandemTables>, channel: string): P
     .where('channel', '=', channel)
     .executeTakeFirst();
   return row === undefined ? 0 : Number(row.last_offset);
+}
+
+/** Committed events of `channel` with offsets in (after, upTo], in order, from the outbox. */
+export async function readOutbox(db: Kysely<TandemTables>, channel: string, after: number, upTo: number): Promise<ChannelEvent[]> {
+  const rows = await db
+    .selectFrom('channel_events')
+    .select(['offset', 'event', 'data'])
+    .where('channel', '=', channel)
+    .where('offset', '>', after)
+    .where('offset', '<=', upTo)
+    .orderBy('offset')
+    .execute();
+  return rows.map((row) => ({ channel, offset: Number(row.offset), event: row.event, data: JSON.parse(row.data) as unknown }));
+}
+
+/** Deletes outbox rows written before `before` (ISO time); returns how many. */
+export async function sweepOutbox(db: Kysely<TandemTables>, before: string): Promise<number> {
+  const result = await db.deleteFrom('channel_events').where('created_at', '<', before).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+/** The newest outbox offset of every channel written to between `from` and `until` (ISO times). */
+export async function recentOutboxHeads(db: Kysely<TandemTables>, from: string, until: string): Promise<Array<{ channel: string; last: number }>> {
+  const rows = await db
+    .selectFrom('channel_events')
+    .select(({ fn }) => ['channel', fn.max('offset').as('last')])
+    .where('created_at', '>', from)
+    .where('created_at', '<=', until)
+    .groupBy('channel')
+    .execute();
+  return rows.map((row) => ({ channel: row.channel, last: Number(row.last) }));
 }

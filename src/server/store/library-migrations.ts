@@ -63,4 +63,22 @@ export const libraryMigrations: PortableMigration[] = [
         .execute();
     },
   },
+  {
+    // The outbox of a cluster: every committed channel event, written in its transaction, so a
+    // publication its node never delivered (the node died after the commit, Redis was away) can be
+    // read back by any node. One process does not write it.
+    name: '0003_channel_events',
+    async up(db) {
+      await db.schema
+        .createTable('channel_events')
+        .addColumn('channel', 'text', (c) => c.notNull())
+        .addColumn('offset', 'integer', (c) => c.notNull())
+        .addColumn('event', 'text', (c) => c.notNull())
+        .addColumn('data', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('channel_events_pk', ['channel', 'offset'])
+        .execute();
+      await db.schema.createIndex('channel_events_created').on('channel_events').column('created_at').execute();
+    },
+  },
 ];

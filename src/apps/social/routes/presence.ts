@@ -12,8 +12,8 @@ import { IdParams, PresenceSnapshot } from '../schemas';
 export function registerPresenceRoutes(app: TandemHttpApp, ctx: SocialContext): void {
   const { db, authenticate } = ctx;
   const tags = ['presence'];
-  const snapshot = (channel: string) => {
-    const present = ctx.presence(channel);
+  const snapshot = async (channel: string) => {
+    const present = await ctx.presence(channel);
     const users = Array.isArray(present) ? present.map((u) => ({ id: u.id, username: u.n })) : [];
     return { users, count: Array.isArray(present) ? present.length : present.n };
   };
