@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { problemOf, registerUser, startServer, type TestServer, type TestUser } from './support/server';
+import { singleNode } from './support/target';
 
 interface Post { id: number; body: string; version: number; author: { id: number; username: string } }
 interface Page<T> { items: T[]; nextCursor: string | null }
@@ -252,7 +253,7 @@ describe('deleting a post', () => {
   });
 });
 
-describe('commit announcements (the realtime side of the feed channel)', () => {
+singleNode('listens to node A’s in-process commit announcer; writes on node B announce on B').describe('commit announcements (the realtime side of the feed channel)', () => {
   interface Announced { channel: string; offset: number; event: string; data: unknown }
 
   function record(): { events: Announced[]; stop: () => void } {

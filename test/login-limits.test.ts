@@ -1,7 +1,8 @@
-import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loginFrom as login } from './support/http';
 import { LoginGuard } from '../src/server/auth/login-guard';
 import { registerUser, startServer, type TestServer } from './support/server';
+import { singleNode } from './support/target';
 
 /**
  * Login limits lock out an attacker, not the account's owner (OWASP): failures are counted per
@@ -18,24 +19,7 @@ beforeAll(async () => {
 });
 afterAll(() => server?.close());
 
-/** POST /api/auth/login from a chosen local address. */
-function loginFrom(localAddress: string, username: string, password: string): Promise<{ status: number; code: string | undefined; retryAfter: string | undefined }> {
-  const url = new URL('/api/auth/login', server.url);
-  const body = JSON.stringify({ username, password });
-  return new Promise((resolve, reject) => {
-    const request = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', localAddress, agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (response) => {
-      let text = '';
-      response.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      response.on('end', () => {
-        const code = (JSON.parse(text) as { code?: string }).code;
-        const retryAfter = response.headers['retry-after'];
-        resolve({ status: response.statusCode ?? 0, code, retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined });
-      });
-    });
-    request.on('error', reject);
-    request.end(body);
-  });
-}
+const loginFrom = (localAddress: string, username: string, password: string) => login(server.url, localAddress, username, password);
 
 const ATTACKER = '127.0.0.2';
 const OWNER = '127.0.0.1';
@@ -70,7 +54,7 @@ describe('login limits per account and address (HTTP)', () => {
     expect((await loginFrom(OWNER, victim.username, PASSWORD)).status).toBe(200);
   });
 
-  it('each further failure after a lock doubles it, up to the window', async () => {
+  singleNode('moves the server’s injected clock; the cluster’s login guard counts time on Redis’ clock').it('each further failure after a lock doubles it, up to the window', async () => {
     const victim = await registerUser(server);
     for (let i = 0; i < 5; i += 1) await loginFrom(ATTACKER, victim.username, `wrong ${i}`);
     const waits: string[] = [];

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { limitKey } from '../src/server/http/client-address';
 import { refusedHandshake } from './support/realtime';
 import { startServer, type TestServer } from './support/server';
+import { singleNode } from './support/target';
 
 /**
  * Behind a proxy, REST and realtime must agree on who the client is: the per-address limits count
@@ -10,6 +11,7 @@ import { startServer, type TestServer } from './support/server';
  */
 
 let server: TestServer | undefined;
+const perNodeRate = singleNode('the REST per-IP rate and the handshake rates are per node by design (docs/architecture.md)');
 afterEach(async () => {
   await server?.close();
   server = undefined;
@@ -19,7 +21,7 @@ const get = (target: TestServer, forwardedFor: string) => target.request('/api/p
 
 describe('TANDEM_TRUST_PROXY', () => {
   for (const trust of ['127.0.0.1', 'loopback', '1']) {
-    it(`${trust}: the REST limit and the WebSocket handshake limit both count the forwarded address`, async () => {
+    perNodeRate.it(`${trust}: the REST limit and the WebSocket handshake limit both count the forwarded address`, async () => {
       server = await startServer({
         env: { TANDEM_TRUST_PROXY: trust, TANDEM_RATE_LIMIT: '60', TANDEM_RATE_LIMIT_BURST: '2' },
         realtimeLimits: { handshakesPerIpPerSecond: 1 },
@@ -37,7 +39,7 @@ describe('TANDEM_TRUST_PROXY', () => {
     });
   }
 
-  it('an untrusted peer cannot choose its address by sending X-Forwarded-For', async () => {
+  perNodeRate.it('an untrusted peer cannot choose its address by sending X-Forwarded-For', async () => {
     server = await startServer({ env: { TANDEM_TRUST_PROXY: '10.0.0.0/8', TANDEM_RATE_LIMIT: '60', TANDEM_RATE_LIMIT_BURST: '2' } });
     expect((await get(server, '203.0.113.1')).status).toBe(200);
     expect((await get(server, '203.0.113.2')).status).toBe(200);

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PresenceUser } from '../../src/protocol/frames';
 import { openConversation } from '../realtime/support';
 import { registerUser, startServer, type TestServer, type TestUser } from '../support/server';
-import { until } from '../support/wait';
+import { eventually, until } from '../support/wait';
 import { Clients, collector, nextState, RECONNECT_MS, roomyLimits } from './realtime-support';
 
 /** Presence kept current per subscription, and ephemeral publications (typing), over a real server. */
@@ -80,8 +80,8 @@ describe.each(['websocket', 'sse'] as const)('presence and typing on a conversat
     await nextState(a.client, 'reconnecting');
     b.client.disconnect();
     // Bob's leave on the server (his grace over) is the condition, rather than a fixed 3 × the grace.
-    const bobPresent = () => (server.social.hub.presence(channel) as PresenceUser[]).some((u) => u.id === bob.id);
-    await until(() => !bobPresent(), 'bob gone for good', RECONNECT_MS);
+    const bobGone = async () => !((await server.social.hub.presence(channel)) as PresenceUser[]).some((u) => u.id === bob.id);
+    await eventually(bobGone, 'bob gone for good', RECONNECT_MS);
     expect(a.client.state).toBe('reconnecting');
     await nextState(a.client, 'open');
     await until(() => leaves.length === 1, 'the leave from the snapshot difference', RECONNECT_MS);

@@ -59,6 +59,28 @@ export async function connected(page: Page, timeout = 10_000): Promise<void> {
   await page.locator('[data-testid=connection][data-state=connected]').waitFor({ timeout });
 }
 
+/**
+ * Starts recording what the connection indicator shows on `page`, as "state:label" entries; the
+ * returned function reads them. Unlike a waitFor, it cannot miss a state that lasts a few
+ * milliseconds (a page whose node died reconnects to the other one after 0-500 ms of backoff).
+ */
+export async function recordConnection(page: Page): Promise<() => Promise<string[]>> {
+  const key = `tandemShown${Math.random().toString(36).slice(2)}`;
+  await page.evaluate((key) => {
+    const el = document.querySelector<HTMLElement>('[data-testid=connection]')!;
+    const shown: string[] = [];
+    (window as unknown as Record<string, string[]>)[key] = shown;
+    const record = () => {
+      const entry = `${el.dataset.state}:${el.querySelector('.conn-label')?.textContent ?? ''}`;
+      if (shown.at(-1) !== entry) shown.push(entry);
+    };
+    record();
+    // Each render sets the state and the label in one task; the observer runs after each task.
+    new MutationObserver(record).observe(el, { attributes: true, childList: true, subtree: true, characterData: true });
+  }, key);
+  return () => page.evaluate((key) => [...(window as unknown as Record<string, string[]>)[key]!], key);
+}
+
 export async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 }

@@ -6,14 +6,17 @@ import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_PASSWORD } from '../../src/apps/social/seed';
-import { startServer, type TestServer } from '../support/server';
 import { eventually, sleep } from '../support/wait';
-import { bellCount, CHROMIUM, close, commentCount, connected, connection, launch, mark, type Person, SHOTS, shot, stillMarked } from './browser';
+import { bellCount, CHROMIUM, close, commentCount, connected, connection, launch, mark, type Person, recordConnection, SHOTS, shot, stillMarked } from './browser';
+import { realtimeRefusal, type Site, siteKind, startSite } from './site';
 
 /**
- * The web UI end to end: the built bundle, served by a real server, driven in Debian's chromium
- * by two people at once (alice in one browser, bob in another). Without chromium these tests
- * skip, loudly, except under CI=true, where they fail (.ci/run installs chromium).
+ * The web UI end to end: the built bundle, served by a real site, driven in Debian's chromium by
+ * two people at once (alice in one browser, bob in another). The site is two nodes of one cluster
+ * behind nginx (deploy/nginx.conf) when PostgreSQL, Redis and nginx are there (always under
+ * CI=true), else one embedded server, said loudly (site.ts); the browsers only know its URL, so
+ * alice and bob may be on different nodes. Without chromium these tests skip, loudly, except under
+ * CI=true, where they fail (.ci/run installs chromium).
  */
 
 const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);
@@ -31,12 +34,14 @@ if (!HAVE_CHROMIUM && !IN_CI) {
   ].join('\n'));
 }
 
+const SITE = HAVE_CHROMIUM || IN_CI ? await siteKind() : 'embedded';
+const RESTART = SITE === 'cluster'
+  ? 'each node in turn stops while both are open and comes back behind the same nginx'
+  : 'the server restarts while both are open';
+
 const temp: string[] = [];
 const people: Person[] = [];
-let webRoot: string;
-let dataDir: string;
-let port: number;
-let server: TestServer | undefined;
+let site: Site | undefined;
 
 function tempDir(prefix: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -50,18 +55,8 @@ async function buildUi(outDir: string): Promise<void> {
   await promisify(execFile)(process.execPath, [vite, 'build', '--config', 'web/vite.config.ts', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'error'], { timeout: 60_000 });
 }
 
-function start(): Promise<TestServer> {
-  return startServer({
-    dataDir,
-    port,
-    webRoot,
-    realtimeTickMs: 20,
-    env: { TANDEM_SEED: 'true', TANDEM_PRESENCE_GRACE_MS: String(PRESENCE_GRACE_MS) },
-  });
-}
-
 function url(pathname: string): string {
-  return `http://127.0.0.1:${port}${pathname}`;
+  return site!.url + pathname;
 }
 
 async function signIn(person: Person): Promise<void> {
@@ -78,14 +73,14 @@ async function signIn(person: Person): Promise<void> {
 
 /** The id of a seeded post, by the start of its body. */
 async function postId(startsWith: string): Promise<number> {
-  const { items } = (await (await server!.request('/api/posts')).json()) as { items: Array<{ id: number; body: string }> };
+  const { items } = (await (await site!.request('/api/posts')).json()) as { items: Array<{ id: number; body: string }> };
   const post = items.find((p) => p.body.startsWith(startsWith));
   if (post === undefined) throw new Error(`no post starting with ${startsWith}`);
   return post.id;
 }
 
 async function apiLogin(username: string): Promise<string> {
-  const res = await server!.request('/api/auth/login', { method: 'POST', json: { username, password: DEMO_PASSWORD } });
+  const res = await site!.request('/api/auth/login', { method: 'POST', json: { username, password: DEMO_PASSWORD } });
   expect(res.status).toBe(200);
   return ((await res.json()) as { accessToken: string }).accessToken;
 }
@@ -99,16 +94,19 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the web UI in a real browser', () => 
     // Only this run's screenshots: an old one must not pass for a screen that no longer looks like that.
     fs.rmSync(SHOTS, { recursive: true, force: true });
     fs.mkdirSync(SHOTS, { recursive: true });
-    webRoot = tempDir('tandem-web-build-');
-    dataDir = tempDir('tandem-e2e-');
-    port = 0;
+    const webRoot = tempDir('tandem-web-build-');
     await buildUi(webRoot);
-    server = await start();
-    port = Number(new URL(server.url).port);
-    expect(server.social.webUi).toBe(true);
-    const launched = await Promise.allSettled([launch('alice'), launch('bob')]);
+    const [started, ...launched] = await Promise.allSettled([
+      startSite(SITE, { webRoot, dataDir: tempDir('tandem-e2e-'), env: { TANDEM_PRESENCE_GRACE_MS: String(PRESENCE_GRACE_MS) } }),
+      launch('alice'),
+      launch('bob'),
+    ]);
     for (const result of launched) if (result.status === 'fulfilled') people.push(result.value); // closed in afterAll
-    for (const result of launched) if (result.status === 'rejected') throw result.reason;
+    if (started.status === 'fulfilled') site = started.value; // closed in afterAll
+    for (const result of [started, ...launched]) if (result.status === 'rejected') throw result.reason;
+    // The built UI, not the "web UI not built" page.
+    expect(await (await site!.request('/')).text()).toContain('<div id="app">');
+    expect(await realtimeRefusal(site!.url), 'a WebSocket from the site’s own origin').toBeUndefined();
     [alice, bob] = people as [Person, Person];
     await shotOfSignIn(alice.page);
     await Promise.all([signIn(alice), signIn(bob)]);
@@ -117,7 +115,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the web UI in a real browser', () => 
 
   afterAll(async () => {
     for (const person of people) await close(person);
-    await server?.close();
+    await site?.close();
     for (const dir of temp) fs.rmSync(dir, { recursive: true, force: true });
   }, 30_000);
 
@@ -143,7 +141,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the web UI in a real browser', () => 
     // The post is bob's, and he is reading it: the notification arrives and is marked read at once.
     const bobToken = await apiLogin('bob');
     await eventually(async () => {
-      const inbox = (await (await server!.request('/api/notifications', { token: bobToken })).json()) as { items: Array<{ postId: number | null; actor: { username: string }; read: boolean }>; unreadCount: number };
+      const inbox = (await (await site!.request('/api/notifications', { token: bobToken })).json()) as { items: Array<{ postId: number | null; actor: { username: string }; read: boolean }>; unreadCount: number };
       const newest = inbox.items.find((n) => n.postId === id && n.actor.username === 'alice');
       return newest?.read === true && (await bellCount(bob.page)) === inbox.unreadCount;
     }, 'the comment’s notification read on sight, and the bell to agree', 5_000);
@@ -156,7 +154,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the web UI in a real browser', () => 
     await bob.page.locator('h1', { hasText: 'Notifications' }).waitFor();
     const unreadBefore = await bellCount(bob.page);
     const aliceToken = await apiLogin('alice');
-    const res = await server!.request(`/api/posts/${await postId('Tip: GET a list')}/comments`, { method: 'POST', token: aliceToken, json: { body: `While bob reads his notifications ${Date.now()}` } });
+    const res = await site!.request(`/api/posts/${await postId('Tip: GET a list')}/comments`, { method: 'POST', token: aliceToken, json: { body: `While bob reads his notifications ${Date.now()}` } });
     expect(res.status).toBe(201);
     await eventually(async () => (await bellCount(bob.page)) === unreadBefore + 1, 'bob’s unread count to go up', 5_000);
     const item = bob.page.locator('.notification.unread', { hasText: 'alice commented on your post' });
@@ -214,8 +212,8 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the web UI in a real browser', () => 
 
   it('after a reply, focus is on the Reply button; after a delete, on what is left; a deleted or missing post has no comment form', async () => {
     const carol = await apiLogin('carol');
-    const post = (await (await server!.request('/api/posts', { method: 'POST', token: carol, json: { body: `Soon gone ${Date.now()}` } })).json()) as { id: number };
-    const top = (await (await server!.request(`/api/posts/${post.id}/comments`, { method: 'POST', token: carol, json: { body: 'Reply to me' } })).json()) as { id: number };
+    const post = (await (await site!.request('/api/posts', { method: 'POST', token: carol, json: { body: `Soon gone ${Date.now()}` } })).json()) as { id: number };
+    const top = (await (await site!.request(`/api/posts/${post.id}/comments`, { method: 'POST', token: carol, json: { body: 'Reply to me' } })).json()) as { id: number };
     const { page } = alice;
     await page.goto(url(`/posts/${post.id}`));
     await page.locator(`#comment-${top.id}`).waitFor();
@@ -240,7 +238,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the web UI in a real browser', () => 
     expect(await focused()).toMatchObject({ comment: `comment-${replyId}` });
 
     await page.fill('#new-comment', 'A draft on a post about to go');
-    expect((await server!.request(`/api/posts/${post.id}`, { method: 'DELETE', token: carol })).status).toBe(204);
+    expect((await site!.request(`/api/posts/${post.id}`, { method: 'DELETE', token: carol })).status).toBe(204);
     await page.locator('.notice', { hasText: 'This post was deleted.' }).waitFor({ timeout: 5_000 });
     expect(await page.locator('#new-comment').isVisible()).toBe(false);
     expect(await page.locator('form.composer:visible, button:has-text("Reply"):visible').count()).toBe(0);
@@ -308,7 +306,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the web UI in a real browser', () => 
       await shot(alice.page, '08-offline');
       const carol = await apiLogin('carol');
       const missed = `While alice was offline ${Date.now()}`;
-      expect((await server!.request(`/api/posts/${id}/comments`, { method: 'POST', token: carol, json: { body: missed } })).status).toBe(201);
+      expect((await site!.request(`/api/posts/${id}/comments`, { method: 'POST', token: carol, json: { body: missed } })).status).toBe(201);
       await sleep(300);
       expect(await commentCount(alice.page, missed)).toBe(0);
       await alice.context.setOffline(false);
@@ -322,41 +320,50 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the web UI in a real browser', () => 
     }
   });
 
-  it('the server restarts while both are open: both show "reconnecting", then recover; comments made meanwhile appear exactly once', async () => {
+  it(`${RESTART}: both show "reconnecting", then recover; comments made meanwhile appear exactly once`, async () => {
     const id = await postId('What should be WebSocket');
     await Promise.all([alice.page.goto(url(`/posts/${id}`)), bob.page.goto(url(`/posts/${id}`))]);
-    for (const { page } of [alice, bob]) {
+    const pages = [alice.page, bob.page];
+    for (const page of pages) {
       await page.locator('#post-' + id).waitFor();
       await connected(page);
       await mark(page);
     }
-    await server!.close();
-    server = undefined;
-    for (const { page } of [alice, bob]) await page.locator('[data-testid=connection][data-state=reconnecting]').waitFor({ timeout: 5_000 });
-    expect(await connection(alice.page).locator('.conn-label').textContent()).toBe('Reconnecting');
-    await shot(alice.page, '09-reconnecting');
-
-    server = await start();
     const carol = await apiLogin('carol');
-    const missed = [`Missed one ${Date.now()}`, `Missed two ${Date.now()}`];
-    for (const body of missed) {
-      const res = await server.request(`/api/posts/${id}/comments`, { method: 'POST', token: carol, json: { body } });
-      expect(res.status).toBe(201);
-    }
-    for (const { page } of [alice, bob]) {
-      await connected(page, 20_000);
-      for (const text of missed) await page.locator('[data-testid=comment-body]', { hasText: text }).waitFor({ timeout: 10_000 });
+    const missed: string[] = [];
+    // The embedded server once; on the cluster n1, then n2 (by then every page is on n2).
+    for (const outage of site!.restart()) {
+      const shown = await Promise.all(pages.map((page) => recordConnection(page)));
+      await outage.down();
+      if (outage.everyPage) {
+        for (const [i, record] of shown.entries()) await eventually(async () => (await record()).includes('reconnecting:Reconnecting'), `page ${i} to show "Reconnecting"`, 5_000);
+        // On the cluster the other node may have taken the page back already.
+        if ((await connection(alice.page).getAttribute('data-state')) === 'reconnecting') await shot(alice.page, '09-reconnecting');
+      }
+      await outage.answering();
+      const meanwhile = [`Missed one (${outage.server} down) ${Date.now()}`, `Missed two (${outage.server} down) ${Date.now()}`];
+      for (const body of meanwhile) {
+        const res = await site!.request(`/api/posts/${id}/comments`, { method: 'POST', token: carol, json: { body } });
+        expect(res.status).toBe(201);
+      }
+      missed.push(...meanwhile);
+      // On the cluster, before the node is back: the pages recover on the other node, through nginx.
+      for (const page of pages) {
+        await connected(page, 20_000);
+        for (const text of meanwhile) await page.locator('[data-testid=comment-body]', { hasText: text }).waitFor({ timeout: 10_000 });
+      }
+      await outage.back();
     }
     const after = `After the restart ${Date.now()}`;
-    expect((await server.request(`/api/posts/${id}/comments`, { method: 'POST', token: carol, json: { body: after } })).status).toBe(201);
-    for (const { page } of [alice, bob]) {
+    expect((await site!.request(`/api/posts/${id}/comments`, { method: 'POST', token: carol, json: { body: after } })).status).toBe(201);
+    for (const page of pages) {
       await page.locator('[data-testid=comment-body]', { hasText: after }).waitFor({ timeout: 5_000 });
       await sleep(200); // a duplicate would arrive right behind
       for (const text of [...missed, after]) expect(await commentCount(page, text), text).toBe(1);
       expect(await stillMarked(page)).toBe(true);
     }
     await shot(bob.page, '10-recovered-after-restart');
-  }, 60_000);
+  }, 90_000);
 
   it('B closes their page: A sees B go offline after the grace period', async () => {
     await alice.page.goto(url('/messages'));
@@ -417,7 +424,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the web UI in a real browser', () => 
     await page.click('form:has(#profile-display) button[type=submit]');
     await page.locator('[role=status]', { hasText: 'Saved.' }).waitFor();
     expect(await page.locator('nav a[href="/profile"] .label').textContent()).toBe('Dora the Explorer');
-    const me = (await (await server!.request(`/api/users/${username}`)).json()) as { displayName: string; bio: string };
+    const me = (await (await site!.request(`/api/users/${username}`)).json()) as { displayName: string; bio: string };
     expect(me).toMatchObject({ displayName: 'Dora the Explorer', bio: '<i>maps</i> & backpacks' });
     await shot(page, '13-profile');
 
@@ -478,14 +485,14 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the web UI in a real browser', () => 
     const carol = await apiLogin('carol');
     const old = await postId('What should be WebSocket');
     for (let i = 0; i < 21; i += 1) {
-      expect((await server!.request('/api/posts', { method: 'POST', token: carol, json: { body: `Filler ${i} ${Date.now()}` } })).status).toBe(201);
+      expect((await site!.request('/api/posts', { method: 'POST', token: carol, json: { body: `Filler ${i} ${Date.now()}` } })).status).toBe(201);
     }
     const { page } = alice;
     await page.goto(url('/'));
     await page.locator('.post-list > .post').nth(19).waitFor();
     await connected(page);
     expect(await page.locator(`#post-${old}`).count()).toBe(0);
-    expect((await server!.request(`/api/posts/${old}`, { method: 'PATCH', token: carol, json: { body: 'What should be WebSocket? (edited)' } })).status).toBe(200);
+    expect((await site!.request(`/api/posts/${old}`, { method: 'PATCH', token: carol, json: { body: 'What should be WebSocket? (edited)' } })).status).toBe(200);
     await sleep(400);
     expect(await page.locator(`#post-${old}`).count()).toBe(0);
     expect(await page.locator('[data-testid=announcer]').textContent()).not.toContain('New post');

@@ -187,8 +187,8 @@ async function expectIdle(): Promise<void> {
   await until(() => zero(server.social.hub.stats()), 'the presence grace to pass', GRACE_MS + 150).catch(() => undefined);
   expect(server.social.gateway.stats()).toEqual({ connections: 0, ips: 0, users: 0, sessions: 0, streams: 0, closedStreams: 0 });
   expect(server.social.hub.stats()).toEqual({ channels: 0, subscriptions: 0, subscribers: 0, presenceEntries: 0, pendingTimers: 0 });
-  expect(server.social.hub.presence('online')).toEqual([]);
-  expect(server.social.hub.presence(`conversation:${conversationId}`)).toEqual([]);
+  expect(await server.social.hub.presence('online')).toEqual([]);
+  expect(await server.social.hub.presence(`conversation:${conversationId}`)).toEqual([]);
 }
 
 describe('connection churn', () => {

@@ -3,6 +3,7 @@ import { registerUser, startServer, type TestServer } from '../support/server';
 import { refusedHandshake, TestSocket } from '../support/realtime';
 import { until } from '../support/wait';
 import { createPost, metric } from './support';
+import { singleNode } from '../support/target';
 
 let server: TestServer;
 
@@ -11,7 +12,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-describe('realtime metrics', () => {
+singleNode('counts one node’s /metrics series line by line').describe('realtime metrics', () => {
   it('count connections, subscriptions, frames in by type, bytes, refusals and closes', async () => {
     const user = await registerUser(server);
     const a = await TestSocket.connect(server, user.accessToken);

@@ -126,7 +126,7 @@ describe('presence in a conversation (users) and on online', () => {
     expect(presenceFrames(bobSocket, 'online', 'join', alice.id)).toEqual([{ t: 'join', ch: 'online', u: me(alice) }]);
     // Nobody is told about themselves joining, and the later tabs learn nothing new either.
     for (const tab of tabs) expect(presenceFrames(tab, conversation, 'join')).toEqual([]);
-    expect(server.social.hub.presence(conversation)).toEqual(expect.arrayContaining([me(alice), me(bob)]));
+    expect(await server.social.hub.presence(conversation)).toEqual(expect.arrayContaining([me(alice), me(bob)]));
 
     // Two tabs close: alice is still there.
     holdGraceTimers();
@@ -176,7 +176,7 @@ describe('presence in a conversation (users) and on online', () => {
     // A fresh subscriber's snapshot no longer lists her.
     const later = await connect(carol);
     expect((await subscribe(later, 'online')).pres).not.toContainEqual(me(alice));
-    expect(server.social.hub.presence(conversation)).toEqual([me(bob)]);
+    expect(await server.social.hub.presence(conversation)).toEqual([me(bob)]);
   });
 
   it('unsubscribing a tab counts like closing it; the snapshot lists each user once', async () => {

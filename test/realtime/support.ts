@@ -171,11 +171,19 @@ export function handshake(server: TestServer, options: { path?: string; protocol
   });
 }
 
-/** One sample of the server's Prometheus metrics (0 when absent). */
+/**
+ * One sample of the server's Prometheus metrics (0 when absent). On a cluster, node A's (where the
+ * test's sockets are), whose every series also carries `node="<id>"`.
+ */
 export async function metric(server: TestServer, name: string, labels = ''): Promise<number> {
-  const text = await (await server.request('/metrics')).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels === '' ? '' : `{${labels}}`} `));
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const series = `${name}${labels === '' ? '' : `{${labels}}`}`;
+  const line = text.split('\n').find((l) => withoutNodeLabel(l.split(' ')[0]!) === series);
   return line === undefined ? 0 : Number(line.split(' ').at(-1));
+}
+
+function withoutNodeLabel(series: string): string {
+  return series.replace(/,?node="[^"]*"/, '').replace('{,', '{').replace('{}', '');
 }
 
 /** Stops reading a client socket (the kernel buffers fill, then the server's). */

@@ -1,12 +1,17 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { socialApp } from '../../src/apps/social/app';
 import type { SocialSettings } from '../../src/apps/social/context';
 import { createServer, runtimeOf } from '../../src/server/assembly/create-server';
 import { kInternal } from '../../src/server/assembly/plugin';
 import { loadConfig, type TandemConfig } from '../../src/server/config/config';
 import type { RealtimeLimits } from '../../src/server/realtime/types';
+import { startCluster } from './cluster';
+import { POSTGRES_URL } from './services';
+import { clusterTarget } from './target';
 
 const REPOSITORY_ROOT = path.resolve(import.meta.dirname, '..', '..');
 
@@ -21,7 +26,10 @@ export interface SocialParts {
   webUi: boolean;
 }
 
-/** A real social server on 127.0.0.1:<port 0> with its own SQLite file in a temp folder. */
+/**
+ * A real social server on 127.0.0.1:<port 0> with its own SQLite file in a temp folder (or its own
+ * PostgreSQL schema: `postgres: true`); on the cluster target, two nodes seen as one (startServer).
+ */
 export interface TestServer {
   url: string;
   social: SocialParts;
@@ -58,12 +66,82 @@ export interface StartOptions {
   port?: number;
   /** The built web UI to serve (default: the app's, dist/web). */
   webRoot?: string;
+  /**
+   * Run on PostgreSQL: a fresh schema (random name) in POSTGRES_URL's database, dropped on close.
+   * `env.DATABASE_URL`, when given, is the server's way to that same database (a proxy in front of
+   * it, say); the schema's search_path is added to it. The caller checks postgresAvailable() first.
+   */
+  postgres?: boolean;
 }
 
-export async function startServer(options: StartOptions = {}): Promise<TestServer> {
+/** Creates a schema with a random name in POSTGRES_URL's database; `drop` removes it and its tables. */
+export async function createTestSchema(): Promise<{ schema: string; drop: () => Promise<void> }> {
+  const schema = `tandem_test_${randomBytes(6).toString('hex')}`;
+  const admin = async (statement: string) => {
+    const client = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 5_000 });
+    await client.connect();
+    try {
+      await client.query(statement);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`create schema ${schema}`);
+  return { schema, drop: () => admin(`drop schema if exists ${schema} cascade`) };
+}
+
+/** `base` with `?options=-c search_path=<schema>` set. */
+export function withSearchPath(base: string, schema: string): string {
+  const url = new URL(base);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return url.toString();
+}
+
+/**
+ * The server a test runs against: one process (startNode), or under TANDEM_TEST_TARGET=cluster
+ * two nodes of one cluster seen as one TestServer (see clusterServer).
+ */
+export function startServer(options: StartOptions = {}): Promise<TestServer> {
+  return clusterTarget ? clusterServer(options) : startNode(options);
+}
+
+/**
+ * Two nodes A and B of one cluster (PostgreSQL schema + Redis prefix) as one TestServer: `url` and
+ * `social` are node A's (realtime clients connect there), `request()` alternates A, B, A, … so REST
+ * writes land on both nodes and their publications reach A's clients through Redis; `close()`
+ * closes both and removes the schema and the prefix.
+ */
+async function clusterServer(options: StartOptions): Promise<TestServer> {
+  // A restart on the same store would keep the history in Redis, which is not what such a test is about.
+  if (options.dataDir !== undefined || options.port !== undefined) throw new Error('dataDir and port restart one process on its SQLite file: mark the test singleNode');
+  const { postgres: _ownSchema, ...nodeOptions } = options;
+  const cluster = await startCluster({ ...nodeOptions, nodes: 0 });
+  // Together: B's start overlaps A's migrations (it waits on their advisory lock, then finds none to run).
+  const started = await Promise.allSettled([cluster.addNode(), cluster.addNode()]);
+  const failed = started.find((result) => result.status === 'rejected');
+  if (failed !== undefined) {
+    await cluster.close();
+    throw failed.reason;
+  }
+  const [a, b] = started.map((result) => (result as PromiseFulfilledResult<TestServer>).value) as [TestServer, TestServer];
+  let calls = 0;
+  return {
+    url: a.url,
+    social: a.social,
+    config: a.config,
+    dataDir: a.dataDir,
+    request: (pathname, init) => (calls++ % 2 === 0 ? a : b).request(pathname, init),
+    close: () => cluster.close(),
+  };
+}
+
+/** One social server process (see StartOptions). */
+export async function startNode(options: StartOptions = {}): Promise<TestServer> {
   const ownsDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-test-'));
-  const config = loadConfig({ ...testEnv(options.env), TANDEM_DATA_DIR: dataDir }, socialApp.settings);
+  const postgres = options.postgres === true ? await createTestSchema() : undefined;
+  const databaseUrl = postgres === undefined ? {} : { DATABASE_URL: withSearchPath(options.env?.DATABASE_URL ?? POSTGRES_URL, postgres.schema) };
+  const config = loadConfig({ ...testEnv(options.env), TANDEM_DATA_DIR: dataDir, ...databaseUrl }, socialApp.settings);
   Object.assign(config.realtime, options.realtimeLimits);
   if (options.webRoot !== undefined) config.app.webRoot = options.webRoot;
   const server = await createServer({
@@ -72,6 +150,9 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     logger: false,
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.realtimeTickMs ? { [kInternal]: { realtimeTickMs: options.realtimeTickMs } } : {}),
+  }).catch(async (error: unknown) => {
+    await postgres?.drop();
+    throw error;
   });
   const url = await server.listen({ port: options.port ?? 0, host: '127.0.0.1' });
   const runtime = runtimeOf(server);
@@ -100,6 +181,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     },
     async close() {
       await server.close();
+      await postgres?.drop();
       if (ownsDataDir) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };

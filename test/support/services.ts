@@ -27,3 +27,31 @@ export async function postgresAvailable(): Promise<boolean> {
   process.stderr.write(`\n!!! SKIPPING PostgreSQL tests: nothing listens at ${url.host} (set TANDEM_TEST_DATABASE_URL)\n\n`);
   return false;
 }
+
+export const REDIS_URL = process.env.TANDEM_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** Like postgresAvailable, for Redis (TANDEM_TEST_REDIS_URL, default 127.0.0.1:6379). */
+export async function redisAvailable(): Promise<boolean> {
+  const url = new URL(REDIS_URL);
+  if (await reachable(url.hostname, Number(url.port || 6379))) return true;
+  if (process.env.CI === 'true') throw new Error(`Redis is required under CI=true but ${url.host} is unreachable`);
+  process.stderr.write(`\n!!! SKIPPING Redis tests: nothing listens at ${url.host} (set TANDEM_TEST_REDIS_URL)\n\n`);
+  return false;
+}
+
+/** Deletes every Redis key under `prefix` (a test's own). */
+export async function deleteRedisPrefix(prefix: string): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}

@@ -38,7 +38,7 @@ describe('loadConfig', () => {
         TANDEM_SEED: 'maybe',
         LOG_LEVEL: 'loud',
         TANDEM_JWT_SECRET: 'short',
-        DATABASE_URL: 'postgres://localhost/test',
+        DATABASE_URL: 'mysql://localhost/test',
       }, socialApp.settings);
     } catch (e) {
       error = e;
@@ -49,6 +49,25 @@ describe('loadConfig', () => {
       expect(problems).toContain(name);
     }
     expect((error as ConfigError).problems).toHaveLength(8);
+  });
+
+  it('runs as a cluster node only with PostgreSQL, and names the node', () => {
+    const problemsOf = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+        return [];
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+    };
+    expect(problemsOf({ TANDEM_REDIS_URL: 'redis://127.0.0.1:6379' })).toEqual([expect.stringContaining('set DATABASE_URL too')]);
+    expect(problemsOf({ TANDEM_REDIS_URL: 'http://secret@127.0.0.1:6379', DATABASE_URL: 'postgres://h/db' })).toEqual([expect.stringMatching(/^TANDEM_REDIS_URL: the scheme must be redis:/)]);
+    expect(problemsOf({ TANDEM_REDIS_URL: 'redis://:pw@h:6379', DATABASE_URL: 'postgres://h/db', TANDEM_NODE_ID: 'n.1' })).toEqual([expect.stringContaining('TANDEM_NODE_ID')]);
+    const config = loadConfig({ TANDEM_REDIS_URL: 'redis://h:6379', DATABASE_URL: 'postgres://h/db' });
+    expect(config.cluster.nodeId).toMatch(new RegExp(`-${process.pid}$`));
+    expect(config.cluster).toMatchObject({ redisPrefix: 'tandem:', nodeTtlMs: 5000 });
+    // A URL's password never lands in a message.
+    expect(problemsOf({ TANDEM_REDIS_URL: 'ftp://user:hunter2@h', DATABASE_URL: 'postgres://h/db' }).join()).not.toContain('hunter2');
   });
 
   it('takes an app\'s own settings, typed, next to the library\'s', () => {
