@@ -168,6 +168,18 @@ describe.skipIf(!postgres)('the social server on PostgreSQL', () => {
     expect(listed.items.map((p) => p.body).sort()).toEqual(['once only', 'raced']);
   });
 
+  it('answers 400, never a 500, for values PostgreSQL cannot hold: a NUL character, an id beyond 32 bits', async () => {
+    const server = await serverOnPostgres();
+    const user = await registerUser(server);
+    for (const path of ['/api/users/%00', '/api/users/a%00b', `/api/posts?cursor=${Buffer.from('c1:2147483648').toString('base64url')}`]) {
+      const res = await server.request(path, { token: user.accessToken });
+      expect(res.status, path).toBe(400);
+    }
+    const post = await server.request('/api/posts', { method: 'POST', token: user.accessToken, json: { body: 'a\u0000b' } });
+    expect(post.status).toBe(400);
+    expect((await server.request('/api/posts')).status).toBe(200);
+  });
+
   it('migrates once when four nodes start together on a fresh schema', async () => {
     const url = await freshSchema();
     // One connection per node: the migrations' exemption from statement_timeout must not outlive them.

@@ -17,13 +17,16 @@ export function encodeCursor(id: number): string {
  * Node's base64 decoder skips characters it does not know (quotes, spaces, CR/LF), and the
  * cursor goes into the list's ETag header, so a lenient decode let `?cursor=...%0d%0a` 500.
  */
+const MAX_ID = 2_147_483_647;
+
 export function decodeCursor(cursor: string | undefined): number | undefined {
   if (cursor === undefined) return undefined;
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(cursor)) throw new TandemError('invalid_cursor');
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
   const match = /^c1:(\d{1,16})$/.exec(text);
   const id = Number(match?.[1]);
-  if (match === null || !Number.isSafeInteger(id) || encodeCursor(id) !== cursor) throw new TandemError('invalid_cursor');
+  // Ids are 32-bit (PostgreSQL `serial`): a larger one names no row and must not reach the query.
+  if (match === null || !Number.isSafeInteger(id) || id > MAX_ID || encodeCursor(id) !== cursor) throw new TandemError('invalid_cursor');
   return id;
 }
 

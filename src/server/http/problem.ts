@@ -49,7 +49,18 @@ function asTandemError(error: unknown): TandemError {
   if (fastifyError.statusCode === 415) return new TandemError('unsupported_media_type');
   // The database is down or out of reach: the request was fine and a retry will do (503, not 500).
   if (isStoreUnavailable(error)) return new TandemError('unavailable', 'The database cannot be reached; retry shortly', { headers: { 'retry-after': STORE_RETRY_AFTER_SECONDS } });
+  // PostgreSQL refused a value the request carried (class 22, data exception: a NUL byte in text,
+  // a number beyond a column's range): the request is at fault, and nothing was written.
+  if (isDataException(error)) return new TandemError('validation_failed', 'A value is not one the store can hold (out of range, or a NUL character)');
   return new TandemError('internal_error');
+}
+
+function isDataException(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    const { code, severity } = e as { code?: unknown; severity?: unknown };
+    if (typeof code === 'string' && typeof severity === 'string' && code.startsWith('22')) return true;
+  }
+  return false;
 }
 
 function sendProblem(request: FastifyRequest, reply: FastifyReply, error: TandemError): FastifyReply {
