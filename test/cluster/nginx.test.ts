@@ -3,7 +3,7 @@ import { clusterServicesAvailable, startCluster, type TestCluster } from '../sup
 import { nginxAvailable, startNginx, type TestNginx } from '../support/nginx';
 import { TestSocket } from '../support/realtime';
 import { registerUser, type TestServer } from '../support/server';
-import { loginFrom } from '../support/http';
+import { loginFrom, requestAt } from '../support/http';
 import { until } from '../support/wait';
 import { Clients, collector, comment, range, type Reachable } from '../client/realtime-support';
 
@@ -25,16 +25,7 @@ describe.runIf(available)('deploy/nginx.conf in front of two nodes', () => {
     nginx = await startNginx(cluster.nodes);
     front = {
       url: nginx.url,
-      request(pathname, init = {}) {
-        const { json, token, ...rest } = init;
-        const headers = new Headers(rest.headers);
-        if (json !== undefined) {
-          headers.set('content-type', 'application/json');
-          rest.body = JSON.stringify(json);
-        }
-        if (token !== undefined) headers.set('authorization', `Bearer ${token}`);
-        return fetch(nginx.url + pathname, { ...rest, headers });
-      },
+      request: requestAt(nginx.url),
     };
   });
   afterAll(async () => {

@@ -4,6 +4,7 @@ import { clusterServicesAvailable, startCluster, type TestCluster } from '../sup
 import { nginxAvailable, startNginx, type TestNginx } from '../support/nginx';
 import { startNode, type StartOptions, type TestServer } from '../support/server';
 import { eventually } from '../support/wait';
+import { requestAt } from '../support/http';
 
 /**
  * Where the browser suite's people go: two nodes of one cluster behind nginx (deploy/nginx.conf)
@@ -110,18 +111,6 @@ function serverOptions(options: SiteOptions): StartOptions {
   return { webRoot: options.webRoot, realtimeTickMs: 20 };
 }
 
-function requestAt(base: string): Request {
-  return (pathname, init = {}) => {
-    const { json, token, ...rest } = init;
-    const headers = new Headers(rest.headers);
-    if (json !== undefined) {
-      headers.set('content-type', 'application/json');
-      rest.body = JSON.stringify(json);
-    }
-    if (token !== undefined) headers.set('authorization', `Bearer ${token}`);
-    return fetch(base + pathname, { ...rest, headers });
-  };
-}
 
 /** One in-process server on SQLite; its restart is a new server on the same folder and port. */
 async function startEmbeddedSite(options: SiteOptions): Promise<Site> {

@@ -18,3 +18,20 @@ export function loginFrom(baseUrl: string, localAddress: string, username: strin
     request.end(body);
   });
 }
+
+/** Options of a test request: `json` becomes the body (and its Content-Type), `token` a bearer Authorization. */
+export type TestRequestInit = RequestInit & { json?: unknown; token?: string };
+
+/** fetch against `base` (path relative to it), with the `json` and `token` shorthands. */
+export function requestAt(base: string): (pathname: string, init?: TestRequestInit) => Promise<Response> {
+  return (pathname, init = {}) => {
+    const { json, token, ...rest } = init;
+    const headers = new Headers(rest.headers);
+    if (json !== undefined) {
+      headers.set('content-type', 'application/json');
+      rest.body = JSON.stringify(json);
+    }
+    if (token !== undefined) headers.set('authorization', `Bearer ${token}`);
+    return fetch(base + pathname, { ...rest, headers });
+  };
+}

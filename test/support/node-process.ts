@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { createTestSchema, testEnv, withSearchPath } from './server';
 import { POSTGRES_URL, REDIS_URL, deleteRedisPrefix } from './services';
+import { requestAt } from './http';
 
 const REPOSITORY_ROOT = path.resolve(import.meta.dirname, '..', '..');
 const MAIN = path.join(REPOSITORY_ROOT, 'src/apps/social/main.ts');
@@ -87,16 +88,7 @@ export async function startNodeProcess(options: NodeProcessOptions): Promise<Nod
       return exit;
     },
     output,
-    request(pathname, init = {}) {
-      const { json, token, ...rest } = init;
-      const headers = new Headers(rest.headers);
-      if (json !== undefined) {
-        headers.set('content-type', 'application/json');
-        rest.body = JSON.stringify(json);
-      }
-      if (token !== undefined) headers.set('authorization', `Bearer ${token}`);
-      return fetch(url + pathname, { ...rest, headers });
-    },
+    request: requestAt(url),
     kill,
     async stop(graceMs = 5_000) {
       if (exit !== undefined) return;

@@ -12,6 +12,7 @@ import type { RealtimeLimits } from '../../src/server/realtime/types';
 import { startCluster } from './cluster';
 import { POSTGRES_URL } from './services';
 import { clusterTarget } from './target';
+import { requestAt } from './http';
 
 const REPOSITORY_ROOT = path.resolve(import.meta.dirname, '..', '..');
 
@@ -169,16 +170,7 @@ export async function startNode(options: StartOptions = {}): Promise<TestServer>
     social,
     config,
     dataDir,
-    request(pathname, init = {}) {
-      const { json, token, ...rest } = init;
-      const headers = new Headers(rest.headers);
-      if (json !== undefined) {
-        headers.set('content-type', 'application/json');
-        rest.body = JSON.stringify(json);
-      }
-      if (token !== undefined) headers.set('authorization', `Bearer ${token}`);
-      return fetch(url + pathname, { ...rest, headers });
-    },
+    request: requestAt(url),
     async close() {
       await server.close();
       await postgres?.drop();
