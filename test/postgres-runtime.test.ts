@@ -204,6 +204,45 @@ describe.skipIf(!postgres)('the social server on PostgreSQL', () => {
     expect((await sql<{ n: string }>`select count(*) as n from kysely_migration`.execute(nodes[1]!.db)).rows[0]!.n).toBe(String(migrations.length));
     for (const node of nodes) expect((await sql<{ statement_timeout: string }>`show statement_timeout`.execute(node.db)).rows[0]!.statement_timeout).toBe('30s');
   });
+
+  it('migrates while other schemas of the database come and go (the test suites and preview branches of a shared database)', async () => {
+    // Kysely's migrator lists the tables of every schema first; a schema dropped during that query
+    // fails it (3F000, 42P01 or 42703) before anything was applied.
+    const churn = new pg.Client({ connectionString: POSTGRES_URL });
+    await churn.connect();
+    let stop = false;
+    let churned = 0;
+    const churning = (async () => {
+      const live: string[] = [];
+      const tables = (name: string) => Array.from({ length: 6 }, (_, t) => `create table ${name}.t${t} (id serial primary key, body text, at timestamptz);`).join(' ');
+      while (!stop) {
+        const name = `tandem_churn_${randomBytes(4).toString('hex')}`;
+        await churn.query(`create schema ${name}; ${tables(name)}`);
+        live.push(name);
+        if (live.length > 20) await churn.query(`drop schema ${live.shift()!} cascade`);
+        churned += 1;
+      }
+      for (const name of live) await churn.query(`drop schema ${name} cascade`);
+    })();
+    try {
+      for (let round = 0; round < 12; round += 1) {
+        const url = await freshSchema();
+        const node = openStore<unknown>({ sqlitePath: ':memory:', databaseUrl: url, postgresPoolSize: 1 });
+        try {
+          await migrate(node.db, node.dialect, [...libraryMigrations, ...socialMigrations]);
+          const { rows } = await sql<{ n: string }>`select count(*) as n from kysely_migration`.execute(node.db);
+          expect(Number(rows[0]!.n)).toBe(libraryMigrations.length + socialMigrations.length);
+        } finally {
+          await node.db.destroy();
+        }
+      }
+    } finally {
+      stop = true;
+      await churning;
+      await churn.end();
+    }
+    expect(churned).toBeGreaterThan(12);
+  });
 });
 
 /**

@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type Generated, type PostgresPool, type PostgresPoolClient } from 'kysely';
+import { Kysely, SqliteDialect, sql, type Generated, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import pg from 'pg';
+import { TandemPostgresDialect } from './postgres-dialect';
 
 /**
  * Tables the library owns: accounts and their sessions, signing keys, idempotency keys, channel
@@ -143,7 +144,7 @@ export function openPostgres<T>(options: PostgresOptions): { db: Kysely<T>; dial
   // that must not end the process either. Its next query fails, the request answers 503, and the
   // pool discards it on release (it is no longer queryable).
   pool.on('connect', (client) => client.on('error', () => {}));
-  return { db: new Kysely<T>({ dialect: new PostgresDialect({ pool: markingErrors(pool) }) }), dialect: 'postgres' };
+  return { db: new Kysely<T>({ dialect: new TandemPostgresDialect({ pool: markingErrors(pool) }) }), dialect: 'postgres' };
 }
 
 /** Errors that came out of a PostgreSQL store: only these can mean "the store is unreachable". */

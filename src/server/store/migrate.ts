@@ -50,7 +50,7 @@ export async function migrate(db: Kysely<unknown>, dialect: Dialect, migrations:
       await sql`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`.execute(connection);
       locked = true;
       try {
-        await withRetries(() => runMigrator(connection, dialect, migrations));
+        await runMigrator(connection, dialect, migrations);
       } finally {
         // If the connection broke, the session's end released the lock already.
         await sql`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`.execute(connection).catch(() => undefined);
@@ -81,26 +81,4 @@ async function runMigrator(db: Kysely<unknown>, dialect: Dialect, migrations: re
     const message = error instanceof Error ? error.message : String(error);
     throw new Error(`Migration ${failed?.migrationName ?? '(unknown)'} failed: ${message}`, { cause: error });
   }
-}
-
-/**
- * Kysely's migrator first lists the tables of every schema; when another schema of the database is
- * dropped during that query it fails with 3F000 (invalid schema name) before any migration ran
- * (they run in one transaction), so trying again is safe.
- */
-async function withRetries(run: () => Promise<void>, attempts = 5): Promise<void> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await run();
-    } catch (error) {
-      if (attempt >= attempts || !isSchemaVanished(error)) throw error;
-    }
-  }
-}
-
-function isSchemaVanished(error: unknown): boolean {
-  for (let e: unknown = error; e instanceof Error; e = e.cause) {
-    if ((e as { code?: unknown }).code === '3F000') return true;
-  }
-  return false;
 }
