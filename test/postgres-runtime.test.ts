@@ -205,6 +205,32 @@ describe.skipIf(!postgres)('the social server on PostgreSQL', () => {
     for (const node of nodes) expect((await sql<{ statement_timeout: string }>`show statement_timeout`.execute(node.db)).rows[0]!.statement_timeout).toBe('30s');
   });
 
+  it('does not count its own verification against authTimeoutMs: an auth frame sent in time waits out a slow store and is accepted', async () => {
+    const server = await startServer({ postgres: true, env: {}, realtimeLimits: { authTimeoutMs: 200 }, realtimeTickMs: 20 });
+    cleanups.push(() => server.close());
+    const alice = await registerUser(server);
+    const login = await server.request('/api/auth/login', { method: 'POST', json: { username: alice.username, password: alice.password } });
+    const { accessToken } = (await login.json()) as { accessToken: string };
+    const schema = new URL(server.config.store.databaseUrl!).searchParams.get('options')!.replace('-c search_path=', '');
+    // The store is slow for real: another session holds the sessions table, so the gateway's
+    // session check waits for the lock (a node working through a reconnect storm waits the same way).
+    const locker = new pg.Client({ connectionString: POSTGRES_URL });
+    await locker.connect();
+    cleanups.push(() => locker.end());
+    await locker.query(`begin; lock table ${schema}.sessions in access exclusive mode`);
+    const socket = await TestSocket.open(server);
+    cleanups.push(() => socket.close());
+    const answer = socket.request({ t: 'auth', tok: accessToken });
+    await sleep(700); // over three auth timeouts, every 20 ms tick seeing the connection still authenticating
+    expect(socket.closed).toBeUndefined();
+    await locker.query('rollback');
+    expect(await answer).toMatchObject({ t: 'ack', d: { uid: alice.id } });
+    // A connection that sends nothing is still closed on time.
+    const silent = await TestSocket.open(server);
+    cleanups.push(() => silent.close());
+    expect((await silent.whenClosed(3_000)).code).toBe(4502);
+  });
+
   it('migrates while other schemas of the database come and go (the test suites and preview branches of a shared database)', async () => {
     // Kysely's migrator lists the tables of every schema first; a schema dropped during that query
     // fails it (3F000, 42P01 or 42703) before anything was applied.

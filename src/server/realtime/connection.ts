@@ -50,6 +50,13 @@ export class Connection implements Subscriber, TransportSink {
   #floodDrops = 0;
   #warnedExpiryFor = 0;
   #closingSince = 0;
+  /**
+   * Set when the auth frame is taken up: from then on the auth timeout no longer runs. It is the
+   * client's time to send the frame, not the server's to verify it (a node working through a
+   * reconnect storm would otherwise close connections it already paid for, and they would come back).
+   * The verification is bounded by the store's and the broker's own timeouts.
+   */
+  #authReceived = false;
   /** The tail of the in-order processing chain; undefined when nothing is in flight. */
   #inbound: Promise<void> | undefined;
 
@@ -145,7 +152,7 @@ export class Connection implements Subscriber, TransportSink {
       return;
     }
     if (this.#state === 'authenticating') {
-      if (now - this.#ctx.epoch - this.#openedAt > this.#ctx.limits.authTimeoutMs) this.#fail(undefined, 'auth_timeout');
+      if (!this.#authReceived && now - this.#ctx.epoch - this.#openedAt > this.#ctx.limits.authTimeoutMs) this.#fail(undefined, 'auth_timeout');
       return;
     }
     const expiresAt = this.authenticated ? this.#expiresAt + this.#ctx.epoch : 0;
@@ -259,6 +266,7 @@ export class Connection implements Subscriber, TransportSink {
 
   async #authenticate(id: number, token: string): Promise<void> {
     if (this.#state !== 'authenticating') return this.#replyError(id, 'already_authenticated', 'Use a refresh frame to change the token');
+    this.#authReceived = true;
     const verdict = await this.#ctx.verify(token);
     if (this.#state !== 'authenticating') return;
     if (!verdict.ok) return this.#fail(id, verdict.code);
