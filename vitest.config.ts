@@ -46,23 +46,13 @@ function listening(url: URL): Promise<boolean> {
   });
 }
 
-/**
- * Suites that do not pass on the cluster target yet (failures seen under heavy machine load, not yet
- * told apart from cluster bugs): they run on the embedded target only until they are investigated.
- */
-const notYetOnCluster = [
-  'test/realtime/churn.test.ts',
-  'test/realtime/lifecycle.test.ts',
-  'test/realtime/fuzz.test.ts',
-  'test/realtime/sse.test.ts',
-];
 
 const cluster: TestProjectInlineConfiguration = {
   extends: true,
   test: {
     name: 'cluster',
     include: ['test/*.test.ts', 'test/realtime/**/*.test.ts', 'test/client/**/*.test.ts'],
-    exclude: [...startNoSocialServer, ...notYetOnCluster],
+    exclude: startNoSocialServer,
     // A cluster node answers a REST write in ~4× an embedded server's time (PostgreSQL, Redis).
     testTimeout: 30_000,
     hookTimeout: 30_000,

@@ -96,7 +96,7 @@ const benchApp = defineApp({
 
 const server = await createServer({ app: benchApp, env: process.env, logger: process.env.BENCH_NODE_LOG === '1' ? { level: 'warn' } : false });
 // BENCH_LISTEN_BACKLOG (diagnostics only): listen through Fastify with that accept backlog instead
-// of server.listen(), which keeps Node's default (511).
+// of server.listen()'s 4096.
 const backlog = Number(process.env.BENCH_LISTEN_BACKLOG ?? '');
 const port = Number.isInteger(backlog) && backlog > 0
   ? (await server.fastify.listen({ port: 0, host: '127.0.0.1', backlog }), (server.fastify.server.address() as { port: number }).port)

@@ -134,7 +134,7 @@ export async function startNginx(portA: number, portB: number): Promise<NginxSer
     .readFileSync(path.join(ROOT, 'deploy', 'nginx.conf'), 'utf8')
     .replaceAll('127.0.0.1:3001', `127.0.0.1:${portA}`)
     .replaceAll('127.0.0.1:3002', `127.0.0.1:${portB}`)
-    .replace('listen 127.0.0.1:8080;', `listen 127.0.0.1:${port};`)
+    .replace('listen 127.0.0.1:8080 ', `listen 127.0.0.1:${port} `)
     .replace(/max_fails=\d+ /g, (shipped) => (opts.nginxMaxFails === '' ? shipped : `max_fails=${opts.nginxMaxFails} `));
   fs.writeFileSync(path.join(prefix, 'nginx.conf'), conf);
   fs.mkdirSync(path.join(prefix, 'logs'));

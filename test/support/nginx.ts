@@ -57,13 +57,13 @@ export async function startNginx(nodes: ReadonlyArray<{ url: string }>): Promise
     const portOf = (node: { url: string }) => new URL(node.url).port;
     const original = fs.readFileSync(path.resolve(import.meta.dirname, '../../deploy/nginx.conf'), 'utf8');
     // The file is the product: if its addresses move, say so rather than run nginx on the wrong ports.
-    for (const expected of ['127.0.0.1:3001', '127.0.0.1:3002', 'listen 127.0.0.1:8080;']) {
+    for (const expected of ['127.0.0.1:3001', '127.0.0.1:3002', 'listen 127.0.0.1:8080 ']) {
       if (!original.includes(expected)) throw new Error(`deploy/nginx.conf no longer has '${expected}': update test/support/nginx.ts`);
     }
     const conf = original
       .replaceAll('127.0.0.1:3001', `127.0.0.1:${portOf(nodes[0]!)}`)
       .replaceAll('127.0.0.1:3002', `127.0.0.1:${portOf(nodes[1]!)}`)
-      .replace('listen 127.0.0.1:8080;', `listen 127.0.0.1:${port};`);
+      .replace('listen 127.0.0.1:8080 ', `listen 127.0.0.1:${port} `);
     fs.writeFileSync(path.join(prefix, 'nginx.conf'), conf);
     fs.mkdirSync(path.join(prefix, 'logs'));
     child = spawn(NGINX, ['-p', prefix, '-c', path.join(prefix, 'nginx.conf'), '-g', `daemon off; pid ${prefix}/nginx.pid; error_log ${prefix}/logs/error.log warn;`], { stdio: ['ignore', 'ignore', 'pipe'] });
