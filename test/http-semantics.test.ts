@@ -332,7 +332,7 @@ describe('with TANDEM_RATE_LIMIT=60 and TANDEM_RATE_LIMIT_BURST=5', () => {
   });
   afterAll(() => server.close());
 
-  singleNode('the REST per-IP rate is per node by design (docs/architecture.md)').it('answers 429 rate_limited with a numeric Retry-After once the burst is spent', async () => {
+  singleNode('counts an exact per-IP budget; a cluster shares it between nodes ~200 ms late (docs/architecture.md)').it('answers 429 rate_limited with a numeric Retry-After once the burst is spent', async () => {
     const statuses: number[] = [];
     let limited: Response | undefined;
     for (let i = 0; i < 6; i += 1) {

@@ -11,7 +11,7 @@ import { singleNode } from './support/target';
  */
 
 let server: TestServer | undefined;
-const perNodeRate = singleNode('the REST per-IP rate and the handshake rates are per node by design (docs/architecture.md)');
+const perNodeRate = singleNode('counts exact per-IP budgets; a cluster shares them between nodes ~200 ms late (docs/architecture.md)');
 afterEach(async () => {
   await server?.close();
   server = undefined;

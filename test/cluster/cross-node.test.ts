@@ -3,8 +3,8 @@ import { CommitAnnouncer, inTransaction } from '../../src/server/store/channel-l
 import { clusterServicesAvailable, startCluster, type TestCluster } from '../support/cluster';
 import { TestSocket } from '../support/realtime';
 import { registerUser, type TestServer, type TestUser } from '../support/server';
-import { loginFrom } from '../support/http';
-import { until } from '../support/wait';
+import { loginFrom, requestFrom } from '../support/http';
+import { sleep, until } from '../support/wait';
 
 const available = await clusterServicesAvailable();
 
@@ -122,5 +122,40 @@ describe.runIf(available)('a cluster of two nodes', () => {
     sockets.push(fourth);
     const answer = await fourth.request({ t: 'auth', tok: frank.accessToken });
     expect(answer).toMatchObject({ t: 'err', c: 'too_many_connections' });
+  });
+});
+
+/** Rate limits per address are the cluster's: what one node let through counts on the other (~200 ms later). */
+describe.runIf(available)('rate limits across two nodes', () => {
+  let cluster: TestCluster;
+  let a: TestServer;
+  let b: TestServer;
+  const sockets: TestSocket[] = [];
+
+  beforeAll(async () => {
+    cluster = await startCluster({ nodes: 2, env: { TANDEM_RATE_LIMIT: '60', TANDEM_RATE_LIMIT_BURST: '10', TANDEM_WS_HANDSHAKES_PER_IP: '1' } });
+    [a, b] = cluster.nodes as [TestServer, TestServer];
+  });
+  afterAll(async () => {
+    for (const socket of sockets) socket.close();
+    await cluster?.close();
+  });
+
+  it('the REST per-IP rate: a burst spent on node A leaves nothing on node B', async () => {
+    for (let i = 0; i < 10; i += 1) expect((await requestFrom(a.url, '127.0.0.3', '/api/posts')).status).toBe(200);
+    await sleep(500); // the nodes exchange what they spent every 200 ms
+    const onB = await requestFrom(b.url, '127.0.0.3', '/api/posts');
+    expect(onB).toMatchObject({ status: 429, code: 'rate_limited' });
+    expect(Number(onB.retryAfter)).toBeGreaterThanOrEqual(1);
+    // Another address is untouched on either node.
+    expect((await requestFrom(b.url, '127.0.0.5', '/api/posts')).status).toBe(200);
+  });
+
+  it('the per-IP handshake rate: handshakes on node A count on node B', async () => {
+    // One per second, bursts of two.
+    for (let i = 0; i < 2; i += 1) sockets.push(await TestSocket.open(a, { localAddress: '127.0.0.4' }));
+    await sleep(500);
+    await expect(TestSocket.open(b, { localAddress: '127.0.0.4' })).rejects.toThrow(/429/);
+    sockets.push(await TestSocket.open(b, { localAddress: '127.0.0.6' }));
   });
 });

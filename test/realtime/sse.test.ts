@@ -1069,7 +1069,7 @@ describe('session end and shutdown', () => {
 });
 
 describe('what a review of the fallback found', () => {
-  singleNode('the REST per-IP rate is per node by design (docs/architecture.md); request() spreads over two nodes').it('is not under the REST per-IP request limit: a NAT full of pinging clients does not starve REST (nor itself)', async () => {
+  singleNode('counts an exact per-IP budget; a cluster shares it between nodes ~200 ms late (docs/architecture.md)').it('is not under the REST per-IP request limit: a NAT full of pinging clients does not starve REST (nor itself)', async () => {
     const server = await serverWith({ env: { TANDEM_RATE_LIMIT: '60', TANDEM_RATE_LIMIT_BURST: '5' }, realtimeLimits: { messagesPerSecond: 1_000, messageBurst: 1_000 } });
     const [dave] = (await users(server, 1)) as [TestUser];
     const client = await openStream(server);

@@ -40,8 +40,11 @@ export class TestSocket {
   }
 
   /** Opens a socket to the server's /realtime with the tandem.v1 subprotocol. */
-  static async open(server: TestServer, options: { headers?: Record<string, string>; protocol?: string } = {}): Promise<TestSocket> {
-    const ws = new WebSocket(`${server.url.replace('http', 'ws')}/realtime`, options.protocol ?? 'tandem.v1', { headers: options.headers });
+  static async open(server: TestServer, options: { headers?: Record<string, string>; protocol?: string; localAddress?: string } = {}): Promise<TestSocket> {
+    const ws = new WebSocket(`${server.url.replace('http', 'ws')}/realtime`, options.protocol ?? 'tandem.v1', {
+      ...(options.headers === undefined ? {} : { headers: options.headers }),
+      ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
+    });
     const socket = new TestSocket(ws);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());

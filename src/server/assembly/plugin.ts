@@ -60,7 +60,7 @@ async function tandemPlugin<DB extends TandemTables, S extends SettingsSpec>(fas
   const metrics = new Metrics();
   // A cluster's nodes tell their series apart by a `node` label.
   if (config.cluster.redisUrl !== undefined) metrics.registry.setDefaultLabels({ node: config.cluster.nodeId });
-  await installHttpConventions(fastify, config, metrics);
+  const { rateLimiter } = await installHttpConventions(fastify, config, metrics);
   if (options.docs !== false) {
     const errorCodes = [...Object.keys(libraryErrors), ...Object.keys(app.errors?.entries ?? {})];
     await installOpenApi(fastify, app.api, { upgradeInsecureRequests: config.http.hsts, errorCodes });
@@ -69,6 +69,8 @@ async function tandemPlugin<DB extends TandemTables, S extends SettingsSpec>(fas
   let draining = false;
   try {
     internal.onRuntime?.(runtime);
+    // On a cluster the per-IP request rate is the cluster's, not each node's.
+    runtime.cluster?.limits.share('rest', rateLimiter);
     if (app.accounts !== false) registerAccountRoutes(http, { ...runtime, options: app.accounts ?? {} });
     if (app.routes !== undefined) {
       const routes = app.routes;

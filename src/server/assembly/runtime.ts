@@ -125,7 +125,7 @@ export async function openRuntime<DB extends TandemTables, S extends SettingsSpe
     limits: realtime,
     clock,
     ...(options.realtimeTickMs === undefined ? {} : { tickMs: options.realtimeTickMs }),
-    ...(cluster === undefined ? {} : { connectionSlots: cluster, nodeId: config.cluster.nodeId }),
+    ...(cluster === undefined ? {} : { connectionSlots: cluster, nodeId: config.cluster.nodeId, sharedLimits: cluster.limits }),
   });
   // A revocation on any node closes the session's sockets on every node.
   const stopRevocations = cluster === undefined ? () => undefined : bridgeRevocations(sessions, cluster, (sessionId) => gateway.sessionRevoked(sessionId), log);

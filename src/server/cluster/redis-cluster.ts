@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { describeRedisAddress, quitRedis, redisConnection } from '../broker/redis-connection';
 import type { PresenceUser } from '../../protocol/frames';
 import type { PresenceChange, PresenceExchange } from '../hub';
+import { LimitExchange } from './limit-exchange';
 
 /**
  * What nodes of one cluster share besides the broker's channels, over Redis: which nodes are
@@ -14,7 +15,8 @@ import type { PresenceChange, PresenceExchange } from '../hub';
  *   counting everywhere, and whoever reads them next deletes them.
  * - `pres:<node>:<channel>`: hash, user id → name: that node's users of the channel.
  * - `conns:<user>`: hash, node → that user's connections on the node.
- * - pub/sub `control`: revocations; `presence`: join/leave of one node's user on one channel.
+ * - pub/sub `control`: revocations; `presence`: join/leave of one node's user on one channel;
+ *   `limits`: what each node's rate limiters spent (LimitExchange).
  *
  * A node's id in logs and metrics is `nodeId`; in Redis it is `nodeId` plus a random suffix per
  * process (`instance`), so a restarted node never inherits its predecessor's entries.
@@ -72,6 +74,8 @@ export class RedisCluster {
   readonly nodeId: string;
   readonly instance: string;
   readonly presence: PresenceExchange;
+  /** Rate limits shared by the nodes: `limits.share(name, limiter)`. */
+  readonly limits: LimitExchange;
   readonly #options: Required<Omit<RedisClusterOptions, 'log'>> & Pick<RedisClusterOptions, 'log'>;
   readonly #commands: Redis;
   readonly #subscriber: Redis;
@@ -109,6 +113,7 @@ export class RedisCluster {
       void this.#subscriber.subscribe(...this.#channels()).catch(() => undefined);
       this.#dirty = true;
     });
+    this.limits = new LimitExchange({ instance: this.instance, publish: (payload) => this.#commands.publish(this.#key('limits'), payload) });
     this.presence = {
       nodeId: this.instance,
       publish: (channel, kind, user) => this.#publishPresence(channel, kind, user),
@@ -175,6 +180,7 @@ export class RedisCluster {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#heartbeat);
+    this.limits.close();
     this.#revokedListeners.clear();
     this.#presenceListeners.clear();
     // Leave at once rather than after the TTL: the other nodes drop this node's users now.
@@ -186,7 +192,7 @@ export class RedisCluster {
   }
 
   #channels(): string[] {
-    return [this.#key('control'), this.#key('presence')];
+    return [this.#key('control'), this.#key('presence'), this.#key('limits')];
   }
 
   async #beat(): Promise<void> {
@@ -258,6 +264,7 @@ export class RedisCluster {
   }
 
   #receive(channel: string, raw: string): void {
+    if (channel === this.#key('limits')) return this.limits.receive(raw);
     let message: unknown;
     try {
       message = JSON.parse(raw);

@@ -71,9 +71,10 @@ export function fastifyOptions(config: HttpSettings, logger?: boolean | { level:
 /**
  * Tandem's HTTP conventions on an app: problem+json errors, strict body validation, JSON-only
  * bodies, CORS from the allow-list, security headers, a per-IP rate limit, request ids and
- * metrics. Applies to every route of `app` (as @fastify/helmet or @fastify/cors would).
+ * metrics. Applies to every route of `app` (as @fastify/helmet or @fastify/cors would). Returns the
+ * rate limiter, for a cluster node to share with the others.
  */
-export async function installHttpConventions(app: FastifyInstance, config: HttpSettings, metrics: Metrics): Promise<void> {
+export async function installHttpConventions(app: FastifyInstance, config: HttpSettings, metrics: Metrics): Promise<{ rateLimiter: KeyedRateLimiter }> {
   app.setValidatorCompiler(createValidatorCompiler());
   installProblemHandlers(app);
   // Only JSON bodies are spoken here: Fastify's default text/plain parser would turn a text body
@@ -121,6 +122,7 @@ export async function installHttpConventions(app: FastifyInstance, config: HttpS
     done();
   });
   dropSilentConnectionsOnClose(app);
+  return { rateLimiter: limiter };
 }
 
 /**

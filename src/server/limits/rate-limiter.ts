@@ -17,6 +17,11 @@ export interface RateLimiterOptions {
   clock?: () => number;
 }
 
+/** Limiters shared by the nodes of a cluster under a name (LimitExchange implements it). */
+export interface SharedLimits {
+  share(name: string, limiter: KeyedRateLimiter): void;
+}
+
 interface Bucket {
   tokens: number;
   updatedAt: number;
@@ -32,6 +37,7 @@ export class KeyedRateLimiter {
   readonly #maxKeys: number;
   readonly #clock: () => number;
   readonly #buckets = new Map<string, Bucket>();
+  #spendListener: ((key: string, cost: number) => void) | undefined;
 
   constructor(options: RateLimiterOptions) {
     if (!(options.capacity > 0) || !(options.refillPerSecond > 0)) throw new RangeError('capacity and refillPerSecond must be positive');
@@ -48,11 +54,12 @@ export class KeyedRateLimiter {
     if (bucket.tokens >= cost) {
       bucket.tokens -= cost;
       this.#store(key, bucket);
-      return { allowed: true, remaining: Math.floor(bucket.tokens), retryAfterSeconds: 0 };
+      this.#spendListener?.(key, cost);
+      return { allowed: true, remaining: Math.max(0, Math.floor(bucket.tokens)), retryAfterSeconds: 0 };
     }
     this.#store(key, bucket);
     const missing = cost - bucket.tokens;
-    return { allowed: false, remaining: Math.floor(bucket.tokens), retryAfterSeconds: Math.max(1, Math.ceil(missing / this.#refillPerMs / 1000)) };
+    return { allowed: false, remaining: Math.max(0, Math.floor(bucket.tokens)), retryAfterSeconds: Math.max(1, Math.ceil(missing / this.#refillPerMs / 1000)) };
   }
 
   /** What `consume` would answer, without spending. */
@@ -60,7 +67,23 @@ export class KeyedRateLimiter {
     const bucket = this.#refilled(key, this.#clock());
     const allowed = bucket.tokens >= cost;
     const retryAfterSeconds = allowed ? 0 : Math.max(1, Math.ceil((cost - bucket.tokens) / this.#refillPerMs / 1000));
-    return { allowed, remaining: Math.floor(bucket.tokens), retryAfterSeconds };
+    return { allowed, remaining: Math.max(0, Math.floor(bucket.tokens)), retryAfterSeconds };
+  }
+
+  /**
+   * Spends what the key used elsewhere (another node of a cluster), allowed or not: the bucket may
+   * go into debt, down to minus its capacity, and refills from there. Not reported to onSpend.
+   */
+  charge(key: string, cost: number): void {
+    if (!(cost > 0)) return;
+    const bucket = this.#refilled(key, this.#clock());
+    bucket.tokens = Math.max(-this.#capacity, bucket.tokens - cost);
+    this.#store(key, bucket);
+  }
+
+  /** Called with every spend `consume` allows (for sharing it with the other nodes); one listener. */
+  onSpend(listener: (key: string, cost: number) => void): void {
+    this.#spendListener = listener;
   }
 
   /** Forgets a key (its bucket is full again). */

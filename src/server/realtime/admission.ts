@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { SUBPROTOCOL } from '../../protocol/frames';
 import { libraryErrors, type LibraryErrorCode } from '../errors';
-import { KeyedRateLimiter } from '../limits/rate-limiter';
+import { KeyedRateLimiter, type SharedLimits } from '../limits/rate-limiter';
 import { clientAddress, limitKey, trustFunction, type TrustFunction, type TrustProxy } from '../http/client-address';
 import type { RealtimeMetrics } from './metrics';
 import type { RealtimeLimits } from './types';
@@ -20,6 +20,7 @@ export interface AdmissionOptions {
   allowedOrigins: string[];
   trustProxy: TrustProxy;
   clock: () => number;
+  sharedLimits?: SharedLimits | undefined;
 }
 
 /**
@@ -43,6 +44,8 @@ export class Admission {
     this.#trust = trustFunction(options.trustProxy);
     this.#handshakes = new KeyedRateLimiter({ capacity: limits.handshakesPerIpPerSecond * 2, refillPerSecond: limits.handshakesPerIpPerSecond, clock });
     this.#nodeRate = new KeyedRateLimiter({ capacity: limits.newConnectionsPerSecond, refillPerSecond: limits.newConnectionsPerSecond, clock });
+    // The per-IP rate is the cluster's; the node-wide rate protects this node's own CPU.
+    options.sharedLimits?.share('handshake', this.#handshakes);
   }
 
   /** Whether the gateway drains (every handshake is refused from then on). */

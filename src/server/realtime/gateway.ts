@@ -7,6 +7,7 @@ import { SUBPROTOCOL } from '../../protocol/frames';
 import type { SessionStore } from '../auth/sessions';
 import type { TokenService } from '../auth/tokens';
 import { TandemError, type ClosingErrorCode } from '../errors';
+import type { SharedLimits } from '../limits/rate-limiter';
 import { SetMultimap } from '../util/small-collections';
 import type { TrustProxy } from '../http/client-address';
 import { isTandemListener, tandemListener } from '../http/upgrade-listeners';
@@ -45,6 +46,8 @@ export interface GatewayOptions {
   connectionSlots?: ConnectionSlots;
   /** A cluster node's id: it starts every SSE stream id (`<node id>-…`), for the load balancer. */
   nodeId?: string;
+  /** A cluster's shared rate limits: the per-IP handshake rate is then the cluster's. */
+  sharedLimits?: SharedLimits | undefined;
 }
 
 /** Connection counts per user across nodes (RedisCluster implements it). */
@@ -94,7 +97,7 @@ export class RealtimeGateway {
       perMessageDeflate: false,
       handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
     });
-    this.#admission = new Admission({ limits: this.limits, allowedOrigins: options.allowedOrigins, trustProxy: options.trustProxy, clock: this.#clock });
+    this.#admission = new Admission({ limits: this.limits, allowedOrigins: options.allowedOrigins, trustProxy: options.trustProxy, clock: this.#clock, sharedLimits: options.sharedLimits });
     this.#context = this.#makeContext();
     this.sse = new SseRegistry({
       admission: this.#admission,
