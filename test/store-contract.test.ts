@@ -133,6 +133,18 @@ for (const store of stores) {
       expect(announced.map((e) => [e.channel, e.offset, e.event])).toEqual([['feed', position + 1, 'post.created']]);
     });
 
+    it('names the user of a live session only (the realtime handshake\'s one query)', async () => {
+      const u = await tx((trx) => createUser(trx, { username: 'handshaker', passwordHash: 'h', displayName: 'H' }));
+      const other = await tx((trx) => createUser(trx, { username: 'bystander', passwordHash: 'h', displayName: 'B' }));
+      const sessions = new SessionStore(s.db, { refreshTtlSeconds: 60 });
+      const session = await sessions.create(u.id);
+      expect(await sessions.activeUserName(session.sessionId, u.id)).toBe('handshaker');
+      expect(await sessions.activeUserName(session.sessionId, other.id)).toBeUndefined();
+      expect(await sessions.activeUserName('no such session', u.id)).toBeUndefined();
+      await sessions.revokeAllOf(u.id, 'test');
+      expect(await sessions.activeUserName(session.sessionId, u.id)).toBeUndefined();
+    });
+
     it('rotates refresh tokens and revokes a session on reuse', async () => {
       const sessions = new SessionStore(s.db, { refreshTtlSeconds: 60 });
       const first = await sessions.create(1);

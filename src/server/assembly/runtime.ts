@@ -117,7 +117,6 @@ export async function openRuntime<DB extends TandemTables, S extends SettingsSpe
     hub,
     tokens,
     sessions,
-    userName: async (id) => (await findAccountById(library, id))?.username,
     allowedOrigins: config.http.corsOrigins,
     trustProxy: config.http.trustProxy,
     metrics: new RealtimeMetrics(options.registry),

@@ -108,6 +108,23 @@ export class SessionStore {
     return row !== undefined && row.revoked_at === null;
   }
 
+  /**
+   * The account name of a live session of `userId`, in one query (a realtime handshake needs both:
+   * the check that the session was not revoked, and the name presence shows); undefined when the
+   * session was revoked, does not exist, or is not that user's.
+   */
+  async activeUserName(sessionId: string, userId: number): Promise<string | undefined> {
+    const row = await this.#db
+      .selectFrom('sessions')
+      .innerJoin('users', 'users.id', 'sessions.user_id')
+      .select('users.username')
+      .where('sessions.id', '=', sessionId)
+      .where('sessions.user_id', '=', userId)
+      .where('sessions.revoked_at', 'is', null)
+      .executeTakeFirst();
+    return row?.username;
+  }
+
   async #issueRefresh(trx: Kysely<TandemTables>, userId: number, sessionId: string): Promise<IssuedSession> {
     const refreshToken = randomBytes(32).toString('base64url');
     const refreshExpiresAt = this.#clock() + this.#ttlMs;

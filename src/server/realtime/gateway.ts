@@ -28,8 +28,6 @@ export interface GatewayOptions {
   hub: HubPort;
   tokens: TokenService;
   sessions: SessionStore;
-  /** The display name presence shows for a user; undefined when the user is gone. */
-  userName(userId: number): Promise<string | undefined>;
   allowedOrigins: string[];
   trustProxy: TrustProxy;
   metrics: RealtimeMetrics;
@@ -261,9 +259,9 @@ export class RealtimeGateway {
   async #verify(token: string): Promise<TokenVerdict> {
     try {
       const claims = await this.#options.tokens.verify(token);
-      if (!(await this.#options.sessions.isActive(claims.sessionId))) return { ok: false, code: 'session_revoked' };
-      const name = await this.#options.userName(claims.userId);
-      if (name === undefined) return { ok: false, code: 'token_invalid' };
+      // One query per handshake: the session is live (not revoked) and the user's name for presence.
+      const name = await this.#options.sessions.activeUserName(claims.sessionId, claims.userId);
+      if (name === undefined) return { ok: false, code: 'session_revoked' };
       return { ok: true, claims, name };
     } catch (error) {
       if (error instanceof TandemError) return { ok: false, code: closingCodeOf(error.code) };
