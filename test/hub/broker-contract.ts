@@ -90,6 +90,42 @@ export function describeBrokerContract(
       expect(second).toHaveLength(1);
     });
 
+    it('publishAll: a commit\'s publications on several channels arrive in order and in one turn (one socket write each)', async () => {
+      const b = await broker();
+      await Promise.all([b.watch('conversation:1'), b.watch('user:1'), b.watch('user:2')]);
+      // A turn counter: messages heard before the next setImmediate share a turn.
+      let turn = 0;
+      let ticking = true;
+      const tick = () => {
+        turn += 1;
+        if (ticking) setImmediate(tick);
+      };
+      setImmediate(tick);
+      for (let round = 1; round <= 20; round += 1) {
+        const heard: Array<{ channel: string; offset: number | undefined; turn: number }> = [];
+        const stop = b.onMessage((m) => heard.push({ channel: m.channel, offset: m.offset, turn }));
+        await b.publishAll([
+          { channel: 'conversation:1', offset: round, event: 'message.created', data: { round } },
+          { channel: 'user:1', offset: round, event: 'message.created', data: { round } },
+          { channel: 'user:2', offset: round, event: 'message.created', data: { round } },
+        ]);
+        await until(() => heard.length === 3, `round ${round}`);
+        stop();
+        expect(heard.map((h) => [h.channel, h.offset])).toEqual([['conversation:1', round], ['user:1', round], ['user:2', round]]);
+        expect(new Set(heard.map((h) => h.turn)).size, `round ${round}: turns`).toBe(1);
+      }
+      ticking = false;
+      // A duplicate in a batch is dropped like one published alone; the rest still go out.
+      const heard = offsetsHeard(b);
+      await b.publishAll([
+        { channel: 'user:1', offset: 20, event: 'message.created', data: null },
+        { channel: 'user:1', offset: 21, event: 'message.created', data: null },
+      ]);
+      await until(() => heard.length === 1, 'the new offset');
+      await settled(b, 'user:1');
+      expect(heard).toEqual([21]);
+    });
+
     it('calls a listener registered twice twice, and each remover removes one registration', async () => {
       const b = await broker();
       await b.watch('feed');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryBroker, type Broker, type BrokerMessage } from '../../src/server/broker';
+import { settleAll } from '../../src/server/broker/broker';
 import { Hub } from '../../src/server/hub';
 import { events, settle, subscriber } from './support';
 
@@ -11,6 +12,9 @@ class GatedPublish implements Broker {
   async publish(message: BrokerMessage): Promise<void> {
     if (message.offset === this.slowOffset) await this.#gate;
     return this.inner.publish(message);
+  }
+  publishAll(messages: readonly BrokerMessage[]) {
+    return settleAll(messages.map((message) => this.publish(message)));
   }
   onMessage(listener: (message: BrokerMessage) => void) {
     return this.inner.onMessage(listener);

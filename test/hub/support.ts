@@ -1,4 +1,5 @@
 import type { Broker, BrokerMessage, BrokerPosition, HistoryResult } from '../../src/server/broker';
+import { settleAll } from '../../src/server/broker/broker';
 import type { HubUser, Subscriber } from '../../src/server/hub';
 
 /** A connection that records what the hub sent it (and, through `log`, when its ack went out). */
@@ -83,6 +84,11 @@ export class SlowBroker implements Broker {
   async publish(message: BrokerMessage): Promise<void> {
     if (message.channel === this.failPublishOn) throw new Error(`publish to ${message.channel} failed`);
     return this.inner.publish(message);
+  }
+
+  /** One by one through publish() above, so its failure injection applies. */
+  async publishAll(messages: readonly BrokerMessage[]): Promise<void> {
+    return settleAll(messages.map((message) => this.publish(message)));
   }
 
   onMessage(listener: (message: BrokerMessage) => void): () => void {

@@ -39,6 +39,8 @@ export interface Broker {
    * not stored. A durable offset at or below the newest one known is a duplicate: ignored.
    */
   publish(message: BrokerMessage): Promise<void>;
+  /** Publishes several (one commit's) in order, together where the broker can; all are tried, the first failure is thrown. */
+  publishAll(messages: readonly BrokerMessage[]): Promise<void>;
   /** Called for every message published on any channel (by any node). Returns the remover. */
   onMessage(listener: (message: BrokerMessage) => void): () => void;
   /**
@@ -63,4 +65,11 @@ export interface Broker {
    */
   onGap(listener: (channel: string | undefined) => void): () => void;
   close(): Promise<void>;
+}
+
+/** Waits for every one, then throws the first failure (publishAll's rule: one failure does not stop the others). */
+export async function settleAll(runs: readonly Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(runs);
+  const failure = results.find((result) => result.status === 'rejected');
+  if (failure !== undefined) throw failure.reason;
 }

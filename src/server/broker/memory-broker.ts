@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Broker, BrokerMessage, BrokerPosition, HistoryResult } from './broker';
+import { settleAll, type Broker, type BrokerMessage, type BrokerPosition, type HistoryResult } from './broker';
 import { appendEntry, historyAt, raisePosition, readSince, trimHistory, type ChannelHistory, type HistoryLimits } from './channel-history';
 
 export interface MemoryBrokerOptions {
@@ -73,6 +73,10 @@ export class MemoryBroker implements Broker {
         this.#onListenerError(error);
       }
     }
+  }
+
+  async publishAll(messages: readonly BrokerMessage[]): Promise<void> {
+    return settleAll(messages.map((message) => this.publish(message)));
   }
 
   onMessage(listener: (message: BrokerMessage) => void): () => void {

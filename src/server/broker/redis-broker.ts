@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { RecoveryFailure } from '../../protocol/frames';
-import type { Broker, BrokerMessage, BrokerPosition, HistoryResult } from './broker';
+import { settleAll, type Broker, type BrokerMessage, type BrokerPosition, type HistoryResult } from './broker';
 import { describeRedisAddress, quitRedis, redisConnection, type RedisConnectionOptions } from './redis-connection';
 import {
   channelKeys, decode, defineBrokerScripts, encode, GAP_NOTICE, pendingKey, type BrokerScripts, type ChannelKeys, type ScriptContext,
@@ -211,6 +211,25 @@ export class RedisBroker implements Broker {
     if (!Number.isSafeInteger(message.offset) || message.offset < 1) throw new RangeError(`offset must be a positive integer, got ${message.offset}`);
     const outcome = await this.#scripts.publish(this.#context(message.channel, this.#keys(message.channel)), message.offset, payload);
     if (outcome === 'held') this.#log('debug', 'offset held until its predecessor arrives', { instance: this.nodeId, channel: message.channel, offset: message.offset });
+  }
+
+  /**
+   * A commit's durable publications in one pipeline (one write to Redis): they are sequenced back to
+   * back and reach every node in one read, so each socket gets them as one message, as on one process.
+   * All are tried; the first failure is thrown after.
+   */
+  async publishAll(messages: readonly BrokerMessage[]): Promise<void> {
+    this.#assertOpen();
+    if (messages.some((m) => m.offset === undefined)) return settleAll(messages.map((m) => this.publish(m)));
+    for (const { offset } of messages) {
+      if (!Number.isSafeInteger(offset) || offset! < 1) throw new RangeError(`offset must be a positive integer, got ${offset}`);
+    }
+    const outcomes = await this.#scripts.publishMany(messages.map((m) => ({ context: this.#context(m.channel, this.#keys(m.channel)), offset: m.offset!, payload: encode(m) })));
+    messages.forEach((m, i) => {
+      if (outcomes[i] === 'held') this.#log('debug', 'offset held until its predecessor arrives', { instance: this.nodeId, channel: m.channel, offset: m.offset });
+    });
+    const failure = outcomes.find((o): o is Error => o instanceof Error);
+    if (failure !== undefined) throw failure;
   }
 
   /** Called for each message of a watched channel, published by any node (this one's come back through Redis). */

@@ -295,6 +295,11 @@ type Reply = string | string[];
 /** The scripts, bound to one connection; ioredis runs each by EVALSHA (EVAL after a NOSCRIPT). */
 export interface BrokerScripts {
   publish(context: ScriptContext, offset: number, payload: string): Promise<string>;
+  /**
+   * Several publications in one pipeline: one write to Redis, so they are sequenced back to back
+   * and reach the other nodes together. Each answer is its outcome, or the Error it failed with.
+   */
+  publishMany(items: ReadonlyArray<{ context: ScriptContext; offset: number; payload: string }>): Promise<Array<string | Error>>;
   giveUp(context: ScriptContext, cutoff: number): Promise<string>;
   gapOf(context: ScriptContext): Promise<string[]>;
   position(context: ScriptContext, seed: number | undefined): Promise<string[]>;
@@ -322,6 +327,15 @@ export function defineBrokerScripts(redis: Redis): BrokerScripts {
   const seedText = (seed: number | undefined) => (seed === undefined ? '' : String(seed));
   return {
     publish: async (context, offset, payload) => String(await run('tandemBrokerPublish', context, String(offset), payload)),
+    publishMany: async (items) => {
+      const pipeline = redis.pipeline() as unknown as Record<'tandemBrokerPublish', (...args: string[]) => unknown> & { exec(): Promise<Array<[Error | null, unknown]> | null> };
+      for (const { context, offset, payload } of items) pipeline.tandemBrokerPublish(...commonArguments(context), String(offset), payload);
+      const results = (await pipeline.exec()) ?? [];
+      return items.map((_, i) => {
+        const [error, value] = results[i] ?? [new Error('no reply'), undefined];
+        return error ?? String(value);
+      });
+    },
     giveUp: async (context, cutoff) => String(await run('tandemBrokerGiveUp', context, String(cutoff))),
     gapOf: async (context) => (await run('tandemBrokerGapOf', context)) as string[],
     position: async (context, seed) => (await run('tandemBrokerPosition', context, seedText(seed))) as string[],

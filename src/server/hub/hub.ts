@@ -191,12 +191,9 @@ export class Hub {
   }
 
   async #publishAll(events: readonly { channel: string; offset: number; event: string; data: unknown }[]): Promise<void> {
-    // Issued in order without waiting for each: a network broker pipelines them on its one
-    // connection (order kept), so a commit's publications reach the other nodes together and are
-    // written to each socket as one message, as on one process.
-    const results = await Promise.allSettled(events.map(({ channel, offset, event, data }) => this.#broker.publish({ channel, offset, event, data })));
-    const failure = results.find((result) => result.status === 'rejected');
-    if (failure !== undefined) throw failure.reason;
+    // Together: a network broker sends a commit's publications in one write, so they reach the other
+    // nodes in one read and are written to each socket as one message, as on one process.
+    await this.#broker.publishAll(events.map(({ channel, offset, event, data }) => ({ channel, offset, event, data })));
   }
 
   /** Connection gone: drops all its subscriptions now; its presence ends after the grace period. */
