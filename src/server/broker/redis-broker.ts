@@ -3,8 +3,9 @@ import type { Redis } from 'ioredis';
 import type { RecoveryFailure } from '../../protocol/frames';
 import { settleAll, type Broker, type BrokerMessage, type BrokerPosition, type HistoryResult } from './broker';
 import { describeRedisAddress, quitRedis, redisConnection, type RedisConnectionOptions } from './redis-connection';
+import { GapSweeper } from './redis-gap-sweeper';
 import {
-  channelKeys, decode, defineBrokerScripts, encode, GAP_NOTICE, pendingKey, type BrokerScripts, type ChannelKeys, type ScriptContext,
+  channelKeys, decode, defineBrokerScripts, encode, GAP_NOTICE, type BrokerScripts, type ChannelKeys, type ScriptContext,
 } from './redis-scripts';
 
 /*
@@ -98,7 +99,6 @@ const EDGES: Readonly<Record<RedisBrokerState, readonly RedisBrokerState[]>> = {
 
 const WHY = new Set<string>(['epoch_changed', 'never_positioned', 'history_trimmed', 'too_many_missed'] satisfies RecoveryFailure[]);
 const SUBSCRIBE_BATCH = 1000;
-const SWEEP_BATCH = 20;
 
 /**
  * The cluster broker: fanout over Redis pub/sub (one SUBSCRIBE per watched channel per node),
@@ -122,14 +122,11 @@ export class RedisBroker implements Broker {
   readonly #subscriber: Redis;
   readonly #scripts: BrokerScripts;
   readonly #limits: { maxCount: number; maxAgeMs: number; logTtlMs: number; metaTtlMs: number };
-  readonly #gapTimeoutMs: number;
   readonly #clock: () => number;
   readonly #newEpoch: () => string;
   readonly #positionSource: ((channel: string) => Promise<number>) | undefined;
-  readonly #gapSource: RedisBrokerOptions['gapSource'];
   readonly #onListenerError: (error: unknown) => void;
   readonly #log: NonNullable<RedisBrokerOptions['log']>;
-  readonly #lockToken: string;
   readonly #messageListeners = new Set<Registration<BrokerMessage>>();
   readonly #gapListeners = new Set<Registration<string | undefined>>();
   readonly #stateListeners = new Set<Registration<RedisBrokerStateChange>>();
@@ -140,9 +137,8 @@ export class RedisBroker implements Broker {
   /** Bumped on every loss of the subscriber link: a resubscription of an older one is dropped. */
   #linkGeneration = 0;
   readonly #heartbeatMs: number;
-  #sweeper: NodeJS.Timeout | undefined;
+  readonly #sweeper: GapSweeper;
   #heartbeat: NodeJS.Timeout | undefined;
-  #sweeping = false;
   /** The newest connection error: ioredis rejects connect() with a vaguer one. */
   #lastError: string | undefined;
 
@@ -169,20 +165,30 @@ export class RedisBroker implements Broker {
     if (!(maxCount >= 0) || !(maxAgeMs >= 0) || !Number.isFinite(maxAgeMs)) throw new RangeError('history bounds must be non-negative and finite');
     const logTtlMs = Math.ceil(maxAgeMs) + 60_000;
     this.#limits = { maxCount, maxAgeMs, logTtlMs, metaTtlMs: Math.max(options.positionTtlMs ?? 86_400_000, logTtlMs + 60_000) };
-    this.#gapTimeoutMs = options.gapTimeoutMs ?? 1000;
     this.#heartbeatMs = options.heartbeatMs ?? 5000;
     this.#clock = options.clock ?? Date.now;
     this.#newEpoch = options.newEpoch ?? randomUUID;
     this.#positionSource = options.positionSource;
-    this.#gapSource = options.gapSource;
     this.#onListenerError = options.onListenerError ?? ((error) =>
       process.emitWarning(`A broker listener threw: ${error instanceof Error ? error.message : String(error)}`, { type: 'BrokerListenerError' }));
     this.#log = options.log ?? defaultLog;
-    this.#lockToken = `${options.nodeId}:${randomUUID()}`;
     this.#where = describeRedisAddress(options);
     this.#commands = redisConnection(options, `tandem-broker:${options.nodeId}:cmd`);
     this.#subscriber = redisConnection(options, `tandem-broker:${options.nodeId}:sub`);
     this.#scripts = defineBrokerScripts(this.#commands);
+    this.#sweeper = new GapSweeper({
+      commands: this.#commands,
+      scripts: this.#scripts,
+      prefix: this.#prefix,
+      gapTimeoutMs: options.gapTimeoutMs ?? 1000,
+      gapSource: options.gapSource,
+      lockToken: `${options.nodeId}:${randomUUID()}`,
+      clock: this.#clock,
+      ready: () => this.state() === 'ready',
+      context: (channel, keys) => this.#context(channel, keys),
+      publish: (message) => this.publish(message),
+      log: (level, msg, obj) => this.#log(level, msg, { instance: this.nodeId, ...obj }),
+    });
     for (const [redis, role] of [[this.#commands, 'command'], [this.#subscriber, 'subscriber']] as const) {
       redis.on('error', (error: Error) => {
         this.#lastError = error.message;
@@ -306,7 +312,7 @@ export class RedisBroker implements Broker {
   async close(): Promise<void> {
     if (this.#state === 'closed') return;
     this.#transition('closed', 'closed by the application');
-    clearInterval(this.#sweeper);
+    this.#sweeper.stop();
     clearInterval(this.#heartbeat);
     this.#messageListeners.clear();
     this.#gapListeners.clear();
@@ -319,9 +325,7 @@ export class RedisBroker implements Broker {
   async #open(): Promise<void> {
     await Promise.all([this.#commands.connect(), this.#subscriber.connect()]);
     if (!this.#transition('ready', 'connected')) return;
-    const every = Math.max(10, Math.floor(this.#gapTimeoutMs / 4));
-    this.#sweeper = setInterval(() => void this.#sweep(), every);
-    this.#sweeper.unref();
+    this.#sweeper.start();
     // An unanswered PING trips socketTimeout: the socket is destroyed and ioredis reconnects.
     this.#heartbeat = setInterval(() => {
       if (this.#subscriber.status === 'ready') this.#subscriber.ping().catch(() => undefined);
@@ -417,57 +421,6 @@ export class RedisBroker implements Broker {
     this.#log(to === 'reconnecting' ? 'warn' : 'info', `redis broker ${from} -> ${to}`, { instance: this.nodeId, reason, redis: this.#where });
     this.#emit(this.#stateListeners, { from, to, reason });
     return true;
-  }
-
-  /** Every ~gapTimeoutMs/4: channels whose hold is older than gapTimeoutMs get filled or given up. */
-  async #sweep(): Promise<void> {
-    if (this.#sweeping || this.state() !== 'ready') return;
-    this.#sweeping = true;
-    try {
-      const cutoff = this.#clock() - this.#gapTimeoutMs;
-      const due = await this.#commands.zrangebyscore(pendingKey(this.#prefix), '-inf', cutoff, 'LIMIT', 0, SWEEP_BATCH);
-      for (const channel of due) {
-        if (this.#state !== 'ready') return;
-        await this.#resolveGap(channel, cutoff);
-      }
-    } catch (error) {
-      this.#log('warn', 'gap sweep failed', { instance: this.nodeId, err: errorMessage(error) });
-    } finally {
-      this.#sweeping = false;
-    }
-  }
-
-  /** One node at a time per channel (a lock that expires, as a node may die holding it). */
-  async #resolveGap(channel: string, cutoff: number): Promise<void> {
-    const keys = this.#keys(channel);
-    const lockMs = Math.max(1000, 5 * this.#gapTimeoutMs);
-    if ((await this.#commands.set(keys.fill, this.#lockToken, 'PX', lockMs, 'NX')) !== 'OK') return;
-    try {
-      const gap = await this.#scripts.gapOf(this.#context(channel, keys));
-      if (gap.length === 2 && this.#gapSource !== undefined) await this.#fill(channel, this.#gapSource, Number(gap[0]), Number(gap[1]));
-      if (this.#state !== 'ready') return;
-      const outcome = await this.#scripts.giveUp(this.#context(channel, keys), cutoff);
-      if (outcome === 'gave_up') this.#log('warn', 'gave up waiting for missing offsets', { instance: this.nodeId, channel, after: gap[0], before: gap[1] });
-    } finally {
-      await this.#scripts.unlock(keys.fill, this.#lockToken).catch(() => undefined);
-    }
-  }
-
-  /** Publishes what the database has of (last, firstHeld); a failure leaves the gap to be given up. */
-  async #fill(channel: string, source: NonNullable<RedisBrokerOptions['gapSource']>, last: number, firstHeld: number): Promise<void> {
-    try {
-      const found = await source(channel, last, firstHeld - 1);
-      const missing = found
-        .filter((m): m is BrokerMessage & { offset: number } => m.offset !== undefined && m.offset > last && m.offset < firstHeld)
-        .sort((a, b) => a.offset - b.offset);
-      for (const message of missing) {
-        if (this.#state !== 'ready') return;
-        await this.publish({ ...message, channel });
-      }
-      this.#log('info', 'filled a gap from the gap source', { instance: this.nodeId, channel, after: last, before: firstHeld, found: missing.length });
-    } catch (error) {
-      this.#log('warn', 'filling a gap failed: it will be given up', { instance: this.nodeId, channel, err: errorMessage(error) });
-    }
   }
 
   #keys(channel: string): ChannelKeys {
