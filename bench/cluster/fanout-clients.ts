@@ -6,7 +6,8 @@
  * the `ts` the publisher stamped when it sent the REST write.
  */
 import type { WebSocket } from 'ws';
-import { countFrames, framesOf, nowMicros, stampsOf, summarize, tandemSocket } from './wire';
+import { closeWs, countFrames } from '../common/ws';
+import { framesOf, nowMicros, stampsOf, summarize, tandemSocket } from './wire';
 
 export interface FanoutConnect {
   base: string;
@@ -161,17 +162,8 @@ export function waitDeliveries(timeoutMs: number): Promise<FanoutResult> {
 export async function closeFanout(): Promise<void> {
   const closing = sockets.splice(0);
   latencies = new Map();
-  await Promise.all(closing.map((ws) => new Promise<void>((resolve) => {
+  await Promise.all(closing.map((ws) => {
     ws.removeAllListeners('close');
-    if (ws.readyState === ws.CLOSED) return resolve();
-    const timer = setTimeout(() => {
-      ws.terminate();
-      resolve();
-    }, 5000);
-    ws.once('close', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    ws.close();
-  })));
+    return closeWs(ws);
+  }));
 }

@@ -12,6 +12,7 @@ import type { IncomingMessage } from 'node:http';
 import { Backoff } from 'tandem/client';
 import type { WebSocket } from 'ws';
 import { framesOf, nowMicros, percentile, tandemSocket, type SubscribeAck } from './wire';
+import { closeWs } from '../common/ws';
 
 export interface StormConnect {
   base: string;
@@ -253,18 +254,8 @@ export function waitStorm(timeoutMs: number): Promise<StormResult> {
 export async function closeStorm(): Promise<void> {
   armed = false;
   const closing = clients.splice(0);
-  await Promise.all(closing.map((client) => new Promise<void>((resolve) => {
-    const ws = client.ws;
+  await Promise.all(closing.map((client) => {
     client.attempt++;
-    if (ws === undefined || ws.readyState === ws.CLOSED) return resolve();
-    const timer = setTimeout(() => {
-      ws.terminate();
-      resolve();
-    }, 5000);
-    ws.once('close', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    ws.close();
-  })));
+    return client.ws === undefined ? undefined : closeWs(client.ws);
+  }));
 }

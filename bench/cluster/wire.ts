@@ -44,17 +44,6 @@ export function framesOf(data: Buffer): Frame[] {
   return data.toString('utf8').split('\n').map((line) => JSON.parse(line) as Frame);
 }
 
-/** 1 + the newlines of a coalesced message: its frame count, without parsing it. */
-export function countFrames(data: Buffer): number {
-  let n = 1;
-  let i = data.indexOf(10);
-  while (i !== -1) {
-    n++;
-    i = data.indexOf(10, i + 1);
-  }
-  return n;
-}
-
 /** Latency (µs) of every `"ts":` stamp in a message received at `at`. */
 export function stampsOf(data: Buffer, at: number, into: number[]): void {
   const text = data.toString('latin1');

@@ -19,6 +19,7 @@
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { WebSocket } from 'ws';
 import { nowMicros } from './common';
+import { closeWs, countFrames } from '../common/ws';
 import { openSse } from './sse-client';
 
 export type ServerKind = 'tandem' | 'ws' | 'socketio' | 'ws-frame-once' | 'tandem-sse';
@@ -95,16 +96,6 @@ function countLines(text: string): number {
   return n;
 }
 
-function countFrames(data: Buffer): number {
-  let n = 1;
-  let i = data.indexOf(10);
-  while (i !== -1) {
-    n++;
-    i = data.indexOf(10, i + 1);
-  }
-  return n;
-}
-
 function percentile(sorted: number[], p: number): number | null {
   if (sorted.length === 0) return null;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
@@ -112,21 +103,6 @@ function percentile(sorted: number[], p: number): number | null {
 
 function wsUrl(base: string, path: string): string {
   return base.replace(/^http/, 'ws') + path;
-}
-
-function closeWs(ws: WebSocket): Promise<void> {
-  return new Promise((resolve) => {
-    if (ws.readyState === WebSocket.CLOSED) return resolve();
-    const timer = setTimeout(() => {
-      ws.terminate();
-      resolve();
-    }, 5000);
-    ws.once('close', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    ws.close();
-  });
 }
 
 /** Opens one connection; resolves once it is subscribed (Tandem), joined (Socket.IO) or open (ws). */
