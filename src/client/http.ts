@@ -127,7 +127,7 @@ function channelReadOf(get: (name: string) => string | null | undefined): Channe
 
 /**
  * One REST exchange with everything around it: the token, the ETag cache, the Idempotency-Key,
- * retries on network errors, timeouts, 429 and 503 (idempotent requests only), the one refresh
+ * retries on network errors, timeouts, 429, 502, 503 and 504 (idempotent requests only), the one refresh
  * on 401, and problems turned into TandemClientError.
  */
 export class HttpEngine {
@@ -177,9 +177,12 @@ export class HttpEngine {
 
   /** How long to wait before retrying after `error`, or undefined when it must not be retried. */
   #retryDelay(error: TandemClientError, keyed: boolean, backoff: Backoff): number | undefined {
+    // 502 and 504: a load balancer whose upstream died or did not answer (a node restarting).
     const transient = error.status === undefined
       || error.status === 429
+      || error.status === 502
       || error.status === 503
+      || error.status === 504
       || (keyed && error.code === 'idempotency_in_progress');
     if (!transient || error.code === 'login_rate_limited') return undefined;
     if (error.retryAfterMs === undefined) return backoff.next();

@@ -97,7 +97,7 @@ const REFRESH_REFUSED = new Set(['refresh_token_invalid', 'refresh_token_reused'
 /**
  * The HTTP core for any Tandem API: tokens attached and refreshed once, single-flight, on 401;
  * GETs revalidated with ETags; creating POSTs carry an Idempotency-Key so their retries are
- * safe; network errors, 503 and 429 retried with backoff (Retry-After honoured). Failures are
+ * safe; network errors, 429, 502, 503 and 504 retried with backoff (Retry-After honoured). Failures are
  * TandemClientError with the problem's `code`. An app's typed client extends it with one-line
  * methods over `request` and `list` (the social app's is `SocialClient`, src/apps/social/client.ts).
  *

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clusterServicesAvailable, startCluster, type TestCluster } from '../support/cluster';
-import { nginxAvailable, startNginx, type TestNginx } from '../support/nginx';
+import { freePort, nginxAvailable, startNginx, type TestNginx } from '../support/nginx';
+import { RestClient, TandemClientError } from '../../src/client/index';
 import { TestSocket } from '../support/realtime';
 import { registerUser, type TestServer } from '../support/server';
 import { loginFrom, requestAt } from '../support/http';
@@ -99,5 +100,37 @@ describe.runIf(available)('deploy/nginx.conf in front of two nodes', () => {
     expect(seen.offsets()).toEqual(range(1, 6));
     // One stream, never lost (a POST that reached the other node would have answered 410).
     expect(streams.map((s) => s.status)).toEqual([200]);
+  });
+});
+
+describe.runIf(nginxAvailable())('the client behind nginx when no node answers', () => {
+  let nginx: TestNginx;
+  beforeAll(async () => {
+    // Nothing listens on either upstream port: nginx answers 502, as it does while every node restarts.
+    nginx = await startNginx([{ url: `http://127.0.0.1:${await freePort()}` }, { url: `http://127.0.0.1:${await freePort()}` }], { nodesUp: false });
+  });
+  afterAll(async () => {
+    await nginx?.stop();
+  });
+
+  it('retries a safe request on 502 with backoff, and never a POST without an Idempotency-Key', async () => {
+    const sleeps: number[] = [];
+    let attempts = 0;
+    const client = new RestClient({
+      baseUrl: nginx.url,
+      random: () => 0.5,
+      sleep: async (ms) => void sleeps.push(ms),
+      fetch: (input, init) => ((attempts += 1), fetch(input, init)),
+    });
+    const read = await client.request({ method: 'GET', path: '/api/posts', auth: 'none' }).catch((error: unknown) => error);
+    expect(read).toBeInstanceOf(TandemClientError);
+    expect((read as TandemClientError).status).toBe(502);
+    expect(attempts).toBe(4);
+    expect(sleeps).toEqual([250, 500, 1000]);
+
+    attempts = 0;
+    const write = await client.request({ method: 'POST', path: '/api/posts', auth: 'none', body: { body: 'x' } }).catch((error: unknown) => error);
+    expect((write as TandemClientError).status).toBe(502);
+    expect(attempts).toBe(1);
   });
 });
