@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { problemOf, registerUser, startServer, type TestServer, type TestUser } from './support/server';
 import { clusterTarget, singleNode } from './support/target';
@@ -116,18 +117,41 @@ describe('with the default configuration', () => {
   });
 
   describe('headers on every answer', () => {
-    it('sends the security headers, and no HSTS or upgrade-insecure-requests on plain HTTP', async () => {
-      for (const res of [await server.request('/api/posts'), await server.request('/api/nope'), await server.request('/')]) {
+    it('sends an API answer OWASP\'s REST security headers, and an HTML page helmet\'s; no HSTS or upgrade-insecure-requests on plain HTTP', async () => {
+      for (const res of [await server.request('/api/posts'), await server.request('/api/nope')]) {
+        expect(res.headers.get('content-security-policy')).toBe("default-src 'none'; frame-ancestors 'none'");
         expect(res.headers.get('x-content-type-options')).toBe('nosniff');
-        expect(res.headers.get('referrer-policy')).toBe('no-referrer');
-        expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
-        const csp = res.headers.get('content-security-policy') ?? '';
-        expect(csp).toContain("default-src 'self'");
-        expect(csp).toContain("script-src 'self'");
-        expect(csp).toContain("object-src 'none'");
-        expect(csp).not.toContain('upgrade-insecure-requests');
+        expect(res.headers.get('x-frame-options')).toBe('DENY');
+        expect(res.headers.get('cross-origin-resource-policy')).toBe('same-site');
+        // Document-only headers stay off JSON.
+        for (const name of ['referrer-policy', 'cross-origin-opener-policy', 'origin-agent-cluster', 'x-dns-prefetch-control', 'x-download-options', 'x-permitted-cross-domain-policies', 'x-xss-protection', 'x-powered-by']) {
+          expect(res.headers.get(name), name).toBeNull();
+        }
         expect(res.headers.get('strict-transport-security')).toBeNull();
       }
+      const page = await server.request('/');
+      expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(page.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(page.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+      const csp = page.headers.get('content-security-policy') ?? '';
+      expect(csp).toContain("default-src 'self'");
+      expect(csp).toContain("script-src 'self'");
+      expect(csp).toContain("object-src 'none'");
+      expect(csp).toContain("frame-ancestors 'self'");
+      expect(csp).not.toContain('upgrade-insecure-requests');
+      expect(page.headers.get('strict-transport-security')).toBeNull();
+    });
+
+    it('answers a revalidation with a 304 of under 350 bytes: validators and caching only, the cached 200 keeps its security headers', async () => {
+      const list = await server.request('/api/posts');
+      const tag = list.headers.get('etag')!;
+      const { status, head } = await rawHead(server.url, '/api/posts', { 'If-None-Match': tag });
+      expect(status).toBe(304);
+      expect(Buffer.byteLength(head)).toBeLessThanOrEqual(350);
+      const names = head.split('\r\n').slice(1).filter(Boolean).map((line) => line.slice(0, line.indexOf(':')).toLowerCase());
+      expect(names).toEqual(expect.arrayContaining(['etag', 'cache-control', 'date', 'x-request-id']));
+      for (const name of ['content-security-policy', 'x-content-type-options', 'x-frame-options', 'cross-origin-resource-policy']) expect(names).not.toContain(name);
     });
 
     it('gives every answer an X-Request-Id, and echoes the one a client sends', async () => {
@@ -420,11 +444,16 @@ describe('with TANDEM_HSTS=true', () => {
   });
   afterAll(() => server.close());
 
-  it('sends Strict-Transport-Security and upgrade-insecure-requests', async () => {
-    for (const res of [await server.request('/api/posts'), await server.request('/api/nope')]) {
+  it('sends Strict-Transport-Security on every answer, and upgrade-insecure-requests on pages', async () => {
+    for (const res of [await server.request('/api/posts'), await server.request('/api/nope'), await server.request('/')]) {
       expect(res.headers.get('strict-transport-security')).toBe('max-age=31536000; includeSubDomains');
-      expect(res.headers.get('content-security-policy')).toContain('upgrade-insecure-requests');
     }
+    expect((await server.request('/')).headers.get('content-security-policy')).toContain('upgrade-insecure-requests');
+    // A 304 keeps HSTS (it is about the connection, not the representation).
+    const tag = (await server.request('/api/posts')).headers.get('etag')!;
+    const revalidated = await server.request('/api/posts', { headers: { 'if-none-match': tag } });
+    expect(revalidated.status).toBe(304);
+    expect(revalidated.headers.get('strict-transport-security')).toBe('max-age=31536000; includeSubDomains');
   });
 });
 
@@ -458,4 +487,24 @@ function apiRoutesOf(server: TestServer): Record<string, string[]> {
     routes[full.replace(/:(\w+)/g, '{$1}')] = methods.sort();
   }
   return routes;
+}
+
+/** The status and head (status line and headers, as sent) of a GET over a raw socket. */
+async function rawHead(base: string, pathname: string, headers: Record<string, string>): Promise<{ status: number; head: string }> {
+  const { hostname, port } = new URL(base);
+  const request = [`GET ${pathname} HTTP/1.1`, `Host: ${hostname}:${port}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), '', ''].join('\r\n');
+  const raw = await new Promise<string>((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname, () => socket.write(request));
+    let data = '';
+    socket.on('data', (chunk: Buffer) => {
+      data += chunk.toString('latin1');
+      const end = data.indexOf('\r\n\r\n');
+      if (end !== -1) {
+        socket.destroy();
+        resolve(data.slice(0, end + 4));
+      }
+    });
+    socket.on('error', reject);
+  });
+  return { status: Number(raw.split(' ')[1]), head: raw };
 }

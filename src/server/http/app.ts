@@ -99,11 +99,21 @@ export async function installHttpConventions(app: FastifyInstance, config: HttpS
     maxAge: 600,
   });
   const headers = securityHeaders({ hsts: config.http.hsts });
-  // On every request (global), on the raw response like @fastify/helmet, after CORS and before the limit.
+  // On every request (global), on the raw response like @fastify/helmet, after CORS and before the
+  // limit: the API set. A route's own reply.header() (the docs page's CSP) still wins at writeHead.
   app.addHook('onRequest', (_request, reply, done) => {
     for (const name of headers.remove) reply.raw.removeHeader(name);
-    for (const [name, value] of headers.set) reply.raw.setHeader(name, value);
+    for (const [name, value] of headers.api) reply.raw.setHeader(name, value);
     done();
+  });
+  // An HTML page gets the document set over it; a 304 sends none (the cached 200 keeps its own).
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (reply.statusCode === 304) {
+      for (const name of headers.notOn304) reply.raw.removeHeader(name);
+    } else if (String(reply.getHeader('content-type') ?? '').startsWith('text/html')) {
+      for (const [name, value] of headers.document) reply.raw.setHeader(name, value);
+    }
+    done(null, payload);
   });
 
   const limiter = new KeyedRateLimiter({ capacity: config.http.rateLimitBurst, refillPerSecond: config.http.rateLimitPerMinute / 60 });
