@@ -1,8 +1,10 @@
 /**
- * `npm run bench:rest`: Tandem's cached read (`GET /api/posts/:id`, 200 and 304) against a bare
- * Fastify 5 route serving the same bytes (bench/rest/bare-server.ts), in one run.
+ * `npm run bench:rest`: Tandem's cached read (`GET /api/posts/:id`, 200 and 304) against the
+ * same-work floor (bench/rest/floor-server.ts: Fastify + better-sqlite3 reading the row from
+ * Tandem's own file on every request) and a bare Fastify 5 route serving constant bytes
+ * (bench/rest/bare-server.ts), in one run.
  *
- * - Tandem and the bare server each run in their own process, pinned to one core; the load
+ * - Tandem, the floor and the bare server each run in their own process, pinned to one core; the load
  *   generator (autocannon, bench/rest/load-worker.ts) runs in a third process pinned to the other
  *   core (`taskset -c`, when available and there are at least 2 CPUs).
  * - Targets are alternated inside each round (the order rotates between rounds); every
@@ -15,7 +17,7 @@
  *
  * Knobs (env or --name=value): BENCH_ROUNDS / --rounds (3), BENCH_DURATION / --duration (5 s),
  * BENCH_WARMUP / --warmup (1 s), BENCH_CONNECTIONS / --connections (50), BENCH_PIPELINING /
- * --pipelining (1), BENCH_TARGETS / --targets (tandem-200,bare-200,tandem-304,bare-304),
+ * --pipelining (1), BENCH_TARGETS / --targets (tandem-200,floor-200,bare-200,tandem-304,floor-304,bare-304),
  * BENCH_RETRIES / --retries (1 extra attempt per contended measurement),
  * BENCH_SERVER_CPU / --server-cpu (0), BENCH_LOAD_CPU / --load-cpu (1), BENCH_OUT / --out
  * (bench/results/rest-latest.json; "-" to skip writing), BENCH_TANDEM_NODE_ARGS /
@@ -29,7 +31,7 @@ import { startLoadWorker, type LoadWorker } from './load-worker-ipc';
 import { contended, measureSlot, type Measurement } from './measure';
 import { makeTempDir, pinned, removeTempDir, stopAll } from './processes';
 import { buildResults, renderMarkdown } from './report';
-import { fetchPost, startBare, startTandem, verifySameAnswers, type Reference, type Server } from './servers';
+import { fetchPost, startBare, startFloor, startTandem, verifySameAnswers, type Reference, type Server, type ServerName } from './servers';
 import { CONTENDED, POST_ID, opts } from './settings';
 
 /** How busy the machine is before anything of ours runs (other work on shared cores skews results). */
@@ -43,27 +45,29 @@ async function busyBeforeStart(): Promise<Array<number | null>> {
   return busy;
 }
 
-/** Tandem (seeded, in a temporary data dir), the bare server serving Tandem's answer, and the load worker. */
-async function startAll(): Promise<{ servers: Record<'tandem' | 'bare', Server>; ref: Reference; load: LoadWorker }> {
-  const tandem = await startTandem(makeTempDir('tandem-bench-rest-'));
+/** Tandem (seeded, in a temporary data dir), the floor on Tandem's file, the bare server serving Tandem's answer, and the load worker. */
+async function startAll(): Promise<{ servers: Record<ServerName, Server>; ref: Reference; load: LoadWorker }> {
+  const dataDir = makeTempDir('tandem-bench-rest-');
+  const tandem = await startTandem(dataDir);
   const first = await fetchPost(tandem);
   if (first.status !== 200) throw new Error(`Tandem answered ${first.status} for /api/posts/${POST_ID}; is seeding on?`);
   const ref: Reference = { body: first.body, etag: first.etag, cacheControl: first.cacheControl, contentType: first.contentType };
+  const floor = await startFloor(ref, dataDir);
   const bare = await startBare(ref);
-  await verifySameAnswers(tandem, bare, ref);
+  await verifySameAnswers([tandem, floor, bare], ref);
   const load = await startLoadWorker();
-  process.stderr.write(`tandem pid ${tandem.pid} ${tandem.url}, bare pid ${bare.pid} ${bare.url}, load pid ${load.pid}; ETag ${ref.etag}, ${ref.body.length} body bytes\n`);
-  return { servers: { tandem, bare }, ref, load };
+  process.stderr.write(`tandem pid ${tandem.pid} ${tandem.url}, floor pid ${floor.pid} ${floor.url}, bare pid ${bare.pid} ${bare.url}, load pid ${load.pid}; ETag ${ref.etag}, ${ref.body.length} body bytes\n`);
+  return { servers: { tandem, floor, bare }, ref, load };
 }
 
 /** Every round measures every target once; the order rotates by one target per round. */
-async function runRounds(servers: Record<'tandem' | 'bare', Server>, ref: Reference, load: LoadWorker): Promise<Measurement[]> {
+async function runRounds(servers: Record<ServerName, Server>, ref: Reference, load: LoadWorker): Promise<Measurement[]> {
   const measurements: Measurement[] = [];
   for (let round = 1; round <= opts.rounds; round++) {
     const shift = (round - 1) % opts.targets.length;
     const order = [...opts.targets.slice(shift), ...opts.targets.slice(0, shift)];
     for (const target of order) {
-      const server = servers[target.startsWith('tandem') ? 'tandem' : 'bare'];
+      const server = servers[target.slice(0, target.indexOf('-')) as ServerName];
       const m = await measureSlot(load, server, target, ref, round);
       measurements.push(m);
       process.stderr.write(

@@ -1,6 +1,7 @@
 /**
- * The two servers under test, Tandem and the bare Fastify route, and the check that they answer
- * `GET /api/posts/:id` byte for byte alike.
+ * The servers under test: Tandem, the same-work floor (Fastify + better-sqlite3 on Tandem's file)
+ * and the bare Fastify route, and the check that they answer `GET /api/posts/:id` byte for byte
+ * alike.
  */
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -8,8 +9,10 @@ import { waitForLine } from '../common/children';
 import { baseEnv, spawnNode } from './processes';
 import { HOST, POST_ID, opts } from './settings';
 
+export type ServerName = 'tandem' | 'floor' | 'bare';
+
 export interface Server {
-  name: 'tandem' | 'bare';
+  name: ServerName;
   child: ChildProcess;
   pid: number;
   url: string;
@@ -53,6 +56,17 @@ export async function startBare(ref: Reference): Promise<Server> {
   return { name: 'bare', child, pid: child.pid!, url: `http://${HOST}:${match[1]}` };
 }
 
+export async function startFloor(ref: Reference, dataDir: string): Promise<Server> {
+  const child = spawnNode(path.join('bench', 'rest', 'floor-server.ts'), opts.serverCpu, {
+    ...baseEnv(),
+    PORT: '0',
+    BENCH_DB: path.join(dataDir, 'tandem.sqlite'),
+    BENCH_CACHE_CONTROL: ref.cacheControl,
+  });
+  const match = await waitForLine(child, /floor listening on (\d+)/, 'floor server');
+  return { name: 'floor', child, pid: child.pid!, url: `http://${HOST}:${match[1]}` };
+}
+
 export async function fetchPost(server: Server, ifNoneMatch?: string) {
   const response = await fetch(`${server.url}/api/posts/${POST_ID}`, { headers: ifNoneMatch === undefined ? {} : { 'if-none-match': ifNoneMatch } });
   const body = Buffer.from(await response.arrayBuffer());
@@ -61,9 +75,9 @@ export async function fetchPost(server: Server, ifNoneMatch?: string) {
 }
 
 /** The bare server must answer byte-for-byte what Tandem answers, or the comparison means nothing. */
-export async function verifySameAnswers(tandem: Server, bare: Server, ref: Reference): Promise<void> {
+export async function verifySameAnswers(servers: readonly Server[], ref: Reference): Promise<void> {
   const problems: string[] = [];
-  for (const server of [tandem, bare]) {
+  for (const server of servers) {
     const ok = await fetchPost(server);
     if (ok.status !== 200) problems.push(`${server.name}: 200 expected, got ${ok.status}`);
     if (!ok.body.equals(ref.body)) problems.push(`${server.name}: body differs`);
@@ -75,5 +89,5 @@ export async function verifySameAnswers(tandem: Server, bare: Server, ref: Refer
     if (cached.body.length !== 0) problems.push(`${server.name}: 304 has a body`);
     if (cached.etag !== ref.etag || cached.cacheControl !== ref.cacheControl) problems.push(`${server.name}: 304 headers differ`);
   }
-  if (problems.length > 0) throw new Error(`Tandem and the bare server do not answer alike:\n  ${problems.join('\n  ')}`);
+  if (problems.length > 0) throw new Error(`The servers do not answer alike:\n  ${problems.join('\n  ')}`);
 }
