@@ -1097,11 +1097,20 @@ describe('what a review of the fallback found', () => {
   it('a close while the client was away (logout) is told to its resume, in the 410, once', async () => {
     const login = await shared.request('/api/auth/login', { method: 'POST', json: { username: alice.username, password: alice.password } });
     const session = (await login.json()) as { accessToken: string };
+    // The server must have seen the stream go before the logout closes it (else the close is written
+    // to the dying response, and there is nothing to keep): wait for its response's 'close'.
+    let streamGone: Promise<unknown> | undefined;
+    const watch = (request: import('node:http').IncomingMessage, response: import('node:http').ServerResponse) => {
+      if (request.method === 'GET' && request.url === '/realtime/sse') streamGone = new Promise((resolve) => response.once('close', resolve));
+    };
+    shared.social.app.server.on('request', watch);
     const client = await openStream(shared);
+    shared.social.app.server.off('request', watch);
     expect((await client.request({ t: 'auth', tok: session.accessToken })).t).toBe('ack');
     await client.sub('feed');
     const sid = client.sid;
     await client.abort();
+    await streamGone;
     expect((await shared.request('/api/auth/logout', { method: 'POST', token: session.accessToken })).status).toBe(204);
     await until(() => shared.social.gateway.stats().closedStreams === 1, 'the close kept for a resume', 2_000);
     const resume = await getStream(shared, { 'last-event-id': `${sid}.0` });

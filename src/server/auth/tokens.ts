@@ -1,5 +1,5 @@
-import { createHash, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
-import { SignJWT, jwtVerify, errors as joseErrors, type JWTHeaderParameters } from 'jose';
+import { createHash, createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { SignJWT } from 'jose';
 import type { Kysely } from 'kysely';
 import { TandemError } from '../errors';
 import { nowIso, type TandemTables } from '../store/database';
@@ -74,30 +74,56 @@ export class TokenService {
     return { token, expiresAt: exp * 1000 };
   }
 
-  /** Verifies signature and expiry; throws token_expired or token_invalid. */
+  /**
+   * Verifies signature and expiry; throws token_expired or token_invalid.
+   *
+   * Synchronous HMAC (node:crypto) rather than jose's jwtVerify, whose WebCrypto path is a thread-pool
+   * job per token: 54–92 µs of CPU per verify against ~6 µs here, on every authenticated request and
+   * every realtime handshake. The checks are jose's for this profile (RFC 7515/7519, RFC 9068 typ):
+   * three base64url segments; a header that is a JSON object with alg HS256, typ at+jwt, a known kid
+   * and no crit; the signature compared in constant time against the canonical encoding of the MAC
+   * (so no second spelling of a signature verifies); a payload that is a JSON object whose exp, and
+   * nbf and iat when present, are numbers; exp in the future and nbf not.
+   */
   async verify(token: string): Promise<AccessClaims> {
-    try {
-      const { payload } = await jwtVerify(token, (header: JWTHeaderParameters) => this.#keyFor(header), {
-        algorithms: ['HS256'],
-        typ: 'at+jwt',
-        currentDate: new Date(this.#clock()),
-        clockTolerance: 0,
-      });
-      const userId = Number(payload.sub);
-      if (!Number.isSafeInteger(userId) || typeof payload.sid !== 'string' || typeof payload.exp !== 'number') {
-        throw new TandemError('token_invalid');
-      }
-      return { userId, sessionId: payload.sid, expiresAt: payload.exp * 1000 };
-    } catch (error) {
-      if (error instanceof TandemError) throw error;
-      if (error instanceof joseErrors.JWTExpired) throw new TandemError('token_expired');
-      throw new TandemError('token_invalid');
-    }
-  }
-
-  #keyFor(header: JWTHeaderParameters): KeyObject {
-    const key = header.kid === undefined ? undefined : this.#keys.get(header.kid);
+    const parts = typeof token === 'string' ? token.split('.') : [];
+    if (parts.length !== 3 || !parts.every((part) => BASE64URL.test(part))) throw new TandemError('token_invalid');
+    const [encodedHeader, encodedPayload, signature] = parts as [string, string, string];
+    const header = jsonObject(encodedHeader);
+    if (header === undefined || header.alg !== 'HS256' || normalizedTyp(header.typ) !== 'at+jwt' || 'crit' in header) throw new TandemError('token_invalid');
+    const key = typeof header.kid === 'string' ? this.#keys.get(header.kid) : undefined;
     if (key === undefined) throw new TandemError('token_invalid', 'Unknown signing key');
-    return key;
+    const expected = Buffer.from(createHmac('sha256', key).update(`${encodedHeader}.${encodedPayload}`).digest('base64url'));
+    const given = Buffer.from(signature);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new TandemError('token_invalid');
+    const payload = jsonObject(encodedPayload);
+    if (payload === undefined) throw new TandemError('token_invalid');
+    const { exp, nbf, iat, sub, sid } = payload;
+    if (typeof exp !== 'number' || (nbf !== undefined && typeof nbf !== 'number') || (iat !== undefined && typeof iat !== 'number')) throw new TandemError('token_invalid');
+    const now = Math.floor(this.#clock() / 1000);
+    if (nbf !== undefined && nbf > now) throw new TandemError('token_invalid', 'The token is not valid yet');
+    if (exp <= now) throw new TandemError('token_expired');
+    const userId = typeof sub === 'string' && /^[0-9]{1,15}$/.test(sub) ? Number(sub) : Number.NaN;
+    if (!Number.isSafeInteger(userId) || typeof sid !== 'string') throw new TandemError('token_invalid');
+    return { userId, sessionId: sid, expiresAt: exp * 1000 };
   }
+}
+
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+/** A base64url segment that decodes to a JSON object (not an array, not null), or undefined. */
+function jsonObject(segment: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** RFC 9068's typ, compared as jose does: case-insensitive, with or without the `application/` prefix. */
+function normalizedTyp(typ: unknown): string | undefined {
+  if (typeof typ !== 'string') return undefined;
+  const lower = typ.toLowerCase();
+  return lower.startsWith('application/') ? lower.slice('application/'.length) : lower;
 }
