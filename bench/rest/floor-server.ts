@@ -6,12 +6,17 @@
  * reads the post joined with its author and sends the same JSON. Only security headers, limits,
  * metrics, request ids and validation are missing, which is what the ratio against it prices.
  *
+ * `GET /api/me` is the authenticated floor: the bearer JWT verified as Tandem verifies it (HS256
+ * with the store's signing key, typ at+jwt, known kid, constant-time signature check, exp), the
+ * session checked against revocation on every request, then the user's row read and sent.
+ *
  * Started by bench/rest/run.ts with:
  *   PORT               port to listen on (0 = any; the chosen port is printed)
  *   BENCH_DB           Tandem's SQLite file (opened read-only; Tandem keeps writing its WAL)
  *   BENCH_CACHE_CONTROL Tandem's Cache-Control for a post
  * It prints `floor listening on <port>` once it accepts connections.
  */
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import SQLite from 'better-sqlite3';
 import Fastify from 'fastify';
 
@@ -36,7 +41,57 @@ const postOf = database.prepare<[number], { id: number; author_id: number; usern
   'select posts.id, posts.author_id, users.username, posts.body, posts.created_at, posts.updated_at, posts.version from posts inner join users on users.id = posts.author_id where posts.id = ?',
 );
 
+const keys = new Map(database.prepare<[], { kid: string; secret: string }>('select kid, secret from signing_keys').all().map((k) => [k.kid, Buffer.from(k.secret, 'base64url')]));
+const sessionOf = database.prepare<[string], { revoked_at: string | null }>('select revoked_at from sessions where id = ?');
+const userVersionOf = database.prepare<[number], { version: number }>('select version from users where id = ?');
+const userOf = database.prepare<[number], { id: number; username: string; display_name: string; bio: string; created_at: string; version: number }>(
+  'select id, username, display_name, bio, created_at, version from users where id = ?',
+);
+const SEGMENT = /^[A-Za-z0-9_-]+$/;
+
+function json(segment: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The user id of a valid bearer token whose session is live, or undefined. */
+function authenticated(authorization: string | undefined): number | undefined {
+  const match = authorization === undefined ? null : /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(authorization.trim());
+  const parts = match?.[1]?.split('.') ?? [];
+  if (parts.length !== 3 || !parts.every((p) => SEGMENT.test(p))) return undefined;
+  const header = json(parts[0]!);
+  if (header?.alg !== 'HS256' || header.typ !== 'at+jwt' || 'crit' in header || typeof header.kid !== 'string') return undefined;
+  const key = keys.get(header.kid);
+  if (key === undefined) return undefined;
+  const expected = Buffer.from(createHmac('sha256', key).update(`${parts[0]}.${parts[1]}`).digest('base64url'));
+  const given = Buffer.from(parts[2]!);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+  const payload = json(parts[1]!);
+  if (typeof payload?.exp !== 'number' || payload.exp <= Math.floor(Date.now() / 1000) || typeof payload.sid !== 'string' || typeof payload.sub !== 'string') return undefined;
+  const session = sessionOf.get(payload.sid);
+  if (session === undefined || session.revoked_at !== null) return undefined;
+  return Number(payload.sub);
+}
+
 const app = Fastify({ logger: false });
+
+app.get('/api/me', (request, reply) => {
+  const userId = authenticated(request.headers.authorization);
+  if (userId === undefined) return reply.code(401).send();
+  const ifNoneMatch = request.headers['if-none-match'];
+  if (ifNoneMatch !== undefined) {
+    const row = userVersionOf.get(userId);
+    if (row !== undefined && ifNoneMatch === `"user.${userId}.v${row.version}"`) return reply.code(304).header('etag', ifNoneMatch).header('cache-control', 'private, no-cache').send();
+  }
+  const row = userOf.get(userId);
+  if (row === undefined) return reply.code(401).send();
+  const user = { id: row.id, username: row.username, displayName: row.display_name, bio: row.bio, createdAt: row.created_at, version: row.version };
+  return reply.header('etag', `"user.${userId}.v${row.version}"`).header('cache-control', 'private, no-cache').type('application/json; charset=utf-8').send(JSON.stringify(user));
+});
 
 app.get<{ Params: { id: string } }>('/api/posts/:id', (request, reply) => {
   const id = Number(request.params.id);

@@ -50,9 +50,10 @@ export const contended = (m: Measurement) => m.foreignCoreUse !== null && m.fore
 
 async function measure(load: LoadWorker, server: Server, target: TargetName, ref: Reference, round: number): Promise<Measurement> {
   const expected = target.endsWith('304') ? 304 : 200;
+  const authenticated = target.endsWith('-me');
   const job = {
-    url: `${server.url}/api/posts/${POST_ID}`,
-    headers: (expected === 304 ? { 'if-none-match': ref.etag } : {}) as Record<string, string>,
+    url: authenticated ? `${server.url}/api/me` : `${server.url}/api/posts/${POST_ID}`,
+    headers: (authenticated ? { authorization: `Bearer ${ref.token}` } : expected === 304 ? { 'if-none-match': ref.etag } : {}) as Record<string, string>,
     connections: opts.connections,
     pipelining: opts.pipelining,
   };

@@ -70,7 +70,7 @@ function summarize(measurements: Measurement[]) {
  */
 function ratiosOf(summary: ReturnType<typeof summarize>) {
   const byTarget = Object.fromEntries(summary.map((s) => [s.target, s]));
-  return (['floor', 'bare'] as const).flatMap((reference) => (['200', '304'] as const).flatMap((status) => {
+  return (['floor', 'bare'] as const).flatMap((reference) => (['200', '304', 'me'] as const).flatMap((status) => {
     const t = byTarget[`tandem-${status}`];
     const r = byTarget[`${reference}-${status}`];
     if (t === undefined || r === undefined || t.validRuns === 0 || r.validRuns === 0) return [];

@@ -17,7 +17,8 @@
  *
  * Knobs (env or --name=value): BENCH_ROUNDS / --rounds (3), BENCH_DURATION / --duration (5 s),
  * BENCH_WARMUP / --warmup (1 s), BENCH_CONNECTIONS / --connections (50), BENCH_PIPELINING /
- * --pipelining (1), BENCH_TARGETS / --targets (tandem-200,floor-200,bare-200,tandem-304,floor-304,bare-304),
+ * --pipelining (1), BENCH_TARGETS / --targets (tandem-200,floor-200,bare-200,tandem-304,floor-304,bare-304,
+ * tandem-me,floor-me: `GET /api/me` with a demo user's bearer token),
  * BENCH_RETRIES / --retries (1 extra attempt per contended measurement),
  * BENCH_SERVER_CPU / --server-cpu (0), BENCH_LOAD_CPU / --load-cpu (1), BENCH_OUT / --out
  * (bench/results/rest-latest.json; "-" to skip writing), BENCH_TANDEM_NODE_ARGS /
@@ -31,7 +32,7 @@ import { startLoadWorker, type LoadWorker } from './load-worker-ipc';
 import { contended, measureSlot, type Measurement } from './measure';
 import { makeTempDir, pinned, removeTempDir, stopAll } from './processes';
 import { buildResults, renderMarkdown } from './report';
-import { fetchPost, startBare, startFloor, startTandem, verifySameAnswers, type Reference, type Server, type ServerName } from './servers';
+import { fetchMe, fetchPost, signIn, startBare, startFloor, startTandem, verifySameAnswers, type Reference, type Server, type ServerName } from './servers';
 import { CONTENDED, POST_ID, opts } from './settings';
 
 /** How busy the machine is before anything of ours runs (other work on shared cores skews results). */
@@ -51,7 +52,10 @@ async function startAll(): Promise<{ servers: Record<ServerName, Server>; ref: R
   const tandem = await startTandem(dataDir);
   const first = await fetchPost(tandem);
   if (first.status !== 200) throw new Error(`Tandem answered ${first.status} for /api/posts/${POST_ID}; is seeding on?`);
-  const ref: Reference = { body: first.body, etag: first.etag, cacheControl: first.cacheControl, contentType: first.contentType };
+  const token = await signIn(tandem);
+  const me = await fetchMe(tandem, token);
+  if (me.status !== 200) throw new Error(`Tandem answered ${me.status} for GET /api/me`);
+  const ref: Reference = { body: first.body, etag: first.etag, cacheControl: first.cacheControl, contentType: first.contentType, token, me: { body: me.body, etag: me.etag } };
   const floor = await startFloor(ref, dataDir);
   const bare = await startBare(ref);
   await verifySameAnswers([tandem, floor, bare], ref);

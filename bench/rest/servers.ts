@@ -7,6 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { waitForLine } from '../common/children';
 import { baseEnv, spawnNode } from './processes';
+import { DEMO_PASSWORD, DEMO_USERS } from '../../src/apps/social/seed';
 import { HOST, POST_ID, opts } from './settings';
 
 export type ServerName = 'tandem' | 'floor' | 'bare';
@@ -24,6 +25,9 @@ export interface Reference {
   etag: string;
   cacheControl: string;
   contentType: string;
+  /** A signed-in demo user's access token, and Tandem's answer to its `GET /api/me`. */
+  token: string;
+  me: { body: Buffer; etag: string };
 }
 
 export async function startTandem(dataDir: string): Promise<Server> {
@@ -38,6 +42,8 @@ export async function startTandem(dataDir: string): Promise<Server> {
     TANDEM_RATE_LIMIT: '10000000',
     TANDEM_RATE_LIMIT_BURST: '10000000',
     TANDEM_SEED: 'true',
+    // One token serves the whole run.
+    TANDEM_ACCESS_TOKEN_TTL: '7200',
   }, opts.tandemNodeArgs);
   const match = await waitForLine(child, /Tandem social: http:\/\/[^:]+:(\d+)/, 'Tandem');
   return { name: 'tandem', child, pid: child.pid!, url: `http://${HOST}:${match[1]}` };
@@ -67,6 +73,18 @@ export async function startFloor(ref: Reference, dataDir: string): Promise<Serve
   return { name: 'floor', child, pid: child.pid!, url: `http://${HOST}:${match[1]}` };
 }
 
+/** Signs in a seeded demo user on Tandem: the bearer token of the authenticated target. */
+export async function signIn(tandem: Server): Promise<string> {
+  const response = await fetch(`${tandem.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: DEMO_USERS[0]!.username, password: DEMO_PASSWORD }) });
+  if (response.status !== 200) throw new Error(`signing in on Tandem answered ${response.status}`);
+  return ((await response.json()) as { accessToken: string }).accessToken;
+}
+
+export async function fetchMe(server: Server, token: string) {
+  const response = await fetch(`${server.url}/api/me`, { headers: { authorization: `Bearer ${token}` } });
+  return { status: response.status, body: Buffer.from(await response.arrayBuffer()), etag: response.headers.get('etag') ?? '' };
+}
+
 export async function fetchPost(server: Server, ifNoneMatch?: string) {
   const response = await fetch(`${server.url}/api/posts/${POST_ID}`, { headers: ifNoneMatch === undefined ? {} : { 'if-none-match': ifNoneMatch } });
   const body = Buffer.from(await response.arrayBuffer());
@@ -88,6 +106,11 @@ export async function verifySameAnswers(servers: readonly Server[], ref: Referen
     if (cached.status !== 304) problems.push(`${server.name}: 304 expected for If-None-Match, got ${cached.status}`);
     if (cached.body.length !== 0) problems.push(`${server.name}: 304 has a body`);
     if (cached.etag !== ref.etag || cached.cacheControl !== ref.cacheControl) problems.push(`${server.name}: 304 headers differ`);
+  }
+  for (const server of servers.filter((s) => s.name !== 'bare')) {
+    const me = await fetchMe(server, ref.token);
+    if (me.status !== 200) problems.push(`${server.name}: GET /api/me answered ${me.status}`);
+    if (!me.body.equals(ref.me.body) || me.etag !== ref.me.etag) problems.push(`${server.name}: GET /api/me differs`);
   }
   if (problems.length > 0) throw new Error(`The servers do not answer alike:\n  ${problems.join('\n  ')}`);
 }

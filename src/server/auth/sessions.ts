@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { TandemError } from '../errors';
 import { nowIso, type TandemTables } from '../store/database';
+import { ReadById } from '../store/read-by-id';
 
 export interface IssuedSession {
   userId: number;
@@ -11,6 +12,8 @@ export interface IssuedSession {
 }
 
 export type SessionRevokedListener = (sessionId: string, reason: string) => void;
+
+const revokedAtById = new ReadById((db: Kysely<TandemTables>, id: string) => db.selectFrom('sessions').select('revoked_at').where('id', '=', id));
 
 function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('base64url');
@@ -103,8 +106,9 @@ export class SessionStore {
     return row?.session_id;
   }
 
+  /** On every authenticated request: compiled once. */
   async isActive(sessionId: string): Promise<boolean> {
-    const row = await this.#db.selectFrom('sessions').select('revoked_at').where('id', '=', sessionId).executeTakeFirst();
+    const row = await revokedAtById.first(this.#db, sessionId);
     return row !== undefined && row.revoked_at === null;
   }
 

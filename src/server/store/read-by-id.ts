@@ -1,20 +1,20 @@
 import { createQueryId, type Compilable, type CompiledQuery, type Kysely } from 'kysely';
 
 /**
- * A read by id whose query is built and compiled once per database instead of on every call
- * (only the id parameter changes). It still runs through Kysely's executor, so connection
+ * A read by id (a number, or a string key such as a session id) whose query is built and
+ * compiled once per database instead of on every call (only the id parameter changes). It still runs through Kysely's executor, so connection
  * locking and transactions behave exactly as before; transactions (a new object each time)
  * simply compile as they always did.
  */
-export class ReadById<DB, R> {
-  readonly #build: (db: Kysely<DB>, id: number) => Compilable<R>;
+export class ReadById<DB, R, K extends number | string = number> {
+  readonly #build: (db: Kysely<DB>, id: K) => Compilable<R>;
   readonly #compiled = new WeakMap<Kysely<DB>, CompiledQuery<R>>();
 
-  constructor(build: (db: Kysely<DB>, id: number) => Compilable<R>) {
+  constructor(build: (db: Kysely<DB>, id: K) => Compilable<R>) {
     this.#build = build;
   }
 
-  async first(db: Kysely<DB>, id: number): Promise<R | undefined> {
+  async first(db: Kysely<DB>, id: K): Promise<R | undefined> {
     let compiled = db.isTransaction ? undefined : this.#compiled.get(db);
     if (compiled === undefined) {
       compiled = this.#build(db, id).compile();

@@ -1,5 +1,5 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
-import { normalizeUsername, nowIso, TandemError } from 'tandem/server';
+import { normalizeUsername, nowIso, ReadById, TandemError } from 'tandem/server';
 import type { SocialDb, SocialTables } from '../db';
 import type { PublicUser } from '../schemas';
 
@@ -14,8 +14,12 @@ export function findUserByUsername(db: Kysely<SocialDb>, username: string): Prom
   return db.selectFrom('users').selectAll().where('username', '=', normalizeUsername(username)).executeTakeFirst();
 }
 
+// Compiled once: GET /api/me reads these on every request.
+const userById = new ReadById((db: Kysely<SocialDb>, id: number) => db.selectFrom('users').selectAll().where('id', '=', id));
+const versionById = new ReadById((db: Kysely<SocialDb>, id: number) => db.selectFrom('users').select('version').where('id', '=', id));
+
 export function findUserById(db: Kysely<SocialDb>, id: number): Promise<UserRow | undefined> {
-  return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  return userById.first(db, id);
 }
 
 /** The version alone: enough to answer a conditional request. */
@@ -24,8 +28,7 @@ export async function userVersionByUsername(db: Kysely<SocialDb>, username: stri
 }
 
 export async function userVersionById(db: Kysely<SocialDb>, id: number): Promise<number | undefined> {
-  const row = await db.selectFrom('users').select('version').where('id', '=', id).executeTakeFirst();
-  return row?.version;
+  return (await versionById.first(db, id))?.version;
 }
 
 export async function updateProfile(

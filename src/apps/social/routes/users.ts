@@ -34,6 +34,12 @@ export function registerUserRoutes(app: TandemHttpApp, ctx: SocialContext): void
     schema: { tags, summary: 'Your own profile', headers: ConditionalHeaders, response: { 200: Cached(PublicUser), 304: NotModified, ...problems(401) } },
   }, async (request, reply) => {
     const { userId } = claimsOf(request);
+    if (request.headers['if-none-match'] === undefined) {
+      // Nothing to revalidate: one query reads the profile and its version together (as GET /api/posts/:id).
+      const user = await findUserById(db, userId);
+      if (user === undefined) throw new TandemError('unauthenticated', 'The account no longer exists');
+      return sendConditional(request, reply, { etag: userEtag(userId, user.version), policy: 'private', build: () => toPublicUser(user) });
+    }
     const version = await userVersionById(db, userId);
     if (version === undefined) throw new TandemError('unauthenticated', 'The account no longer exists');
     return sendConditional(request, reply, {
