@@ -13,6 +13,8 @@ export interface IssuedSession {
 
 export type SessionRevokedListener = (sessionId: string, reason: string) => void;
 
+const liveSessionUserById = new ReadById((db: Kysely<TandemTables>, id: string) =>
+  db.selectFrom('sessions').innerJoin('users', 'users.id', 'sessions.user_id').select(['sessions.user_id', 'users.username']).where('sessions.id', '=', id).where('sessions.revoked_at', 'is', null));
 const revokedAtById = new ReadById((db: Kysely<TandemTables>, id: string) => db.selectFrom('sessions').select('revoked_at').where('id', '=', id));
 
 function hashToken(token: string): string {
@@ -118,15 +120,8 @@ export class SessionStore {
    * session was revoked, does not exist, or is not that user's.
    */
   async activeUserName(sessionId: string, userId: number): Promise<string | undefined> {
-    const row = await this.#db
-      .selectFrom('sessions')
-      .innerJoin('users', 'users.id', 'sessions.user_id')
-      .select('users.username')
-      .where('sessions.id', '=', sessionId)
-      .where('sessions.user_id', '=', userId)
-      .where('sessions.revoked_at', 'is', null)
-      .executeTakeFirst();
-    return row?.username;
+    const row = await liveSessionUserById.first(this.#db, sessionId);
+    return row?.user_id === userId ? row.username : undefined;
   }
 
   async #issueRefresh(trx: Kysely<TandemTables>, userId: number, sessionId: string): Promise<IssuedSession> {

@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { TandemTables } from './database';
+import { ReadById } from './read-by-id';
 
 /**
  * A change to a channel, numbered inside the database transaction that made it.
@@ -116,12 +117,11 @@ export async function inTransaction<DB extends TandemTables, R>(
 }
 
 /** The channel's current position (0 when nothing was ever published on it). */
+// Compiled once: every list answer (and every 304 a poller gets) reads its channel's position.
+const positionOf = new ReadById((db: Kysely<TandemTables>, channel: string) => db.selectFrom('channel_positions').select('last_offset').where('channel', '=', channel));
+
 export async function readPosition(db: Kysely<TandemTables>, channel: string): Promise<number> {
-  const row = await db
-    .selectFrom('channel_positions')
-    .select('last_offset')
-    .where('channel', '=', channel)
-    .executeTakeFirst();
+  const row = await positionOf.first(db, channel);
   return row === undefined ? 0 : Number(row.last_offset);
 }
 
