@@ -12,20 +12,12 @@
  * It prints `bare listening on <port>` once it accepts connections.
  */
 import Fastify from 'fastify';
+import { required, serveReference } from './reference-server';
 
-function required(name: string): string {
-  const value = process.env[name];
-  if (value === undefined || value === '') {
-    process.stderr.write(`bare-server: ${name} is required\n`);
-    process.exit(2);
-  }
-  return value;
-}
-
-const body = Buffer.from(required('BENCH_BODY_B64'), 'base64');
-const etag = required('BENCH_ETAG');
-const cacheControl = required('BENCH_CACHE_CONTROL');
-const contentType = required('BENCH_CONTENT_TYPE');
+const body = Buffer.from(required('bare', 'BENCH_BODY_B64'), 'base64');
+const etag = required('bare', 'BENCH_ETAG');
+const cacheControl = required('bare', 'BENCH_CACHE_CONTROL');
+const contentType = required('bare', 'BENCH_CONTENT_TYPE');
 const port = Number(process.env.PORT ?? '0');
 
 const app = Fastify({ logger: false });
@@ -39,18 +31,4 @@ app.get('/api/posts/:id', (request, reply) => {
   reply.header('content-type', contentType).send(body);
 });
 
-const stop = () => void app.close().then(() => process.exit(0), () => process.exit(1));
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
-
-app.listen({ port, host: '127.0.0.1' }).then(
-  () => {
-    const address = app.server.address();
-    const actual = typeof address === 'object' && address !== null ? address.port : port;
-    process.stdout.write(`bare listening on ${actual}\n`);
-  },
-  (error: unknown) => {
-    process.stderr.write(`bare-server failed: ${String(error)}\n`);
-    process.exit(1);
-  },
-);
+serveReference(app, 'bare', port);

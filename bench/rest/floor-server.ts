@@ -19,21 +19,13 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import SQLite from 'better-sqlite3';
 import Fastify from 'fastify';
+import { required, serveReference } from './reference-server';
 
-function required(name: string): string {
-  const value = process.env[name];
-  if (value === undefined || value === '') {
-    process.stderr.write(`floor-server: ${name} is required\n`);
-    process.exit(2);
-  }
-  return value;
-}
-
-const database = new SQLite(required('BENCH_DB'), { readonly: true });
+const database = new SQLite(required('floor', 'BENCH_DB'), { readonly: true });
 // Tandem's reading pragmas (journal_mode is the file's: WAL, set by Tandem).
 database.pragma('foreign_keys = ON');
 database.pragma('busy_timeout = 5000');
-const cacheControl = required('BENCH_CACHE_CONTROL');
+const cacheControl = required('floor', 'BENCH_CACHE_CONTROL');
 const port = Number(process.env.PORT ?? '0');
 
 const versionOf = database.prepare<[number], { version: number }>('select version from posts where id = ?');
@@ -108,18 +100,4 @@ app.get<{ Params: { id: string } }>('/api/posts/:id', (request, reply) => {
   return reply.header('etag', `"post.${id}.v${row.version}"`).header('cache-control', cacheControl).type('application/json; charset=utf-8').send(JSON.stringify(post));
 });
 
-const stop = () => void app.close().then(() => process.exit(0), () => process.exit(1));
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
-
-app.listen({ port, host: '127.0.0.1' }).then(
-  () => {
-    const address = app.server.address();
-    const actual = typeof address === 'object' && address !== null ? address.port : port;
-    process.stdout.write(`floor listening on ${actual}\n`);
-  },
-  (error: unknown) => {
-    process.stderr.write(`floor-server failed: ${String(error)}\n`);
-    process.exit(1);
-  },
-);
+serveReference(app, 'floor', port);
