@@ -332,6 +332,23 @@ async function expectUnavailable(res: Response): Promise<void> {
 }
 
 describe.skipIf(!postgres)('PostgreSQL out of reach', () => {
+  it('closes a realtime connection whose auth could not be verified (the store away) on its auth timeout, so the client retries', async () => {
+    const proxy = new PostgresProxy();
+    await proxy.start();
+    cleanups.push(() => proxy.stop());
+    const server = await startServer({ postgres: true, env: { DATABASE_URL: proxy.url(), TANDEM_PG_CONNECT_TIMEOUT_MS: '300' }, realtimeLimits: { authTimeoutMs: 1_000 }, realtimeTickMs: 20 });
+    cleanups.push(() => server.close());
+    const alice = await registerUser(server);
+    const socket = await TestSocket.open(server);
+    cleanups.push(() => socket.close());
+    await proxy.stop();
+    const started = Date.now();
+    expect(await socket.request({ t: 'auth', tok: alice.accessToken })).toMatchObject({ t: 'err', c: 'unavailable' });
+    // Not left open and unauthenticated: the client's auth timeout applies again.
+    expect((await socket.whenClosed(5_000)).code).toBe(4502);
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+
   it('answers 503 unavailable and a failing /readyz while it is down, never a 500 or a hang, and recovers by itself', async () => {
     const proxy = new PostgresProxy();
     await proxy.start();

@@ -4,7 +4,7 @@ import type { ClientFrame } from '../../protocol/frames';
 import { libraryErrors, TandemError, type ClosingErrorCode } from '../errors';
 import { HubError } from '../hub';
 import { isStoreUnavailable } from '../store/database';
-import type { ConnectionContext } from './context';
+import type { ConnectionContext, TokenVerdict } from './context';
 import type { PayloadEncoder } from './payload-encoder';
 import { canTransition, type ConnectionState } from './state';
 import type { Transport, TransportSink } from './transport';
@@ -17,6 +17,8 @@ const nobody: { id: number; name: string } = Object.freeze({ id: 0, name: '' });
 
 /** How long a closing connection's transport may take to end before it is terminated. */
 const CLOSING_GRACE_MS = 2_000;
+/** The longest a verification of an auth frame may take before the connection is closed (4502). */
+const VERIFY_CEILING_MS = 30_000;
 
 /**
  * One realtime connection: an explicit state machine, the per-message checks (size by the transport,
@@ -51,12 +53,13 @@ export class Connection implements Subscriber, TransportSink {
   #warnedExpiryFor = 0;
   #closingSince = 0;
   /**
-   * Set when the auth frame is taken up: from then on the auth timeout no longer runs. It is the
-   * client's time to send the frame, not the server's to verify it (a node working through a
-   * reconnect storm would otherwise close connections it already paid for, and they would come back).
-   * The verification is bounded by the store's and the broker's own timeouts.
+   * When the auth frame was taken up (relative, like #openedAt; -1 before). The auth timeout is the
+   * client's time to send the frame, not the server's to verify it: a node working through a
+   * reconnect storm would otherwise close connections it already paid for, and they would come
+   * back. The verification has a ceiling of its own (VERIFY_CEILING_MS, or the auth timeout if
+   * longer); one that fails with an error starts the client's clock again (so it closes on time).
    */
-  #authReceived = false;
+  #authReceivedAt = -1;
   /** The tail of the in-order processing chain; undefined when nothing is in flight. */
   #inbound: Promise<void> | undefined;
 
@@ -152,7 +155,9 @@ export class Connection implements Subscriber, TransportSink {
       return;
     }
     if (this.#state === 'authenticating') {
-      if (!this.#authReceived && now - this.#ctx.epoch - this.#openedAt > this.#ctx.limits.authTimeoutMs) this.#fail(undefined, 'auth_timeout');
+      const elapsed = this.#authReceivedAt < 0 ? now - this.#ctx.epoch - this.#openedAt : now - this.#ctx.epoch - this.#authReceivedAt;
+      const limit = this.#authReceivedAt < 0 ? this.#ctx.limits.authTimeoutMs : Math.max(VERIFY_CEILING_MS, this.#ctx.limits.authTimeoutMs);
+      if (elapsed > limit) this.#fail(undefined, 'auth_timeout');
       return;
     }
     const expiresAt = this.authenticated ? this.#expiresAt + this.#ctx.epoch : 0;
@@ -266,11 +271,20 @@ export class Connection implements Subscriber, TransportSink {
 
   async #authenticate(id: number, token: string): Promise<void> {
     if (this.#state !== 'authenticating') return this.#replyError(id, 'already_authenticated', 'Use a refresh frame to change the token');
-    this.#authReceived = true;
-    const verdict = await this.#ctx.verify(token);
-    if (this.#state !== 'authenticating') return;
-    if (!verdict.ok) return this.#fail(id, verdict.code);
-    const admitted = await this.#ctx.admitUser(this, verdict.claims.userId);
+    this.#authReceivedAt = this.#ctx.clock() - this.#ctx.epoch;
+    let verdict: TokenVerdict;
+    let admitted: boolean;
+    try {
+      verdict = await this.#ctx.verify(token);
+      if (this.#state !== 'authenticating') return;
+      if (!verdict.ok) return this.#fail(id, verdict.code);
+      admitted = await this.#ctx.admitUser(this, verdict.claims.userId);
+    } catch (error) {
+      // The store or broker failed (the caller answers `unavailable`): the client's own clock runs
+      // again, so the connection closes with 4502 when it would have, and the client retries.
+      this.#authReceivedAt = -1;
+      throw error;
+    }
     if (this.#state !== 'authenticating') {
       if (admitted) this.#ctx.releaseUser(this, verdict.claims.userId);
       return;
