@@ -84,5 +84,11 @@ describe('TokenService.verify', () => {
       expect(await refusal(tokens, `${h}.${p}.${mac(`${h}.${p}`)}`), body).toBe('token_invalid');
     }
     for (const text of ['', 'garbage', 'a.b.c', '..', `${h}..sig`, 'e30.e30.e30', `${h}.${b64({})}.$$$`]) expect(await refusal(tokens, text), text).toBe('token_invalid');
+    for (const value of [undefined, null, 42, { length: 3 }]) expect(await refusal(tokens, value as unknown as string)).toBe('token_invalid');
+    // A header with __proto__ changes nothing; an expired token from an unknown key is invalid, not expired.
+    expect(await refusal(tokens, token({ ['__proto__']: { alg: 'none' } }))).toBe('accepted');
+    expect(await refusal(tokens, token({ kid: 'unknown' }, { exp: now / 1000 - 60 }))).toBe('token_invalid');
+    // Oversized: refused before it is parsed (a real kid, a valid signature over a huge payload).
+    expect(await refusal(tokens, token({}, { pad: 'x'.repeat(5_000) }))).toBe('token_invalid');
   });
 });

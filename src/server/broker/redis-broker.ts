@@ -227,10 +227,20 @@ export class RedisBroker implements Broker {
   async publishAll(messages: readonly BrokerMessage[]): Promise<void> {
     this.#assertOpen();
     if (messages.some((m) => m.offset === undefined)) return settleAll(messages.map((m) => this.publish(m)));
-    for (const { offset } of messages) {
-      if (!Number.isSafeInteger(offset) || offset! < 1) throw new RangeError(`offset must be a positive integer, got ${offset}`);
-    }
-    const outcomes = await this.#scripts.publishMany(messages.map((m) => ({ context: this.#context(m.channel, this.#keys(m.channel)), offset: m.offset!, payload: encode(m) })));
+    // Each message is checked and encoded on its own: one that cannot be (a bad offset, data JSON
+    // cannot hold) fails alone, and the others still go, in one pipeline.
+    const outcomes: Array<string | Error | undefined> = [];
+    const batch: Array<{ index: number; context: ScriptContext; offset: number; payload: string }> = [];
+    messages.forEach((m, index) => {
+      try {
+        if (!Number.isSafeInteger(m.offset) || m.offset! < 1) throw new RangeError(`offset must be a positive integer, got ${m.offset}`);
+        batch.push({ index, context: this.#context(m.channel, this.#keys(m.channel)), offset: m.offset!, payload: encode(m) });
+      } catch (error) {
+        outcomes[index] = error instanceof Error ? error : new Error(String(error));
+      }
+    });
+    const results = batch.length === 0 ? [] : await this.#scripts.publishMany(batch);
+    batch.forEach(({ index }, i) => (outcomes[index] = results[i]));
     messages.forEach((m, i) => {
       if (outcomes[i] === 'held') this.#log('debug', 'offset held until its predecessor arrives', { instance: this.nodeId, channel: m.channel, offset: m.offset });
     });

@@ -68,6 +68,7 @@ export class LimitExchange implements SharedLimits {
 
   /** Sends what is pending now (the timer does it every syncMs). */
   async flush(): Promise<void> {
+    clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#pendingKeys === 0 || this.#closed) return;
     const l: SpendMessage['l'] = {};
