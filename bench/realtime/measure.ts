@@ -64,6 +64,8 @@ export interface MemoryMeasurement {
   marginalBytesPerConnection: number | null;
   heapBytesPerConnection: number;
   connectSeconds: number;
+  /** Server CPU spent connecting (upgrade, auth, subscribe) the connections added at this size, per 1,000; null without /proc. */
+  connectCpuMsPer1000: number | null;
 }
 
 /** CPU time of a process in µs; undefined without /proc or once the process is gone. */

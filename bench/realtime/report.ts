@@ -44,10 +44,10 @@ function markdown(summary: Summary[], mem: MemorySummary[], goals: Target[], mea
   }
   lines.push('');
   const kib = (v: number | null) => (v === null ? 'n/a' : `${fmt(v / 1024, 2)} KiB`);
-  lines.push('| connections | server | idle RSS per connection | marginal RSS per added connection | JS heap per connection |');
-  lines.push('| ---: | --- | ---: | ---: | ---: |');
+  lines.push('| connections | server | idle RSS per connection | marginal RSS per added connection | JS heap per connection | server CPU to connect, ms per 1,000 |');
+  lines.push('| ---: | --- | ---: | ---: | ---: | ---: |');
   for (const m of mem) {
-    lines.push(`| ${m.subscribers.toLocaleString('en-US')} | ${LABEL[m.server]} | ${kib(m.bytesPerConnection)} | ${kib(m.marginalBytesPerConnection)} | ${kib(m.heapBytesPerConnection)} |`);
+    lines.push(`| ${m.subscribers.toLocaleString('en-US')} | ${LABEL[m.server]} | ${kib(m.bytesPerConnection)} | ${kib(m.marginalBytesPerConnection)} | ${kib(m.heapBytesPerConnection)} | ${fmt(m.connectCpuMsPer1000, 0)} |`);
   }
   lines.push(...sseComparison(summary, measurements));
   if (goals.length === 0) return lines.join('\n');

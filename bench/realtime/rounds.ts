@@ -10,6 +10,7 @@ import { measure, scenarioFor, type Measurement, type MemoryMeasurement } from '
 import { stop } from './processes';
 import { control, startServer, waitSubscribed, type RunningServer } from './servers';
 import { LABEL, maxSize, opts } from './settings';
+import { cpuMicrosOf } from '../common/cpu';
 
 /** Everything measured so far, in the order it was measured. */
 export interface Collected {
@@ -31,11 +32,14 @@ async function measureIdleMemory(server: RunningServer, clients: Clients, round:
   let previous: { n: number; rss: number } | undefined;
   for (const n of opts.sizes) {
     const started = Date.now();
+    const cpuBefore = cpuMicrosOf(server.pid);
     const r = await clients.send<{ failures: number }>({ cmd: 'connect', kind, base: server.base, from: connected, to: n, concurrency: 64, officialSocketIo: opts.sioOfficial, sampleEvery });
     const connectSeconds = (Date.now() - started) / 1000;
     if (r.failures > 0) log(`  ${LABEL[kind]}: ${r.failures} connection attempts failed and were retried`);
-    connected = n;
     await waitSubscribed(server, n);
+    const cpuAfter = cpuMicrosOf(server.pid);
+    const connectCpuMsPer1000 = cpuBefore === undefined || cpuAfter === undefined ? null : (cpuAfter - cpuBefore) / 1000 / ((n - connected) / 1000);
+    connected = n;
     await new Promise((res) => setTimeout(res, 300));
     const mem = await control<MemReport>(server, 'GET', '/mem');
     into.memory.push({
@@ -48,9 +52,10 @@ async function measureIdleMemory(server: RunningServer, clients: Clients, round:
       marginalBytesPerConnection: previous === undefined ? null : (mem.rss - previous.rss) / (n - previous.n),
       heapBytesPerConnection: (mem.heapUsed - base.heapUsed) / n,
       connectSeconds,
+      connectCpuMsPer1000,
     });
     previous = { n, rss: mem.rss };
-    log(`  ${LABEL[kind]} n=${n}: ${((mem.rss - base.rss) / n / 1024).toFixed(2)} KiB RSS per idle connection (connected in ${connectSeconds.toFixed(1)} s)`);
+    log(`  ${LABEL[kind]} n=${n}: ${((mem.rss - base.rss) / n / 1024).toFixed(2)} KiB RSS per idle connection (connected in ${connectSeconds.toFixed(1)} s, server CPU ${connectCpuMsPer1000 === null ? 'n/a' : connectCpuMsPer1000.toFixed(0)} ms per 1,000)`);
   }
   return connected;
 }

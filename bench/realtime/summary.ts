@@ -84,6 +84,7 @@ export interface MemorySummary {
   bytesPerConnection: number | null;
   marginalBytesPerConnection: number | null;
   heapBytesPerConnection: number | null;
+  connectCpuMsPer1000: number | null;
 }
 
 export function summarizeMemory(memory: MemoryMeasurement[]): MemorySummary[] {
@@ -97,6 +98,7 @@ export function summarizeMemory(memory: MemoryMeasurement[]): MemorySummary[] {
         bytesPerConnection: median(ms.map((m) => m.bytesPerConnection)),
         marginalBytesPerConnection: median(ms.map((m) => m.marginalBytesPerConnection).filter((x): x is number => x !== null)),
         heapBytesPerConnection: median(ms.map((m) => m.heapBytesPerConnection)),
+        connectCpuMsPer1000: median(ms.map((m) => m.connectCpuMsPer1000).filter((x): x is number => x !== null)),
       });
     }
   }

@@ -111,7 +111,29 @@ function memoryTarget({ mem, memory }: TargetInputs): Target {
   };
 }
 
+/** Issue 13: connecting, authenticating and subscribing costs the server ≤ 1.5× what bare ws pays per plain subscribed connection. */
+function handshakeTarget({ mem, memory }: TargetInputs): Target {
+  const at = maxSize();
+  const cpuPerRound = rounds().flatMap((round) => {
+    const find = (server: ServerKind) => memory.find((m) => m.round === round && m.server === server && m.subscribers === at);
+    const r = ratio(find('tandem')?.connectCpuMsPer1000, find('ws')?.connectCpuMsPer1000);
+    return r === null ? [] : [r];
+  });
+  const t = mem.find((m) => m.server === 'tandem' && m.subscribers === at)?.connectCpuMsPer1000;
+  const w = mem.find((m) => m.server === 'ws' && m.subscribers === at)?.connectCpuMsPer1000;
+  const r = ratio(t, w);
+  return {
+    name: `server CPU per 1,000 connections (Tandem: upgrade, auth, subscribe) vs bare ws, at ${at.toLocaleString('en-US')}`,
+    measured: r,
+    byCpu: null,
+    perRound: cpuPerRound,
+    goal: '≤ 1.5×',
+    pass: r === null ? null : r <= 1.5,
+    detail: `${fmt(t ?? null, 0)} ms vs ${fmt(w ?? null, 0)} ms`,
+  };
+}
+
 /** Every target that the benched servers allow, throughput first. */
 export function targets(inputs: TargetInputs): Target[] {
-  return [...throughputTargets(inputs), ...(has('ws') ? [...latencyTargets(inputs), memoryTarget(inputs)] : [])];
+  return [...throughputTargets(inputs), ...(has('ws') ? [...latencyTargets(inputs), memoryTarget(inputs), handshakeTarget(inputs)] : [])];
 }
