@@ -173,7 +173,7 @@ export class RedisBroker implements Broker {
       process.emitWarning(`A broker listener threw: ${error instanceof Error ? error.message : String(error)}`, { type: 'BrokerListenerError' }));
     this.#log = options.log ?? defaultLog;
     this.#where = describeRedisAddress(options);
-    this.#commands = redisConnection(options, `tandem-broker:${options.nodeId}:cmd`);
+    this.#commands = redisConnection({ ...options, autoPipelining: true }, `tandem-broker:${options.nodeId}:cmd`);
     this.#subscriber = redisConnection(options, `tandem-broker:${options.nodeId}:sub`);
     this.#scripts = defineBrokerScripts(this.#commands);
     this.#sweeper = new GapSweeper({

@@ -12,6 +12,12 @@ export interface RedisConnectionOptions {
   connectTimeoutMs?: number | undefined;
   /** Longest wait between reconnection attempts (full jitter below it). Default 2000 ms. */
   reconnectCapMs?: number | undefined;
+  /**
+   * Commands issued in the same event-loop turn go out in one write (ioredis auto-pipelining). For
+   * a command connection under load (a reconnect storm issues a few commands per client): one
+   * socket write per turn instead of one per command. Never for a subscriber connection.
+   */
+  autoPipelining?: boolean | undefined;
 }
 
 /**
@@ -38,6 +44,7 @@ export function redisConnection(options: RedisConnectionOptions, name: string): 
     // Keys and pub/sub channels are prefixed by their owners (ioredis would prefix keys but not channels).
     keyPrefix: undefined,
     connectionName: name,
+    enableAutoPipelining: options.autoPipelining === true,
   };
   return options.url === undefined ? new Redis(settings) : new Redis(options.url, settings);
 }

@@ -95,7 +95,7 @@ export class RedisCluster {
     this.#options = { nodeTtlMs, heartbeatMs: options.heartbeatMs ?? Math.max(50, Math.floor(nodeTtlMs / 5)), ...options };
     this.nodeId = options.nodeId;
     this.instance = `${options.nodeId}.${randomBytes(4).toString('hex')}`;
-    this.#commands = redisConnection({ url: options.url }, `tandem-cluster:${options.nodeId}:cmd`);
+    this.#commands = redisConnection({ url: options.url, autoPipelining: true }, `tandem-cluster:${options.nodeId}:cmd`);
     this.#subscriber = redisConnection({ url: options.url }, `tandem-cluster:${options.nodeId}:sub`);
     this.#commands.defineCommand('tandemHeartbeat', { numberOfKeys: 1, lua: HEARTBEAT });
     this.#commands.defineCommand('tandemAcquire', { numberOfKeys: 2, lua: ACQUIRE });
