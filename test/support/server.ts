@@ -140,6 +140,19 @@ async function clusterServer(options: StartOptions): Promise<TestServer> {
 export async function startNode(options: StartOptions = {}): Promise<TestServer> {
   const ownsDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-test-'));
+  // A server that refuses to start (the tests of bad settings, of a database out of reach) leaves nothing behind.
+  const removeDataDir = () => {
+    if (ownsDataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    return await startNodeIn(dataDir, removeDataDir, options);
+  } catch (error) {
+    removeDataDir();
+    throw error;
+  }
+}
+
+async function startNodeIn(dataDir: string, removeDataDir: () => void, options: StartOptions): Promise<TestServer> {
   const postgres = options.postgres === true ? await createTestSchema() : undefined;
   const databaseUrl = postgres === undefined ? {} : { DATABASE_URL: withSearchPath(options.env?.DATABASE_URL ?? POSTGRES_URL, postgres.schema) };
   const config = loadConfig({ ...testEnv(options.env), TANDEM_DATA_DIR: dataDir, ...databaseUrl }, socialApp.settings);
@@ -174,7 +187,7 @@ export async function startNode(options: StartOptions = {}): Promise<TestServer>
     async close() {
       await server.close();
       await postgres?.drop();
-      if (ownsDataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+      removeDataDir();
     },
   };
 }
