@@ -193,7 +193,7 @@ export class Hub {
   async #publishAll(events: readonly { channel: string; offset: number; event: string; data: unknown }[]): Promise<void> {
     // Together: a network broker sends a commit's publications in one write, so they reach the other
     // nodes in one read and are written to each socket as one message, as on one process.
-    await this.#broker.publishAll(events.map(({ channel, offset, event, data }) => ({ channel, offset, event, data })));
+    await this.#broker.publishAll(events);
   }
 
   /** Connection gone: drops all its subscriptions now; its presence ends after the grace period. */
