@@ -6,7 +6,7 @@ import { socialMigrations } from '../src/apps/social/migrations';
 import { createComment, deleteComment, listComments } from '../src/apps/social/repos/comments';
 import { listConversations, listMessages, openConversation, sendMessage } from '../src/apps/social/repos/conversations';
 import { listNotifications, markRead, unreadCount } from '../src/apps/social/repos/notifications';
-import { createPost, deletePost, getPost, listPosts, updatePost } from '../src/apps/social/repos/posts';
+import { createPost, deletePost, getPost, listPosts, postVersion, updatePost } from '../src/apps/social/repos/posts';
 import { updateProfile } from '../src/apps/social/repos/users';
 import { createAccount as createUser } from '../src/server/auth/accounts';
 import { SessionStore } from '../src/server/auth/sessions';
@@ -131,6 +131,33 @@ for (const store of stores) {
       const position = await readPosition(s.db, 'feed');
       await tx((trx, log) => createPost(trx, log, u.id, 'kept'));
       expect(announced.map((e) => [e.channel, e.offset, e.event])).toEqual([['feed', position + 1, 'post.created']]);
+    });
+
+    it('a read by id sees committed rows only, never another request\'s open transaction', async () => {
+      const u = await tx((trx) => createUser(trx, { username: 'isolated', passwordHash: 'h', displayName: 'I' }));
+      const post = await tx((trx, log) => createPost(trx, log, u.id, 'v1'));
+      await postVersion(s.db, post.id); // compiled and cached: later reads take the fast path where there is one
+      let reachedOpen!: () => void;
+      const open = new Promise<void>((resolve) => (reachedOpen = resolve));
+      let finish!: (commit: boolean) => void;
+      const decided = new Promise<boolean>((resolve) => (finish = resolve));
+      const writer = tx(async (trx, log) => {
+        await updatePost(trx, log, post.id, 'v2, not yet committed');
+        reachedOpen();
+        if (!(await decided)) throw new Error('roll back');
+      });
+      await open;
+      // The writer's transaction holds its write between two statements; a reader must not see it.
+      const during = Promise.all([postVersion(s.db, post.id), getPost(s.db, post.id)]);
+      const seenEarly = await Promise.race([during, new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), 50))]);
+      if (seenEarly !== 'waiting') expect(seenEarly.map((r) => r?.version)).toEqual([post.version, post.version]);
+      finish(false);
+      await expect(writer).rejects.toThrow('roll back');
+      expect((await during).map((r) => r?.version)).toEqual([post.version, post.version]);
+      expect((await getPost(s.db, post.id))?.body).toBe('v1');
+      await tx((trx, log) => updatePost(trx, log, post.id, 'v2'));
+      expect(await postVersion(s.db, post.id)).toEqual({ version: post.version + 1, authorId: u.id });
+      expect(await postVersion(s.db, 999_999)).toBeUndefined();
     });
 
     it('names the user of a live session only (the realtime handshake\'s one query)', async () => {
