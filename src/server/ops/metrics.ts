@@ -16,37 +16,90 @@ function processMetrics(): Registry {
   return processRegistry;
 }
 
+const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+/** One method + route + status: its count, summed seconds and per-bucket counts (not cumulative). */
+interface Series {
+  labels: { method: string; route: string; status: string };
+  count: number;
+  sum: number;
+  buckets: Float64Array;
+}
+
+/**
+ * Requests by method, route template and status, counted and timed. prom-client's Counter.inc and
+ * Histogram.observe validate and hash their label object on every call; here a response costs one
+ * Map lookup by a string key and a few additions, and prom-client only formats the totals when
+ * /metrics is scraped (the two metrics below implement its Metric interface).
+ */
+class RequestMetrics {
+  readonly #series = new Map<string, Series>();
+
+  record(method: string, route: string, status: number, seconds: number): void {
+    const key = `${method} ${status} ${route}`;
+    let series = this.#series.get(key);
+    if (series === undefined) {
+      series = { labels: { method, route, status: String(status) }, count: 0, sum: 0, buckets: new Float64Array(DURATION_BUCKETS.length) };
+      this.#series.set(key, series);
+    }
+    series.count += 1;
+    series.sum += seconds;
+    const bucket = DURATION_BUCKETS.findIndex((bound) => seconds <= bound);
+    if (bucket >= 0) series.buckets[bucket]! += 1;
+  }
+
+  /** `tandem_http_requests_total`, a counter. */
+  counter() {
+    return {
+      name: 'tandem_http_requests_total',
+      help: 'HTTP requests by route template, method and status',
+      type: 'counter',
+      aggregator: 'sum',
+      get: async () => ({ name: 'tandem_http_requests_total', help: 'HTTP requests by route template, method and status', type: 'counter', aggregator: 'sum', values: [...this.#series.values()].map((s) => ({ labels: s.labels, value: s.count })) }),
+      reset: () => this.#series.clear(),
+    };
+  }
+
+  /** `tandem_http_request_duration_seconds`, a histogram (cumulative buckets, +Inf, sum, count). */
+  histogram() {
+    const name = 'tandem_http_request_duration_seconds';
+    const help = 'HTTP request duration by route template, method and status';
+    const values = () => {
+      const out: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> = [];
+      for (const s of this.#series.values()) {
+        let cumulative = 0;
+        DURATION_BUCKETS.forEach((bound, i) => {
+          cumulative += s.buckets[i]!;
+          out.push({ metricName: `${name}_bucket`, labels: { le: bound, ...s.labels }, value: cumulative });
+        });
+        out.push({ metricName: `${name}_bucket`, labels: { le: '+Inf', ...s.labels }, value: s.count });
+        out.push({ metricName: `${name}_sum`, labels: s.labels, value: s.sum });
+        out.push({ metricName: `${name}_count`, labels: s.labels, value: s.count });
+      }
+      return out;
+    };
+    return { name, help, type: 'histogram', aggregator: 'sum', get: async () => ({ name, help, type: 'histogram', aggregator: 'sum', values: values() }), reset: () => this.#series.clear() };
+  }
+}
+
 /** A Prometheus registry per server, so several servers can live in one process (tests); /metrics adds the process's. */
 export class Metrics {
   readonly registry = new Registry();
-  readonly httpRequests: Counter<'method' | 'route' | 'status'>;
-  readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+  readonly #requests = new RequestMetrics();
   readonly #withProcess: boolean;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     this.#withProcess = options.defaultMetrics !== false;
-    this.httpRequests = new Counter({
-      name: 'tandem_http_requests_total',
-      help: 'HTTP requests by route template, method and status',
-      labelNames: ['method', 'route', 'status'],
-      registers: [this.registry],
-    });
-    this.httpDuration = new Histogram({
-      name: 'tandem_http_request_duration_seconds',
-      help: 'HTTP request duration by route template, method and status',
-      labelNames: ['method', 'route', 'status'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers: [this.registry],
-    });
+    // prom-client's registry takes any object with its Metric shape.
+    this.registry.registerMetric(this.#requests.counter() as unknown as Counter);
+    this.registry.registerMetric(this.#requests.histogram() as unknown as Histogram);
   }
 
   /** Records every response and serves GET /metrics in the Prometheus text format. */
   install(app: FastifyInstance, options: { token?: string | undefined } = {}): void {
     const authorization = options.token === undefined ? undefined : `Bearer ${options.token}`;
     app.addHook('onResponse', (request, reply, done) => {
-      const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) };
-      this.httpRequests.inc(labels);
-      this.httpDuration.observe(labels, reply.elapsedTime / 1000);
+      this.#requests.record(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
       done();
     });
     app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
