@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Frame } from '../support/realtime';
 import { problemOf, startServer, type StartOptions, type TestServer, type TestUser } from '../support/server';
@@ -417,6 +418,28 @@ describe('GET /realtime/sse', () => {
     expect(second.sid).not.toBe(first.sid);
     // Unauthenticated streams count as connections of their IP, not of a user.
     expect(shared.social.gateway.stats()).toEqual({ connections: 2, ips: 1, users: 0, sessions: 0, streams: 2, closedStreams: 0 });
+  });
+
+  it('writes the stream straight onto its connection: no chunked framing, the body ends with the connection', async () => {
+    const { hostname, port } = new URL(shared.url);
+    const socket = net.connect(Number(port), hostname);
+    socket.setEncoding('utf8');
+    let text = '';
+    socket.on('data', (chunk: string) => (text += chunk));
+    const ended = new Promise((resolve) => socket.once('end', resolve));
+    socket.write(`GET /realtime/sse HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAccept: text/event-stream\r\n\r\n`);
+    await until(() => text.includes('\n\n'), 'the head and the hello');
+    const [head, body] = text.split('\r\n\r\n') as [string, string];
+    const headers = head.toLowerCase().split('\r\n');
+    expect(headers[0]).toBe('http/1.1 200 ok');
+    expect(headers).toEqual(expect.arrayContaining(['content-type: text/event-stream; charset=utf-8', 'cache-control: no-store', 'connection: close']));
+    expect(headers.some((line) => line.startsWith('transfer-encoding:') || line.startsWith('content-length:'))).toBe(false);
+    const sid = (JSON.parse(/^data: (.*)$/m.exec(body)![1]!) as { sid: string }).sid;
+    expect(body).toBe(`event: hello\ndata: ${JSON.stringify({ resumed: false, hb: shared.social.gateway.limits.heartbeatIntervalMs, sid })}\n\n`);
+    expect((await deleteStream(shared, sid)).status).toBe(204);
+    await ended;
+    expect(text.slice(head.length + 4)).toBe(`${body}event: close\ndata: {"code":1000,"reason":"client_close"}\n\n`);
+    socket.destroy();
   });
 
   it('writes every coalesced server write as one event: id <sid>.<seq> (1, 2, 3...), one data line per frame', async () => {
@@ -1098,10 +1121,11 @@ describe('what a review of the fallback found', () => {
     const login = await shared.request('/api/auth/login', { method: 'POST', json: { username: alice.username, password: alice.password } });
     const session = (await login.json()) as { accessToken: string };
     // The server must have seen the stream go before the logout closes it (else the close is written
-    // to the dying response, and there is nothing to keep): wait for its response's 'close'.
+    // to the dying connection, and there is nothing to keep): wait for its connection's 'close' (the
+    // stream's, once taken over from the HTTP response).
     let streamGone: Promise<unknown> | undefined;
-    const watch = (request: import('node:http').IncomingMessage, response: import('node:http').ServerResponse) => {
-      if (request.method === 'GET' && request.url === '/realtime/sse') streamGone = new Promise((resolve) => response.once('close', resolve));
+    const watch = (request: import('node:http').IncomingMessage) => {
+      if (request.method === 'GET' && request.url === '/realtime/sse') streamGone = new Promise((resolve) => request.socket.once('close', resolve));
     };
     shared.social.app.server.on('request', watch);
     const client = await openStream(shared);

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { CloseCode } from '../../protocol/close-codes';
 import type { Admission, Refusal } from './admission';
 import type { Connection } from './connection';
 import type { RealtimeMetrics } from './metrics';
+import type { SseWire } from './sse-takeover';
 import { parseLastEventId, SseTransport, type SseTransportOptions } from './sse-transport';
 import type { Transport } from './transport';
 import type { RealtimeLimits } from './types';
@@ -65,11 +66,11 @@ export class SseRegistry {
 
   /**
    * The GET: a new stream (admitted like a WebSocket handshake, minus the subprotocol), or, with
-   * `Last-Event-ID: <stream>.<seq>`, the resume of one whose response ended. `open` takes over the
-   * HTTP response (status and headers written) once admitted. Returns the refusal instead when
-   * there is one.
+   * `Last-Event-ID: <stream>.<seq>`, the resume of one whose response ended. `open` starts the
+   * HTTP response (status and headers written) and takes its connection over (takeOverStream) once
+   * admitted. Returns the refusal instead when there is one.
    */
-  open(request: IncomingMessage, lastEventId: string | undefined, open: () => ServerResponse): Refusal | undefined {
+  open(request: IncomingMessage, lastEventId: string | undefined, open: () => SseWire): Refusal | undefined {
     const resume = parseLastEventId(lastEventId);
     if (resume !== undefined) return this.#resume(request, resume, open);
     const { admission, metrics, limits } = this.#options;
@@ -120,7 +121,7 @@ export class SseRegistry {
     for (const [streamId, closed] of this.#closedStreams) if (now - closed.at > this.#options.limits.sseResumeGraceMs) this.#closedStreams.delete(streamId);
   }
 
-  #resume(request: IncomingMessage, resume: { streamId: string; seq: number }, open: () => ServerResponse): Refusal | undefined {
+  #resume(request: IncomingMessage, resume: { streamId: string; seq: number }, open: () => SseWire): Refusal | undefined {
     const refusal = this.#options.admission.admitResume(request);
     if (refusal !== undefined) return refusal;
     const closed = this.#closedStreams.get(resume.streamId);

@@ -1,10 +1,11 @@
-import type { ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { OutgoingHttpHeaders } from 'node:http';
 import { Type } from 'typebox';
 import { TandemError } from '../errors';
 import type { TandemHttpApp } from '../http/app';
 import type { Refusal } from './admission';
 import type { RealtimeGateway } from './gateway';
+import { takeOverStream, type SseWire } from './sse-takeover';
 
 /** The media type of the upstream POST: tandem.v1 client frames, one JSON text per line. */
 const FRAMES_MEDIA_TYPE = 'application/x-ndjson';
@@ -39,11 +40,10 @@ export function installSseEndpoints(app: TandemHttpApp, gateway: RealtimeGateway
 
   app.get(`${path}/sse`, { exposeHeadRoute: false, config: unlimited, schema: { hide: true } }, async (request, reply) => {
     const lastEventId = request.headers['last-event-id'];
-    const open = (): ServerResponse => {
+    const open = (): SseWire => {
       reply.hijack();
-      const raw = reply.raw;
-      raw.writeHead(200, {
-        ...(reply.getHeaders() as Record<string, string>),
+      return takeOverStream(request.raw, reply.raw, {
+        ...(reply.getHeaders() as OutgoingHttpHeaders),
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-store',
         // nginx and friends: do not buffer the stream.
@@ -52,8 +52,6 @@ export function installSseEndpoints(app: TandemHttpApp, gateway: RealtimeGateway
         // connection (a keep-alive socket left behind would also hold up a server's shutdown).
         connection: 'close',
       });
-      raw.socket?.setNoDelay(true);
-      return raw;
     };
     const refusal = streams.open(request.raw, typeof lastEventId === 'string' ? lastEventId : undefined, open);
     if (refusal !== undefined) throw refusalError(refusal);

@@ -1,5 +1,5 @@
-import type { ServerResponse } from 'node:http';
 import { CloseCode } from '../../protocol/close-codes';
+import type { SseWire } from './sse-takeover';
 import type { Payload, SseData, Transport, TransportSink } from './transport';
 
 /** Options shared by every stream of a registry (one object, not one per stream). */
@@ -24,7 +24,7 @@ interface Written {
 }
 
 const kStream = Symbol('tandem.sse-stream');
-type ResponseOfStream = ServerResponse & { [kStream]: SseTransport };
+type ResponseOfStream = SseWire & { [kStream]: SseTransport };
 
 /** Reports nothing: the sink of a stream no connection has bound yet. */
 const unbound: TransportSink = Object.freeze({ received() {}, ended() {} });
@@ -50,7 +50,8 @@ export class SseTransport implements Transport {
   readonly id: string;
   readonly #options: SseTransportOptions;
   #sink: TransportSink = unbound;
-  #response: ServerResponse | undefined;
+  /** The connection the stream is written to now (see takeOverStream); undefined while detached. */
+  #response: SseWire | undefined;
   /** Set by close or terminate: the stream writes nothing more and cannot be resumed. */
   #ended = false;
   #seq = 0;
@@ -89,7 +90,7 @@ export class SseTransport implements Transport {
    * Takes a response (the first, or a resume's) and writes the `hello` event; on a resume, the
    * events after `after` follow. Returns false, writing nothing, when they are no longer all kept.
    */
-  attach(response: ServerResponse, hello: Record<string, unknown>, after?: number): boolean {
+  attach(response: SseWire, hello: Record<string, unknown>, after?: number): boolean {
     if (after !== undefined && !this.canResumeAfter(after)) return false;
     // A resume while a response is still attached takes the stream over: the client has given up
     // on that one (it ends without a close event; destroyed, so a peer that stopped reading frees it).
