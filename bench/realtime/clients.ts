@@ -22,7 +22,7 @@ import { nowMicros } from './common';
 import { closeWs, countFrames } from '../common/ws';
 import { openSse } from './sse-client';
 
-export type ServerKind = 'tandem' | 'ws' | 'socketio' | 'ws-frame-once' | 'tandem-sse';
+export type ServerKind = 'tandem' | 'ws' | 'socketio' | 'ws-frame-once' | 'tandem-sse' | 'ws-auth';
 
 export type ClientCommand =
   | { cmd: 'tokens'; base: string; count: number }
@@ -117,8 +117,9 @@ function open(server: ServerKind, base: string, index: number, sampled: boolean,
       dropped: () => void droppedConnections++,
     });
   }
-  // What the client speaks: the frame-once reference server is bare ws on the wire.
-  const kind: 'tandem' | 'ws' | 'socketio' = server === 'ws-frame-once' ? 'ws' : (server as 'tandem' | 'ws' | 'socketio');
+  // What the client speaks: the frame-once reference server is bare ws on the wire; the handshake
+  // floor (ws-auth) speaks tandem.v1's auth and sub.
+  const kind: 'tandem' | 'ws' | 'socketio' = server === 'ws-frame-once' ? 'ws' : server === 'ws-auth' ? 'tandem' : (server as 'tandem' | 'ws' | 'socketio');
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => fail(new Error(`connection ${index}: not ready within 20 s`)), 20_000);
     let settled = false;

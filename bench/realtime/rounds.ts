@@ -88,7 +88,7 @@ async function measureDeliveries(server: RunningServer, clients: Clients, round:
 export async function runServerRound(kind: ServerKind, clients: Clients, round: number, into: Collected): Promise<void> {
   const server = await startServer(kind);
   try {
-    if (kind === 'tandem' || kind === 'tandem-sse') await clients.send<number>({ cmd: 'tokens', base: server.base, count: maxSize() });
+    if (kind === 'tandem' || kind === 'tandem-sse' || kind === 'ws-auth') await clients.send<number>({ cmd: 'tokens', base: server.base, count: maxSize() });
     const connected = await measureIdleMemory(server, clients, round, into);
     await measureDeliveries(server, clients, round, connected, into);
   } finally {

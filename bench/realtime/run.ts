@@ -25,6 +25,7 @@
  * burst), BENCH_BURST/--burst (50), BENCH_PACED_RATE/--paced-rate (20000 deliveries/s offered),
  * BENCH_PACED_MS/--paced-ms (2000), BENCH_WARMUP/--warmup (40000 deliveries),
  * BENCH_SERVERS/--servers (tandem,ws,socketio; add ws-frame-once for the framed-once reference,
+ * ws-auth for the handshake's same-work floor,
  * tandem-sse for Tandem's SSE fallback: see `npm run bench:sse`), BENCH_MODES/--modes
  * (single,burst,paced),
  * BENCH_SIO_OFFICIAL/--sio-official (10 socket.io-client connections among the Socket.IO clients),

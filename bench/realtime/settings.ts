@@ -12,17 +12,20 @@ export const ROOT = path.resolve(HERE, '..', '..');
 const DEFAULT_SERVERS: ServerKind[] = ['tandem', 'ws', 'socketio'];
 /**
  * ws-frame-once is an optional reference (what framing once is worth), not part of the targets.
+ * ws-auth is the handshake's same-work floor (bare ws that verifies the token, reads the session and
+ * acks auth and sub; see ws-auth-server.ts), an optional reference for the connect CPU.
  * tandem-sse is Tandem's SSE fallback (`npm run bench:sse`): the same Tandem server script, with
  * its SSE endpoints installed, loaded by SSE clients instead of WebSocket ones.
  */
-const ALL_SERVERS: ServerKind[] = [...DEFAULT_SERVERS, 'ws-frame-once', 'tandem-sse'];
-export const LABEL: Record<ServerKind, string> = { tandem: 'Tandem', ws: 'bare ws', socketio: 'Socket.IO', 'ws-frame-once': 'ws, framed once', 'tandem-sse': 'Tandem over SSE' };
+const ALL_SERVERS: ServerKind[] = [...DEFAULT_SERVERS, 'ws-frame-once', 'tandem-sse', 'ws-auth'];
+export const LABEL: Record<ServerKind, string> = { tandem: 'Tandem', ws: 'bare ws', socketio: 'Socket.IO', 'ws-frame-once': 'ws, framed once', 'tandem-sse': 'Tandem over SSE', 'ws-auth': 'ws + auth floor' };
 export const SCRIPT: Record<ServerKind, string> = {
   tandem: 'bench/realtime/tandem-server.ts',
   'tandem-sse': 'bench/realtime/tandem-server.ts',
   ws: 'bench/realtime/ws-server.ts',
   socketio: 'bench/realtime/socketio-server.ts',
   'ws-frame-once': 'bench/realtime/ws-frame-once-server.ts',
+  'ws-auth': 'bench/realtime/ws-auth-server.ts',
 };
 const ALL_MODES: PublishMode[] = ['single', 'burst', 'paced'];
 /** A side whose core was at least this busy during a scenario counts as the bottleneck. */

@@ -133,7 +133,36 @@ function handshakeTarget({ mem, memory }: TargetInputs): Target {
   };
 }
 
+/**
+ * Not a goal of the issue, a reference: the connect CPU against bare ws doing the same setup work
+ * (token verified, session read, auth and sub acked; ws-auth-server.ts). What is left over is what
+ * Tandem's admission, limits, policies, positions and metrics cost per connection.
+ */
+function handshakeFloorTarget({ mem, memory }: TargetInputs): Target {
+  const at = maxSize();
+  const perRound = rounds().flatMap((round) => {
+    const find = (server: ServerKind) => memory.find((m) => m.round === round && m.server === server && m.subscribers === at);
+    const r = ratio(find('tandem')?.connectCpuMsPer1000, find('ws-auth')?.connectCpuMsPer1000);
+    return r === null ? [] : [r];
+  });
+  const t = mem.find((m) => m.server === 'tandem' && m.subscribers === at)?.connectCpuMsPer1000;
+  const f = mem.find((m) => m.server === 'ws-auth' && m.subscribers === at)?.connectCpuMsPer1000;
+  return {
+    name: `server CPU per 1,000 connections vs the same-work floor (ws + token check, session read, two acks), at ${at.toLocaleString('en-US')}`,
+    measured: ratio(t, f),
+    byCpu: null,
+    perRound,
+    goal: '(reference)',
+    pass: null,
+    detail: `${fmt(t ?? null, 0)} ms vs ${fmt(f ?? null, 0)} ms`,
+  };
+}
+
 /** Every target that the benched servers allow, throughput first. */
 export function targets(inputs: TargetInputs): Target[] {
-  return [...throughputTargets(inputs), ...(has('ws') ? [...latencyTargets(inputs), memoryTarget(inputs), handshakeTarget(inputs)] : [])];
+  return [
+    ...throughputTargets(inputs),
+    ...(has('ws') ? [...latencyTargets(inputs), memoryTarget(inputs), handshakeTarget(inputs)] : []),
+    ...(has('ws-auth') ? [handshakeFloorTarget(inputs)] : []),
+  ];
 }

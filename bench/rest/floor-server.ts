@@ -16,9 +16,9 @@
  *   BENCH_CACHE_CONTROL Tandem's Cache-Control for a post
  * It prints `floor listening on <port>` once it accepts connections.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import SQLite from 'better-sqlite3';
 import Fastify from 'fastify';
+import { verifyJwt } from '../common/jwt';
 import { required, serveReference } from './reference-server';
 
 const database = new SQLite(required('floor', 'BENCH_DB'), { readonly: true });
@@ -39,34 +39,14 @@ const userVersionOf = database.prepare<[number], { version: number }>('select ve
 const userOf = database.prepare<[number], { id: number; username: string; display_name: string; bio: string; created_at: string; version: number }>(
   'select id, username, display_name, bio, created_at, version from users where id = ?',
 );
-const SEGMENT = /^[A-Za-z0-9_-]+$/;
-
-function json(segment: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The user id of a valid bearer token whose session is live, or undefined. */
 function authenticated(authorization: string | undefined): number | undefined {
   const match = authorization === undefined ? null : /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(authorization.trim());
-  const parts = match?.[1]?.split('.') ?? [];
-  if (parts.length !== 3 || !parts.every((p) => SEGMENT.test(p))) return undefined;
-  const header = json(parts[0]!);
-  if (header?.alg !== 'HS256' || header.typ !== 'at+jwt' || 'crit' in header || typeof header.kid !== 'string') return undefined;
-  const key = keys.get(header.kid);
-  if (key === undefined) return undefined;
-  const expected = Buffer.from(createHmac('sha256', key).update(`${parts[0]}.${parts[1]}`).digest('base64url'));
-  const given = Buffer.from(parts[2]!);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
-  const payload = json(parts[1]!);
-  if (typeof payload?.exp !== 'number' || payload.exp <= Math.floor(Date.now() / 1000) || typeof payload.sid !== 'string' || typeof payload.sub !== 'string') return undefined;
-  const session = sessionOf.get(payload.sid);
+  const claims = match === null ? undefined : verifyJwt(match[1]!, keys);
+  if (claims === undefined) return undefined;
+  const session = sessionOf.get(claims.sid);
   if (session === undefined || session.revoked_at !== null) return undefined;
-  return Number(payload.sub);
+  return Number(claims.sub);
 }
 
 const app = Fastify({ logger: false });

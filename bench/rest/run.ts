@@ -22,7 +22,8 @@
  * BENCH_RETRIES / --retries (1 extra attempt per contended measurement),
  * BENCH_SERVER_CPU / --server-cpu (0), BENCH_LOAD_CPU / --load-cpu (1), BENCH_OUT / --out
  * (bench/results/rest-latest.json; "-" to skip writing), BENCH_TANDEM_NODE_ARGS /
- * --tandem-node-args (extra node flags for the Tandem process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
+ * --tandem-node-args (extra node flags for the Tandem process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"),
+ * BENCH_TANDEM_LOG_LEVEL / --tandem-log-level (silent; `info` adds Tandem's per-request log lines, piped to this process, which drops them).
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -36,7 +36,7 @@ export async function startTandem(dataDir: string): Promise<Server> {
     PORT: '0',
     HOST,
     TANDEM_DATA_DIR: dataDir,
-    LOG_LEVEL: 'silent',
+    LOG_LEVEL: opts.tandemLogLevel,
     // The config caps both at 10,000,000: at the bench's rate the bucket never runs dry, but
     // the limiter still does all of its work on every request.
     TANDEM_RATE_LIMIT: '10000000',

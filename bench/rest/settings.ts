@@ -30,5 +30,7 @@ export const opts = {
   targets: option('targets', 'BENCH_TARGETS', ALL_TARGETS.join(',')).split(',').map((t) => t.trim()).filter(Boolean) as TargetName[],
   out: option('out', 'BENCH_OUT', path.join(ROOT, 'bench', 'results', 'rest-latest.json')),
   tandemNodeArgs: option('tandem-node-args', 'BENCH_TANDEM_NODE_ARGS', '').split(/\s+/).filter(Boolean),
+  /** Tandem's LOG_LEVEL: silent by default (the floor logs nothing); `info` prices the request log. */
+  tandemLogLevel: option('tandem-log-level', 'BENCH_TANDEM_LOG_LEVEL', 'silent'),
 };
 for (const t of opts.targets) if (!ALL_TARGETS.includes(t)) throw new Error(`unknown target ${t}; use ${ALL_TARGETS.join(', ')}`);
