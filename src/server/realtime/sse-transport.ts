@@ -17,12 +17,6 @@ export interface SseTransportOptions {
   onEnded(stream: SseTransport): void;
 }
 
-/** One event kept for a resume: its sequence number and its `data:` block (shared, see PayloadEncoder). */
-interface Written {
-  seq: number;
-  data: SseData;
-}
-
 const kStream = Symbol('tandem.sse-stream');
 type ResponseOfStream = SseWire & { [kStream]: SseTransport };
 
@@ -55,8 +49,15 @@ export class SseTransport implements Transport {
   /** Set by close or terminate: the stream writes nothing more and cannot be resumed. */
   #ended = false;
   #seq = 0;
-  #written: Written[] = [];
-  #writtenBytes = 0;
+  /**
+   * The `data:` blocks (shared, see PayloadEncoder) of the events kept for a resume, oldest first:
+   * events are numbered consecutively, so the first is event #keptFrom and no record per event is
+   * needed (a full replay buffer holds hundreds of events per stream).
+   */
+  #kept: SseData[] = [];
+  #keptFrom = 1;
+  /** Bytes of the kept events, id lines included (what sseReplayBytes bounds). */
+  #keptBytes = 0;
   /** Bytes written while no response was attached (the client has not seen them). */
   #detachedBytes = 0;
   #graceTimer: NodeJS.Timeout | undefined;
@@ -103,7 +104,10 @@ export class SseTransport implements Transport {
     (response as ResponseOfStream)[kStream] = this;
     response.on('close', SseTransport.#onResponseClose);
     response.write(`event: hello\ndata: ${JSON.stringify({ ...hello, sid: this.id })}\n\n`);
-    if (after !== undefined) for (const event of this.#written) if (event.seq > after) response.write(this.#idLine(event.seq) + event.data.text);
+    if (after !== undefined) {
+      const kept = this.#kept;
+      for (let i = Math.max(0, after + 1 - this.#keptFrom); i < kept.length; i++) response.write(this.#idLine(this.#keptFrom + i) + kept[i]!.text);
+    }
     return true;
   }
 
@@ -116,8 +120,7 @@ export class SseTransport implements Transport {
   /** Whether a resume after `seq` would miss nothing (every later event is still kept). */
   canResumeAfter(seq: number): boolean {
     if (this.#ended || !Number.isInteger(seq) || seq < 0 || seq > this.#seq) return false;
-    const oldest = this.#written[0]?.seq ?? this.#seq + 1;
-    return seq + 1 >= oldest;
+    return seq + 1 >= this.#keptFrom;
   }
 
   /** One SSE event; kept for a resume, and only buffered while no response is attached. */
@@ -126,7 +129,7 @@ export class SseTransport implements Transport {
     this.#seq += 1;
     const data = payload.sseData();
     const idLine = this.#idLine(this.#seq);
-    this.#remember({ seq: this.#seq, data }, idLine.length);
+    this.#remember(data, idLine.length);
     if (this.#response === undefined) this.#detachedBytes += idLine.length + data.bytes;
     else this.#response.write(idLine + data.text);
     return idLine.length + data.bytes;
@@ -200,8 +203,8 @@ export class SseTransport implements Transport {
     this.#ended = true;
     if (this.#graceTimer !== undefined) clearTimeout(this.#graceTimer);
     this.#graceTimer = undefined;
-    this.#written = [];
-    this.#writtenBytes = 0;
+    this.#kept = [];
+    this.#keptBytes = 0;
     // Like ws, the end is reported after the call that caused it has returned.
     setImmediate(() => {
       this.#sink.ended(code);
@@ -217,14 +220,22 @@ export class SseTransport implements Transport {
     this.#graceTimer.unref();
   }
 
-  /** Keeps the event for a resume; the oldest go once the kept events pass replayBytes (counted in bytes). */
-  #remember(event: Written, idBytes: number): void {
-    this.#written.push(event);
-    this.#writtenBytes += idBytes + event.data.bytes;
-    while (this.#writtenBytes > this.#options.replayBytes && this.#written.length > 0) {
-      const oldest = this.#written.shift()!;
-      this.#writtenBytes -= this.#idLine(oldest.seq).length + oldest.data.bytes;
+  /** Keeps the latest event for a resume; the oldest go once the kept events pass replayBytes (counted in bytes). */
+  #remember(data: SseData, idBytes: number): void {
+    this.#kept.push(data);
+    this.#keptBytes += idBytes + data.bytes;
+    while (this.#keptBytes > this.#options.replayBytes && this.#kept.length > 0) {
+      const oldest = this.#kept.shift()!;
+      this.#keptBytes -= this.#idLineBytes(this.#keptFrom) + oldest.bytes;
+      this.#keptFrom += 1;
     }
+  }
+
+  /** The length of #idLine(seq) without building it (the id is ASCII). */
+  #idLineBytes(seq: number): number {
+    let digits = 1;
+    for (let rest = seq; rest >= 10; rest = Math.floor(rest / 10)) digits += 1;
+    return 'id: '.length + this.id.length + '.'.length + digits + '\n'.length;
   }
 }
 
