@@ -57,7 +57,7 @@ function markdown(summary: Summary[], mem: MemorySummary[], goals: Target[], mea
   for (const g of goals) {
     const cpu = g.byCpu === null ? '' : `${fmt(g.byCpu, 2)}×`;
     const rounds = g.perRound.map((r) => fmt(r, 2)).join(', ');
-    lines.push(`| ${g.name} | ${fmt(g.measured, 2)}× | ${g.goal} | ${g.pass === null ? 'n/a' : g.pass ? 'PASS' : 'MISS'} | ${g.detail} | ${rounds} | ${cpu} |`);
+    lines.push(`| ${g.name} | ${fmt(g.measured, 2)}${g.unit ?? '×'} | ${g.goal} | ${g.pass === null ? 'n/a' : g.pass ? 'PASS' : 'MISS'} | ${g.detail} | ${rounds} | ${cpu} |`);
   }
   return lines.join('\n');
 }

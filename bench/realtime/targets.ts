@@ -19,6 +19,8 @@ export interface Target {
   goal: string;
   pass: boolean | null;
   detail: string;
+  /** What `measured` and `perRound` are in: a ratio (×, the default) or KiB. */
+  unit?: '×' | ' KiB';
 }
 
 export interface TargetInputs {
@@ -158,11 +160,51 @@ function handshakeFloorTarget({ mem, memory }: TargetInputs): Target {
   };
 }
 
+/**
+ * Issue 13, the SSE fallback against WebSocket on the same Tandem server (`npm run bench:sse`):
+ * server CPU per delivery ≤ 1.2× WebSocket's in every scenario, and an idle stream ≤ 3 KiB of RSS.
+ */
+function sseTargets({ summary, mem, measurements, memory }: TargetInputs): Target[] {
+  const get = getter(summary);
+  const out: Target[] = [];
+  for (const n of opts.sizes) {
+    for (const mode of opts.modes) {
+      const sse = get('tandem-sse', n, mode)?.serverCpuMicrosPerDelivery;
+      const ws = get('tandem', n, mode)?.serverCpuMicrosPerDelivery;
+      const r = ratio(sse, ws);
+      out.push({
+        name: `SSE server CPU per delivery vs WebSocket (the same Tandem server), ${mode}, ${n.toLocaleString('en-US')} subscribers`,
+        measured: r,
+        byCpu: null,
+        perRound: perRound(measurements, 'tandem-sse', n, mode, (m) => m.serverCpuMicrosPerDelivery).map((x) => 1 / x),
+        goal: '≤ 1.2×',
+        pass: r === null ? null : r <= 1.2,
+        detail: `${fmt(sse ?? null, 2)} µs vs ${fmt(ws ?? null, 2)} µs`,
+      });
+    }
+  }
+  const at = maxSize();
+  const idle = mem.find((m) => m.server === 'tandem-sse' && m.subscribers === at)?.bytesPerConnection;
+  const ws = mem.find((m) => m.server === 'tandem' && m.subscribers === at)?.bytesPerConnection;
+  out.push({
+    name: `idle RSS per SSE stream (authenticated, subscribed), ${at.toLocaleString('en-US')} streams`,
+    measured: idle == null ? null : idle / 1024,
+    byCpu: null,
+    perRound: memory.filter((m) => m.server === 'tandem-sse' && m.subscribers === at).map((m) => m.bytesPerConnection / 1024),
+    goal: '≤ 3 KiB',
+    pass: idle == null ? null : idle <= 3 * 1024,
+    detail: `WebSocket: ${fmt(ws == null ? null : ws / 1024, 2)} KiB`,
+    unit: ' KiB',
+  });
+  return out;
+}
+
 /** Every target that the benched servers allow, throughput first. */
 export function targets(inputs: TargetInputs): Target[] {
   return [
     ...throughputTargets(inputs),
     ...(has('ws') ? [...latencyTargets(inputs), memoryTarget(inputs), handshakeTarget(inputs)] : []),
     ...(has('ws-auth') ? [handshakeFloorTarget(inputs)] : []),
+    ...(has('tandem-sse') ? sseTargets(inputs) : []),
   ];
 }
