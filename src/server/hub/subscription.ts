@@ -52,8 +52,10 @@ export class Subscription {
    * The newest durable offset the subscriber has been given (the answer's `o`, then each live one).
    * On a cluster the replay is read on one Redis connection and live publications arrive on
    * another, so one the replay already held can still arrive live afterwards: it is a repeat.
+   * Read only once live (set by goLive). -1, not -Infinity: a field that ever holds a non-integer
+   * is a double in every subscription, each in a 16-byte box of its own.
    */
-  #offset = Number.NEGATIVE_INFINITY;
+  #offset = -1;
 
   constructor(subscriber: Subscriber, channel: string, policy: ChannelPolicy, generation: number) {
     this.subscriber = subscriber;

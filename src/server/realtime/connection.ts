@@ -19,6 +19,17 @@ const nobody: { id: number; name: string } = Object.freeze({ id: 0, name: '' });
 const CLOSING_GRACE_MS = 2_000;
 /** The longest a verification of an auth frame may take before the connection is closed (4502). */
 const VERIFY_CEILING_MS = 30_000;
+/** "Warned for no expiry yet": a relative time no token of a live connection has (a small integer, like the times). */
+const NOT_WARNED = -(2 ** 30);
+
+/**
+ * A time as the connection keeps it: milliseconds since ctx.epoch, whole. Math.floor matters even
+ * for whole values: V8's interpreter boxes the result of subtracting two epoch-sized numbers in a
+ * fresh heap number, where Math.floor gives back a small integer stored inside the object.
+ */
+function relative(ctx: ConnectionContext, time: number): number {
+  return Math.floor(time - ctx.epoch);
+}
 
 /**
  * One realtime connection: an explicit state machine, the per-message checks (size by the transport,
@@ -36,21 +47,24 @@ export class Connection implements Subscriber, TransportSink {
   readonly #ctx: ConnectionContext;
   // Idle memory per socket is part of the product: the state machine is this field plus
   // canTransition (no object per connection), the queue exists only while frames wait, and
-  // times are kept relative to ctx.epoch (small integers stay inline, no heap number each).
+  // every number field only ever holds small integers: times relative to ctx.epoch, the token
+  // bucket in thousandths. One fractional or epoch-sized value in any connection would turn the
+  // field into a double for every connection, and V8 keeps each double in a 16-byte box.
   #state: ConnectionState = 'authenticating';
   #queue: string[] | undefined;
   #queuedBytes = 0;
   /** The transport's backlog after our last write: a cheap, conservative estimate. */
   #backlog = 0;
-  #tokens: number;
-  /** Relative to ctx.epoch, like #refilledAt and #expiresAt. */
+  /** The message bucket's tokens, in thousandths of a message. */
+  #milliTokens: number;
+  /** Relative to ctx.epoch, like every time below. */
   readonly #openedAt: number;
   #refilledAt: number;
   /** The access token's expiry (relative); meaningful once authenticated. */
   #expiresAt = 0;
   #invalidFrames = 0;
   #floodDrops = 0;
-  #warnedExpiryFor = 0;
+  #warnedExpiryFor = NOT_WARNED;
   #closingSince = 0;
   /**
    * When the auth frame was taken up (relative, like #openedAt; -1 before). The auth timeout is the
@@ -68,8 +82,8 @@ export class Connection implements Subscriber, TransportSink {
     this.#ctx = ctx;
     this.id = meta.id;
     this.ip = meta.ip;
-    this.#openedAt = ctx.clock() - ctx.epoch;
-    this.#tokens = ctx.limits.messageBurst;
+    this.#openedAt = relative(ctx, ctx.clock());
+    this.#milliTokens = ctx.limits.messageBurst * 1000;
     this.#refilledAt = this.#openedAt;
     transport.bind(this);
   }
@@ -142,7 +156,7 @@ export class Connection implements Subscriber, TransportSink {
   /** Writes what is queued, closes the transport (code + reason) and moves to closing; the tick terminates laggards. */
   close(code: number, reason: string): void {
     if (!this.#transition('closing', { code, reason })) return;
-    this.#closingSince = this.#ctx.clock();
+    this.#closingSince = relative(this.#ctx, this.#ctx.clock());
     this.#ctx.hub.removeSubscriber(this);
     this.#ctx.scheduler.flushNow(this);
     this.#transport.close(code, reason);
@@ -151,7 +165,7 @@ export class Connection implements Subscriber, TransportSink {
   /** Called by the shared timer: auth timeout, token expiry warnings and grace, close laggards. */
   tick(now: number): void {
     if (this.#state === 'closing') {
-      if (now - this.#closingSince > CLOSING_GRACE_MS) this.#transport.terminate();
+      if (now - this.#ctx.epoch - this.#closingSince > CLOSING_GRACE_MS) this.#transport.terminate();
       return;
     }
     if (this.#state === 'authenticating') {
@@ -163,8 +177,8 @@ export class Connection implements Subscriber, TransportSink {
     const expiresAt = this.authenticated ? this.#expiresAt + this.#ctx.epoch : 0;
     if (now >= expiresAt + this.#ctx.limits.expiredGraceMs) {
       this.#fail(undefined, 'token_expired');
-    } else if (expiresAt - now <= this.#ctx.limits.expiryWarningSeconds * 1000 && this.#warnedExpiryFor !== expiresAt && now < expiresAt) {
-      this.#warnedExpiryFor = expiresAt;
+    } else if (expiresAt - now <= this.#ctx.limits.expiryWarningSeconds * 1000 && this.#warnedExpiryFor !== this.#expiresAt && now < expiresAt) {
+      this.#warnedExpiryFor = this.#expiresAt;
       this.#sendFrame({ t: 'exp', in: Math.max(0, Math.floor((expiresAt - now) / 1000)) });
     }
   }
@@ -222,13 +236,14 @@ export class Connection implements Subscriber, TransportSink {
     const limits = this.#ctx.limits;
     // Flooded: the close is on its way, behind the frames admitted before the flood.
     if (this.#floodDrops > limits.messageBurst) return false;
-    const now = this.#ctx.clock() - this.#ctx.epoch;
+    const now = relative(this.#ctx, this.#ctx.clock());
     // A clock that steps back (NTP, an injected clock) refills nothing; it must not drain the bucket.
+    // Milliseconds × messages per second = thousandths of a message: whole numbers with an integer clock and rate.
     const elapsed = Math.max(0, now - this.#refilledAt);
-    this.#tokens = Math.min(limits.messageBurst, this.#tokens + (elapsed / 1000) * limits.messagesPerSecond);
+    this.#milliTokens = Math.min(limits.messageBurst * 1000, this.#milliTokens + Math.floor(elapsed * limits.messagesPerSecond));
     this.#refilledAt = now;
-    if (this.#tokens >= 1) {
-      this.#tokens -= 1;
+    if (this.#milliTokens >= 1000) {
+      this.#milliTokens -= 1000;
       this.#floodDrops = 0;
       return true;
     }
@@ -271,7 +286,7 @@ export class Connection implements Subscriber, TransportSink {
 
   async #authenticate(id: number, token: string): Promise<void> {
     if (this.#state !== 'authenticating') return this.#replyError(id, 'already_authenticated', 'Use a refresh frame to change the token');
-    this.#authReceivedAt = this.#ctx.clock() - this.#ctx.epoch;
+    this.#authReceivedAt = relative(this.#ctx, this.#ctx.clock());
     let verdict: TokenVerdict;
     let admitted: boolean;
     try {
@@ -290,7 +305,7 @@ export class Connection implements Subscriber, TransportSink {
       return;
     }
     if (!admitted) return this.#fail(id, 'too_many_connections');
-    this.#expiresAt = verdict.claims.expiresAt - this.#ctx.epoch;
+    this.#expiresAt = relative(this.#ctx, verdict.claims.expiresAt);
     this.user = { id: verdict.claims.userId, name: verdict.name };
     // Bound right after the move to open, before the ack (a session revoked meanwhile closes it).
     if (this.#transition('open')) this.#ctx.rebindSession(this, verdict.claims.sessionId);
@@ -303,7 +318,7 @@ export class Connection implements Subscriber, TransportSink {
     if (!verdict.ok) return this.#replyError(id, verdict.code, 'The new token is not valid');
     if (verdict.claims.userId !== this.user.id) return this.#replyError(id, 'forbidden', 'A connection keeps its user');
     this.#ctx.rebindSession(this, verdict.claims.sessionId);
-    this.#expiresAt = verdict.claims.expiresAt - this.#ctx.epoch;
+    this.#expiresAt = relative(this.#ctx, verdict.claims.expiresAt);
     this.#sendFrame({ t: 'ack', id, d: { exp: Math.floor(verdict.claims.expiresAt / 1000) } });
   }
 
