@@ -50,9 +50,9 @@ async function listen(server: http.Server): Promise<number> {
 
 async function webSocketSetup(): Promise<Setup> {
   const server = http.createServer();
-  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, WebSocket: WebSocketTransport });
   const accepted = new Promise<WebSocketTransport>((resolve) => {
-    server.on('upgrade', (request, socket, head) => wss.handleUpgrade(request, socket, head, (ws) => resolve(new WebSocketTransport(ws))));
+    server.on('upgrade', (request, socket, head) => wss.handleUpgrade(request, socket, head, resolve));
   });
   const port = await listen(server);
   // No automatic pong: the test answers pings itself, or lets the peer look dead.

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type Server as WsServer } from 'ws';
 import { CloseCode } from '../../protocol/close-codes';
 import { SUBPROTOCOL } from '../../protocol/frames';
 import type { SessionStore } from '../auth/sessions';
@@ -66,7 +66,7 @@ export class RealtimeGateway {
   /** The SSE fallback's streams (installSseEndpoints answers their HTTP requests through it). */
   readonly sse: SseRegistry;
   readonly #options: GatewayOptions;
-  readonly #wss: WebSocketServer;
+  readonly #wss: WsServer<typeof WebSocketTransport>;
   readonly #context: ConnectionContext;
   readonly #admission: Admission;
   readonly #connections = new Set<Connection>();
@@ -100,6 +100,8 @@ export class RealtimeGateway {
       clientTracking: false,
       maxPayload: this.limits.maxPayloadBytes,
       perMessageDeflate: false,
+      // Every socket is its own transport (a subclass of ws's WebSocket: no wrapper, no listeners).
+      WebSocket: WebSocketTransport,
       handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
     });
     this.#admission = new Admission({ limits: this.limits, allowedOrigins: options.allowedOrigins, trustProxy: options.trustProxy, clock: this.#clock, sharedLimits: options.sharedLimits });
@@ -192,16 +194,18 @@ export class RealtimeGateway {
     if (refusal !== undefined) return refuseUpgrade(socket, refusal.code, this.#options.metrics, refusal.retryAfter);
     const ip = this.#admission.ipOf(request);
     forgetPeername(socket);
-    this.#wss.handleUpgrade(request, socket, head, (ws: WebSocket) => {
+    this.#wss.handleUpgrade(request, socket, head, (ws) => {
       socket.removeListener('error', destroyOnError);
       // Counted here, not before: ws answers a malformed handshake itself and never calls back.
-      this.#connect(new WebSocketTransport(ws), this.#admission.count(ip));
+      this.#connect(ws, this.#admission.count(ip));
     });
   }
 
   /** A new connection over `transport`, from `ip` (already counted by admission). */
   #connect(transport: Transport, ip: string): Connection {
-    const connection = new Connection(transport, this.#context, { id: `${this.#idPrefix}.${(++this.#lastId).toString(36)}`, ip });
+    // join builds one flat string; a template literal would keep two cons strings and the counter's (~56 B more per connection).
+    const id = [this.#idPrefix, (++this.#lastId).toString(36)].join('.');
+    const connection = new Connection(transport, this.#context, { id, ip });
     this.#connections.add(connection);
     return connection;
   }
@@ -321,9 +325,14 @@ function destroyOnError(this: Duplex): void {
  * Reading remoteAddress makes net.Socket cache {address, family, port} in `_peername` for the
  * socket's whole life (~56 bytes per connection). The connection keeps the address it needs, and
  * Node recomputes the cache on the next read, so it is dropped (if this Node keeps it there).
+ * Deleted, not set to undefined: it is the socket's last-added property (admission just read the
+ * address), so V8 rolls the socket back to its previous shape and frees the property array the
+ * field had needed (40 bytes); ws's own property then fits in the socket as it does for bare ws.
+ * (Deleting any other property would put the socket in dictionary mode: nothing may be added to
+ * the socket between admission's read and this call. A heap snapshot shows which one happened.)
  */
 function forgetPeername(socket: Duplex): void {
-  if (Object.hasOwn(socket, '_peername')) (socket as unknown as { _peername: unknown })._peername = undefined;
+  if (Object.hasOwn(socket, '_peername')) delete (socket as unknown as { _peername?: unknown })._peername;
 }
 
 /** A token check's failure as the code the connection closes with (an unexpected one: unauthorized). */
