@@ -160,6 +160,8 @@ interface Storm {
 /** From listening: the publications of the storm (Tandem), then the wait until every client is back; CPU meanwhile. */
 async function duringStorm(kind: ServerKind, server: Server, token: string, { clients, reader }: Workers, listenAt: number): Promise<Storm> {
   const window = openCpuWindow({ server: [server.pid], clients: [clients.pid], reader: [reader.pid] });
+  // The window's cores are the cluster bench's settings; these are this bench's (--server-cpu, --load-cpu).
+  const cores = [coreTicks(opts.serverCpu), coreTicks(opts.loadCpu)] as const;
   const sampler = sampleEverySecond(server.pid);
   let target: number | null = null;
   if (kind === 'tandem') {
@@ -173,7 +175,7 @@ async function duringStorm(kind: ServerKind, server: Server, token: string, { cl
   const remaining = Math.max(1000, opts.stormTimeoutSeconds * 1000 - (nowMicros() - listenAt) / 1000);
   const stats = await clients.send<StormStats>({ cmd: 'wait', kind, timeoutMs: remaining });
   const endAt = nowMicros();
-  const cpu = window.end();
+  const cpu = { ...window.end(), serverCore: coreBusy(cores[0], coreTicks(opts.serverCpu)), loadCore: coreBusy(cores[1], coreTicks(opts.loadCpu)) };
   const perSecond = sampler.stop();
   const samples = (await reader.send<ReaderSample[]>({ cmd: 'collect' })).filter((x) => x.at >= listenAt && x.at <= endAt);
   await reader.send({ cmd: 'stop' });
