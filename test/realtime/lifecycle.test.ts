@@ -42,6 +42,27 @@ describe('heartbeats', () => {
     expect(server.social.hub.stats()).toEqual(zeroHub);
   });
 
+  it('spreads the pings over the interval instead of pinging every connection at once', async () => {
+    const interval = 400;
+    const server = await res.server({ realtimeLimits: { heartbeatIntervalMs: interval } });
+    const people = await users(server, 12);
+    const pings: number[][] = [];
+    await Promise.all(people.map(async (person, i) => {
+      const socket = await res.connect(server, person.accessToken);
+      pings[i] = [];
+      socket.ws.on('ping', () => pings[i]!.push(Date.now()));
+    }));
+    // From a whole interval after the last one connected, each connection's next ping:
+    const from = Date.now() + interval;
+    const after = (times: number[]) => times.filter((t) => t >= from);
+    await until(() => pings.every((times) => after(times).length >= 2), 'two more pings each', 4_000);
+    // every connection is still pinged once per interval...
+    for (const times of pings) expect(after(times)[1]! - after(times)[0]!).toBeGreaterThan(interval * 0.6);
+    // ...but in different slices of it (pinged all at once, they would be within a few ms of each other).
+    const firsts = pings.map((times) => after(times)[0]!);
+    expect(Math.max(...firsts) - Math.min(...firsts)).toBeGreaterThan(interval / 4);
+  });
+
   it('keeps a live peer (ws answers pings) for many intervals', async () => {
     const server = await res.server({ realtimeLimits: { heartbeatIntervalMs: 100 } });
     const [alice] = (await users(server, 1)) as [TestUser];

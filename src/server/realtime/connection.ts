@@ -40,6 +40,8 @@ function relative(ctx: ConnectionContext, time: number): number {
 export class Connection implements Subscriber, TransportSink {
   readonly id: string;
   readonly ip: string;
+  /** Which slice of the heartbeat interval pings this connection (a small integer; the gateway's). */
+  readonly heartbeatSlot: number;
   user = nobody;
   /** The session this connection belongs to (logout closes it); set by the gateway. */
   sessionId: string | undefined;
@@ -77,11 +79,12 @@ export class Connection implements Subscriber, TransportSink {
   /** The tail of the in-order processing chain; undefined when nothing is in flight. */
   #inbound: Promise<void> | undefined;
 
-  constructor(transport: Transport, ctx: ConnectionContext, meta: { id: string; ip: string }) {
+  constructor(transport: Transport, ctx: ConnectionContext, meta: { id: string; ip: string; heartbeatSlot?: number }) {
     this.#transport = transport;
     this.#ctx = ctx;
     this.id = meta.id;
     this.ip = meta.ip;
+    this.heartbeatSlot = meta.heartbeatSlot ?? 0;
     this.#openedAt = relative(ctx, ctx.clock());
     this.#milliTokens = ctx.limits.messageBurst * 1000;
     this.#refilledAt = this.#openedAt;
