@@ -143,12 +143,19 @@ export async function installHttpConventions(app: FastifyInstance, config: HttpS
  */
 function dropSilentConnectionsOnClose(app: { server: import('node:http').Server; addHook: (name: 'preClose' | 'onClose', hook: () => Promise<void>) => unknown }): void {
   const sockets = new Set<import('node:net').Socket>();
+  // One listener for every socket (it is the socket's `this`), not a closure and once-wrapper each.
+  const forget = function (this: import('node:net').Socket) {
+    sockets.delete(this);
+  };
   app.server.on('connection', (socket: import('node:net').Socket) => {
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    socket.on('close', forget);
   });
   // An upgraded socket belongs to the WebSocket gateway, which drains it with its own close frames.
-  app.server.on('upgrade', tandemListener((_request: unknown, socket: import('node:net').Socket) => void sockets.delete(socket)));
+  app.server.on('upgrade', tandemListener((_request: unknown, socket: import('node:net').Socket) => {
+    sockets.delete(socket);
+    socket.removeListener('close', forget);
+  }));
   let sweeper: NodeJS.Timeout | undefined;
   const sweep = () => {
     for (const socket of sockets) if ((socket as { _httpMessage?: unknown })._httpMessage == null) socket.destroy();
