@@ -128,10 +128,34 @@ describe('admission before the upgrade', () => {
     expectRefused(await handshake(server), 429, 'handshake_rate_limited', true);
   });
 
-  it('refuses new connections over the node-wide rate with 503 server_busy', async () => {
+  it('holds handshakes over the node-wide rate for their turn (2 s of the rate at most), and refuses the rest with 503 server_busy', async () => {
     const server = await res.server({ realtimeLimits: { newConnectionsPerSecond: 1 } });
     await res.open(server);
-    expectRefused(await handshake(server), 503, 'server_busy', true);
+    const started = Date.now();
+    const attempts = await Promise.all([0, 1, 2, 3].map(async () => {
+      const answer = await handshake(server);
+      return { answer, ms: Date.now() - started };
+    }));
+    const admitted = attempts.filter((a) => a.answer.status === 101);
+    const refused = attempts.filter((a) => a.answer.status !== 101);
+    // The queue holds two seconds of the rate (2 handshakes): the others are refused at once (and
+    // the second waiting one is let in at ~2 s or refused when its 2 s are up, whichever is first)...
+    expect(refused.length).toBeGreaterThanOrEqual(2);
+    expect(refused.some((a) => a.ms < 500)).toBe(true);
+    for (const { answer } of refused) expectRefused(answer, 503, 'server_busy', true);
+    // ...and the first waiting one is let in when the rate allows, a second later.
+    expect(admitted.length).toBeGreaterThanOrEqual(1);
+    expect(Math.min(...admitted.map((a) => a.ms))).toBeGreaterThanOrEqual(700);
+  });
+
+  it('does not let one address fill the wait for the node-wide rate beyond its own handshake budget', async () => {
+    const server = await res.server({ env: { TANDEM_TRUST_PROXY: '1' }, realtimeLimits: { newConnectionsPerSecond: 1, handshakesPerIpPerSecond: 1 } });
+    const from = (ip: string) => handshake(server, { headers: { 'x-forwarded-for': ip } });
+    expect((await from('203.0.113.7')).status).toBe(101);
+    // The node's pace is spent; this address has one handshake of its burst (2) left: one may wait.
+    const waiting = from('203.0.113.7');
+    expectRefused(await from('203.0.113.7'), 503, 'server_busy', true);
+    expect((await waiting).status).toBe(101);
   });
 
   it('does not let one IP\'s refused handshakes spend the node-wide budget of everyone else', async () => {

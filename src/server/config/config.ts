@@ -93,7 +93,7 @@ export const librarySettings = {
     maxConnectionsPerIp: integer('TANDEM_WS_CONNECTIONS_PER_IP', 50, { min: 1, max: 10_000_000 }, 'open realtime connections per IP (WebSocket and SSE together)'),
     maxConnectionsPerUser: integer('TANDEM_WS_CONNECTIONS_PER_USER', 10, { min: 1, max: 10_000_000 }, 'open realtime connections per user'),
     handshakesPerIpPerSecond: integer('TANDEM_WS_HANDSHAKES_PER_IP', 10, { min: 1, max: 10_000_000 }, 'new realtime connections per IP per second, bursts of twice that (on a cluster, for all nodes together)'),
-    newConnectionsPerSecond: integer('TANDEM_WS_NEW_CONNECTIONS_PER_SECOND', 1_000, { min: 1, max: 10_000_000 }, 'new realtime connections per second, node-wide (a reconnect storm is admitted at this pace)'),
+    newConnectionsPerSecond: integer('TANDEM_WS_NEW_CONNECTIONS_PER_SECOND', 1_000, { min: 1, max: 10_000_000 }, 'new realtime connections per second, node-wide (a reconnect storm is admitted at this pace; a WebSocket handshake over it waits up to 2 s for its turn, then 503)'),
     maxSubscriptionsPerConnection: integer('TANDEM_WS_SUBSCRIPTIONS_PER_CONNECTION', 100, { min: 1, max: 100_000 }, 'channels one connection may subscribe to'),
     messagesPerSecond: integer('TANDEM_WS_MESSAGES_PER_SECOND', 20, { min: 1, max: 10_000_000 }, 'inbound frames per connection per second, sustained'),
     messageBurst: integer('TANDEM_WS_MESSAGE_BURST', 40, { min: 1, max: 10_000_000 }, 'inbound frames per connection in a burst; past it frames are dropped, and as many drops again close with 4503'),

@@ -95,6 +95,17 @@ export class Admission {
     return undefined;
   }
 
+  /**
+   * Whether a WebSocket handshake that `admit` refused with server_busy for the node-wide pace may
+   * wait for it instead (the gateway queues it briefly): not while draining, and only as far as its
+   * address's own handshake budget could admit it and the `waiting` ones of that address before it
+   * (so one address cannot fill the queue).
+   */
+  mayWait(request: IncomingMessage, waiting: number): boolean {
+    if (this.#draining) return false;
+    return this.#handshakes.peek(this.ipOf(request), waiting + 1).allowed;
+  }
+
   /** An SSE resume (`Last-Event-ID`): its stream is already counted, so only the handshake rate applies. */
   admitResume(request: IncomingMessage): Refusal | undefined {
     const refusal = eventStreamRefusal(request);

@@ -54,6 +54,21 @@ export interface ConnectionSlots {
   releaseConnection(userId: number): void;
 }
 
+/**
+ * A WebSocket handshake over the node-wide pace (newConnectionsPerSecond) waits up to this long for
+ * its turn instead of being refused at once; the queue holds at most this long's worth of the pace.
+ */
+const PACE_WAIT_MS = 2_000;
+const PACE_TICK_MS = 10;
+
+interface WaitingUpgrade {
+  request: IncomingMessage;
+  socket: Duplex;
+  head: Buffer;
+  ip: string;
+  until: number;
+}
+
 /** The heartbeat interval is cut into this many slices (fewer when it is short), one per timer run. */
 const HEARTBEAT_SLICES = 25;
 const MIN_SLICE_MS = 20;
@@ -80,6 +95,11 @@ export class RealtimeGateway {
    * clients, and without a random draw per handshake (randomBytes was ~3% of connecting).
    */
   readonly #idPrefix = randomBytes(9).toString('base64url');
+  /** Upgrades waiting for the node-wide pace, oldest first (from #waitingHead on). */
+  #waiting: WaitingUpgrade[] = [];
+  #waitingHead = 0;
+  readonly #waitingPerIp = new Map<string, number>();
+  #pacer: NodeJS.Timeout | undefined;
   #lastId = 0;
   /** Admitted (authenticated) connections per user: only their number is ever needed. */
   readonly #byUser = new Map<number, number>();
@@ -175,6 +195,7 @@ export class RealtimeGateway {
 
   async #drain(maxWaitMs: number): Promise<void> {
     this.#admission.drain();
+    this.#admitWaiting(); // draining: every waiting upgrade is refused
     for (const timer of this.#timers) clearInterval(timer);
     this.#unsubscribeRevocations();
     for (const connection of this.#connections) {
@@ -204,7 +225,64 @@ export class RealtimeGateway {
     // Shared (no closure per socket) and removed once ws has put its own handler on the socket.
     socket.on('error', destroyOnError);
     const refusal = this.#admission.admit(request, 'websocket');
-    if (refusal !== undefined) return refuseUpgrade(socket, refusal.code, this.#options.metrics, refusal.retryAfter);
+    if (refusal !== undefined) {
+      if (refusal.code === 'server_busy' && this.#wait(request, socket, head)) return;
+      return refuseUpgrade(socket, refusal.code, this.#options.metrics, refusal.retryAfter);
+    }
+    this.#accept(request, socket, head);
+  }
+
+  /**
+   * Admission by delay: a handshake over the node-wide pace waits for its turn (up to PACE_WAIT_MS)
+   * rather than getting a 503 at once. A refused client backs off and its backoff grows with each
+   * refusal: in a reconnect storm, 503s stretched the last clients' return to 30 s and more while
+   * the node had CPU to spare. A full queue, an address over its own budget, or a drain still refuse.
+   */
+  #wait(request: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    const waiting = this.#waiting.length - this.#waitingHead;
+    if (waiting >= Math.ceil((this.limits.newConnectionsPerSecond * PACE_WAIT_MS) / 1000)) return false;
+    const ip = this.#admission.ipOf(request);
+    const mine = this.#waitingPerIp.get(ip) ?? 0;
+    if (!this.#admission.mayWait(request, mine)) return false;
+    this.#waitingPerIp.set(ip, mine + 1);
+    this.#waiting.push({ request, socket, head, ip, until: this.#clock() + PACE_WAIT_MS });
+    if (this.#pacer === undefined) {
+      this.#pacer = setInterval(() => this.#admitWaiting(), PACE_TICK_MS);
+      this.#pacer.unref();
+    }
+    return true;
+  }
+
+  /** Admits the waiting upgrades the pace allows now, oldest first; refuses the expired (and all of them while draining). */
+  #admitWaiting(): void {
+    while (this.#waitingHead < this.#waiting.length) {
+      const next = this.#waiting[this.#waitingHead]!;
+      const current = !next.socket.destroyed && this.#clock() < next.until && !this.#admission.draining;
+      const refusal = current ? this.#admission.admit(next.request, 'websocket') : undefined;
+      // Still over the pace: it (and everyone behind it) waits for the next run.
+      if (current && refusal?.code === 'server_busy' && !this.#admission.draining) break;
+      this.#waiting[this.#waitingHead++] = undefined as unknown as WaitingUpgrade;
+      const mine = (this.#waitingPerIp.get(next.ip) ?? 1) - 1;
+      if (mine > 0) this.#waitingPerIp.set(next.ip, mine);
+      else this.#waitingPerIp.delete(next.ip);
+      if (next.socket.destroyed) continue;
+      if (!current) refuseUpgrade(next.socket, 'server_busy', this.#options.metrics, 1);
+      else if (refusal !== undefined) refuseUpgrade(next.socket, refusal.code, this.#options.metrics, refusal.retryAfter);
+      else this.#accept(next.request, next.socket, next.head);
+    }
+    if (this.#waitingHead === this.#waiting.length) {
+      this.#waiting = [];
+      this.#waitingHead = 0;
+      clearInterval(this.#pacer);
+      this.#pacer = undefined;
+    } else if (this.#waitingHead > 1_024) {
+      this.#waiting = this.#waiting.slice(this.#waitingHead);
+      this.#waitingHead = 0;
+    }
+  }
+
+  /** An admitted upgrade: ws completes the handshake and the connection starts. */
+  #accept(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     const ip = this.#admission.ipOf(request);
     forgetPeername(socket);
     this.#wss.handleUpgrade(request, socket, head, (ws) => {
