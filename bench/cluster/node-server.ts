@@ -22,6 +22,7 @@ import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 import { Type } from 'typebox';
 import { createAccount, createServer, defineApp, hashPassword, type TandemContext } from 'tandem/server';
+import { whenParentGone } from '../common/children';
 
 const TickParams = Type.Object({ n: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }) });
 const TickBody = Type.Object({ ts: Type.Number(), seq: Type.Integer(), pad: Type.String({ maxLength: 4096 }) }, { additionalProperties: false });
@@ -114,7 +115,4 @@ function stop(): void {
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
 // The runner owns us: if it goes away, so do we.
-const parent = process.ppid;
-setInterval(() => {
-  if (process.ppid !== parent) stop();
-}, 500).unref();
+whenParentGone(stop);

@@ -8,11 +8,10 @@
  * holds every offset up to the target (the last publication made while B was dead), whether from
  * the recovery's `pubs` or live; `rec: false` (a resync) is counted as a failure to recover.
  */
-import type { IncomingMessage } from 'node:http';
 import { Backoff } from 'tandem/client';
 import type { WebSocket } from 'ws';
 import { framesOf, nowMicros, percentile, tandemSocket, type SubscribeAck } from './wire';
-import { closeWs } from '../common/ws';
+import { closeWs, onAttemptFailure } from '../common/ws';
 
 export interface StormConnect {
   base: string;
@@ -122,12 +121,7 @@ function connect(client: Client, base: string): Promise<void> {
       if (armedAttempt) bump(stats.failed, why);
       reject(Object.assign(new Error(why), { retryAfterMs }));
     };
-    ws.on('unexpected-response', (_req, res: IncomingMessage) => {
-      const retryAfter = Number(res.headers['retry-after']);
-      res.resume();
-      fail(`HTTP ${res.statusCode}`, Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined);
-    });
-    ws.on('error', (error) => fail((error as NodeJS.ErrnoException).code ?? error.message.slice(0, 40)));
+    onAttemptFailure(ws, fail);
     ws.once('open', () => {
       client.backoff.markOpen();
       ws.send(JSON.stringify({ t: 'auth', id: 1, tok: client.token }));

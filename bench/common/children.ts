@@ -59,3 +59,11 @@ export function waitForLine(child: ChildProcess, pattern: RegExp, what: string, 
     });
   });
 }
+
+/** Calls `stop` once the process that started this one is gone (a runner killed without cleaning up). */
+export function whenParentGone(stop: () => void, everyMs = 500): void {
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) stop();
+  }, everyMs).unref();
+}

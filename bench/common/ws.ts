@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 
 /** 1 + the newlines of a coalesced tandem.v1 message: its frame count, without parsing it. */
@@ -25,4 +26,17 @@ export function closeWs(ws: WebSocket): Promise<void> {
     });
     ws.close();
   });
+}
+
+/**
+ * Reports how a connection attempt failed before it opened: `HTTP <status>` (with the answer's
+ * Retry-After in ms) for a refused handshake, else the socket error's code (ECONNREFUSED, …).
+ */
+export function onAttemptFailure(ws: WebSocket, fail: (why: string, retryAfterMs?: number) => void): void {
+  ws.on('unexpected-response', (_req, res: IncomingMessage) => {
+    const retryAfter = Number(res.headers['retry-after']);
+    res.resume();
+    fail(`HTTP ${res.statusCode}`, Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined);
+  });
+  ws.on('error', (error) => fail((error as NodeJS.ErrnoException).code ?? error.message.slice(0, 40)));
 }

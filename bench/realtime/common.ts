@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
 import { setImmediate as nextTick } from 'node:timers/promises';
+import { whenParentGone } from '../common/children';
 
 export const HOST = '127.0.0.1';
 /** The Tandem channel every bench client subscribes to (the bare/Socket.IO equivalents: one set, one room). */
@@ -206,8 +207,5 @@ export function listenAndAnnounce(server: http.Server, name: string, onStop?: ()
   process.on('SIGINT', stop);
   // The orchestrator owns us: if it goes away, so do we.
   process.on('disconnect', stop);
-  const parent = process.ppid;
-  setInterval(() => {
-    if (process.ppid !== parent) stop();
-  }, 500).unref();
+  whenParentGone(stop);
 }

@@ -8,6 +8,7 @@
  */
 import http from 'node:http';
 import { Server } from 'socket.io';
+import { whenParentGone } from '../common/children';
 
 const ITEM = { id: 1, body: 'An item the reader polls: a small JSON answer, like a post.', author: { id: 1, name: 'reader' }, createdAt: '2026-12-07T00:00:00.000Z' };
 
@@ -40,7 +41,4 @@ function stop(): void {
 }
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
-const parent = process.ppid;
-setInterval(() => {
-  if (process.ppid !== parent) stop();
-}, 500).unref();
+whenParentGone(stop);

@@ -25,7 +25,7 @@ import { WebSocket } from 'ws';
 import { decideReconnect } from '../../src/client/realtime/reconnect-policy';
 import type { TransportClose } from '../../src/client/realtime/transport';
 import { framesOf, nowMicros, type SubscribeAck } from '../cluster/wire';
-import { closeWs } from '../common/ws';
+import { closeWs, onAttemptFailure } from '../common/ws';
 import { bump, emptyStats, type StormStats } from './storm-stats';
 
 const CHANNEL = 'feed';
@@ -164,12 +164,7 @@ function connect(client: Client): Promise<void> {
       if (armed) bump(stats.failed, why);
       reject(Object.assign(new Error(why), { retryAfterMs }));
     };
-    ws.on('unexpected-response', (_req, res: IncomingMessage) => {
-      const retryAfter = Number(res.headers['retry-after']);
-      res.resume();
-      fail(`HTTP ${res.statusCode}`, Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined);
-    });
-    ws.on('error', (error) => fail((error as NodeJS.ErrnoException).code ?? error.message.slice(0, 40)));
+    onAttemptFailure(ws, fail);
     ws.once('open', () => {
       client.backoff.markOpen();
       ws.send(JSON.stringify({ t: 'auth', id: 1, tok: client.token }));

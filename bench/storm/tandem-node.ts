@@ -13,6 +13,7 @@
  */
 import { createAccount, defineApp, hashPassword, serve } from 'tandem/server';
 import { socialApp } from '../../src/apps/social/app';
+import { whenParentGone } from '../common/children';
 
 const passwordHash = await hashPassword('storm-bench-only');
 let stats: (() => object) | undefined;
@@ -50,7 +51,4 @@ await serve(benchApp, {
 });
 
 // The runner owns us: if it goes away, so do we (SIGTERM: serve's drain).
-const parent = process.ppid;
-setInterval(() => {
-  if (process.ppid !== parent) process.kill(process.pid, 'SIGTERM');
-}, 500).unref();
+whenParentGone(() => process.kill(process.pid, 'SIGTERM'));

@@ -44,20 +44,19 @@ class RequestMetrics {
     }
     series.count += 1;
     series.sum += seconds;
-    const bucket = DURATION_BUCKETS.findIndex((bound) => seconds <= bound);
-    if (bucket >= 0) series.buckets[bucket]! += 1;
+    for (let i = 0; i < DURATION_BUCKETS.length; i++) {
+      if (seconds <= DURATION_BUCKETS[i]!) {
+        series.buckets[i]! += 1;
+        break;
+      }
+    }
   }
 
   /** `tandem_http_requests_total`, a counter. */
   counter() {
-    return {
-      name: 'tandem_http_requests_total',
-      help: 'HTTP requests by route template, method and status',
-      type: 'counter',
-      aggregator: 'sum',
-      get: async () => ({ name: 'tandem_http_requests_total', help: 'HTTP requests by route template, method and status', type: 'counter', aggregator: 'sum', values: [...this.#series.values()].map((s) => ({ labels: s.labels, value: s.count })) }),
-      reset: () => this.#series.clear(),
-    };
+    return this.#metric('tandem_http_requests_total', 'HTTP requests by route template, method and status', 'counter', () =>
+      [...this.#series.values()].map((s) => ({ labels: s.labels, value: s.count })),
+    );
   }
 
   /** `tandem_http_request_duration_seconds`, a histogram (cumulative buckets, +Inf, sum, count). */
@@ -78,7 +77,12 @@ class RequestMetrics {
       }
       return out;
     };
-    return { name, help, type: 'histogram', aggregator: 'sum', get: async () => ({ name, help, type: 'histogram', aggregator: 'sum', values: values() }), reset: () => this.#series.clear() };
+    return this.#metric(name, help, 'histogram', values);
+  }
+
+  /** prom-client's Metric shape: what its registry reads to format one metric. */
+  #metric(name: string, help: string, type: 'counter' | 'histogram', values: () => Array<{ metricName?: string; labels: Record<string, string | number>; value: number }>) {
+    return { name, help, type, aggregator: 'sum', get: async () => ({ name, help, type, aggregator: 'sum', values: values() }), reset: () => this.#series.clear() };
   }
 }
 

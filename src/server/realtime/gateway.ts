@@ -96,7 +96,7 @@ export class RealtimeGateway {
    */
   readonly #idPrefix = randomBytes(9).toString('base64url');
   /** Upgrades waiting for the node-wide pace, oldest first (from #waitingHead on). */
-  #waiting: WaitingUpgrade[] = [];
+  #waiting: Array<WaitingUpgrade | undefined> = [];
   #waitingHead = 0;
   readonly #waitingPerIp = new Map<string, number>();
   #pacer: NodeJS.Timeout | undefined;
@@ -261,7 +261,7 @@ export class RealtimeGateway {
       const refusal = current ? this.#admission.admit(next.request, 'websocket') : undefined;
       // Still over the pace: it (and everyone behind it) waits for the next run.
       if (current && refusal?.code === 'server_busy' && !this.#admission.draining) break;
-      this.#waiting[this.#waitingHead++] = undefined as unknown as WaitingUpgrade;
+      this.#waiting[this.#waitingHead++] = undefined; // admitted or refused: let it go
       const mine = (this.#waitingPerIp.get(next.ip) ?? 1) - 1;
       if (mine > 0) this.#waitingPerIp.set(next.ip, mine);
       else this.#waitingPerIp.delete(next.ip);
