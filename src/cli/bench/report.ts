@@ -1,0 +1,103 @@
+/**
+ * The saved result of `tandem bench` (`--out=report.json`), the input of the HTML report and of
+ * `tandem advise --costs=report.json`. One contract for all three: change it here, with its version.
+ */
+
+export const REPORT_VERSION = 1;
+
+/** The delivery strategies `tandem bench` compares. Long-polling is not offered by Tandem, so it is not one. */
+export type StrategyName = 'poll-etag' | 'poll-plain' | 'sse' | 'websocket';
+
+/** What the bench ran: every knob, with the value used (defaults filled in). */
+export interface Workload {
+  /** Connected clients per strategy. */
+  clients: number;
+  /** Clients watching the same resource (clients / watchersPerResource resources exist). */
+  watchersPerResource: number;
+  /** How often each watched resource changes, per second. */
+  changesPerSecond: number;
+  /** Bytes of the changing payload (JSON body of the resource; the pushed event carries the same). */
+  payloadBytes: number;
+  /** How often a polling client asks, in milliseconds. */
+  pollIntervalMs: number;
+  /** How long each strategy is measured, in seconds (after its warm-up). */
+  durationSeconds: number;
+  /** Warm-up per strategy, in seconds (not measured). */
+  warmupSeconds: number;
+}
+
+/** Latency in milliseconds from the change's commit on the server to the client having it. */
+export interface LatencySummary {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  mean: number;
+  /** A histogram for the report's chart: `counts[i]` deliveries had latency in [edges[i], edges[i+1]). */
+  histogram: { edges: number[]; counts: number[] };
+}
+
+export interface StrategyResult {
+  strategy: StrategyName;
+  /** A line for a person: what this strategy does on the wire. */
+  description: string;
+  /** Changes the server made during the measured window (across all resources). */
+  changes: number;
+  /** (client, change) pairs that reached the client during the window. */
+  delivered: number;
+  /** Deliveries expected: changes × watchers of the changed resource. */
+  expected: number;
+  /** Polls answered with data the client already had while a newer version existed (a stale read). */
+  staleReads: number;
+  /** Requests the server answered during the window (polls; 0 for push strategies beyond setup). */
+  requests: number;
+  /** Requests per second the server sustained during the window. */
+  requestsPerSecond: number;
+  /** Bytes at the socket (TCP payload: headers, framing, bodies), in each direction, during the window. */
+  bytes: { clientToServer: number; serverToClient: number };
+  /** bytes / delivered, in each direction. */
+  bytesPerUpdate: { clientToServer: number; serverToClient: number };
+  latency: LatencySummary;
+  /** Server process CPU (user + system) in milliseconds, during the window. */
+  serverCpuMs: number;
+  /** serverCpuMs × 1000 / delivered. */
+  serverCpuMsPer1000Updates: number;
+  /** Server memory per connected client: (RSS with the clients connected − RSS before) / clients, in bytes. */
+  serverMemoryPerClientBytes: number;
+  /** Anything a reader should know about this run (errors seen, clients that failed to connect). */
+  notes: string[];
+}
+
+/** One point of the crossover: at this polling interval and change rate, which is cheaper for the server. */
+export interface CrossoverPoint {
+  pollIntervalMs: number;
+  changesPerSecond: number;
+  payloadBytes: number;
+  /** Server CPU per client per second, in milliseconds, of each strategy at this point. */
+  cpuMsPerClientSecond: { poll: number; push: number };
+  cheaper: 'poll' | 'push';
+}
+
+/** The article's three claims, each checked against this run. */
+export interface ClaimCheck {
+  id: 'headers-500-800-bytes' | 'push-holds-30pct-more-users' | 'rest-10k-vs-ws-1k';
+  claim: string;
+  holds: boolean | 'partly';
+  /** The measured numbers behind the verdict, for a person. */
+  evidence: string;
+}
+
+export interface BenchReport {
+  version: typeof REPORT_VERSION;
+  tool: 'tandem bench';
+  startedAt: string;
+  finishedAt: string;
+  /** Where it ran: node version, CPU model and count, OS, and the target (embedded or --url). */
+  machine: { node: string; cpus: number; cpuModel: string; platform: string; target: string };
+  workload: Workload;
+  results: StrategyResult[];
+  /** The crossover sweep (from measured per-request and per-push costs), for the report's chart. */
+  crossover: CrossoverPoint[];
+  claims: ClaimCheck[];
+}
