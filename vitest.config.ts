@@ -21,6 +21,8 @@ const startNoSocialServer = [
   'test/client/realtime-timing.test.ts',
   'test/client/subscribe-retry.test.ts',
   'test/client/token-store.test.ts',
+  'test/cli/report-html.test.ts',
+  'test/cli/report-browser.test.ts',
 ];
 
 /**
