@@ -5,6 +5,7 @@ import type { PlatformOptions } from './platform';
 import type { TransportKind } from './transport';
 import type { FallbackOptions } from './transport-choice';
 import type { RealtimeError } from './realtime-error';
+import type { ShareOptions } from './shared/share';
 import type { ConnectionState, StateChange } from './state';
 
 export interface RealtimeClientOptions extends PlatformOptions {
@@ -26,6 +27,12 @@ export interface RealtimeClientOptions extends PlatformOptions {
   sseUrl?: string | (() => string);
   /** When to fall back to SSE, and for how long the choice is kept (see docs/client.md). */
   fallback?: FallbackOptions;
+  /**
+   * One connection for all the tabs of the browser: a SharedWorker's where the page gives one,
+   * else a leader tab's (Web Locks + BroadcastChannel). Default: none (a connection per page).
+   * See docs/client.md, "One connection for all the tabs".
+   */
+  share?: ShareOptions;
 }
 
 export type ConnectionStateChange = StateChange<ConnectionState>;

@@ -74,7 +74,7 @@ export interface PlatformOptions {
   storage?: StorageLike | null;
 }
 
-const defaultTimers: Timers = {
+export const defaultTimers: Timers = {
   setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
   clearTimeout: (handle) => globalThis.clearTimeout(handle as Parameters<typeof globalThis.clearTimeout>[0]),
 };

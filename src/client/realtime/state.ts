@@ -110,3 +110,31 @@ export const subscriptionTransitions: TransitionTable<SubscriptionState> = {
 export function createConnectionState(): StateMachine<ConnectionState> {
   return new StateMachine(connectionTransitions, 'idle');
 }
+
+/**
+ * The shortest run of legal transitions from `from` to `to` (empty when already there; undefined
+ * when the table has no way). A shared tab follows its hub's connection with it: a tab that
+ * attaches to an open connection goes idle → connecting → open, as if it had connected itself.
+ *
+ * @example
+ * pathTo(connectionTransitions, 'open', 'connecting') // → ['reconnecting', 'connecting']
+ */
+export function pathTo<S extends string>(table: TransitionTable<S>, from: S, to: S): S[] | undefined {
+  if (from === to) return [];
+  const previous = new Map<S, S>([[from, from]]);
+  const queue: S[] = [from];
+  while (queue.length > 0) {
+    const state = queue.shift()!;
+    for (const next of table[state]) {
+      if (previous.has(next)) continue;
+      previous.set(next, state);
+      if (next === to) {
+        const path: S[] = [to];
+        for (let at = state; at !== from; at = previous.get(at)!) path.unshift(at);
+        return path;
+      }
+      queue.push(next);
+    }
+  }
+  return undefined;
+}
