@@ -115,6 +115,15 @@ describe('the hashed assets', () => {
     expect(Buffer.from(await font.arrayBuffer())).toEqual(Buffer.from([0x77, 0x4f, 0x46, 0x32]));
   });
 
+  it('a script carries the policy it runs under as a worker (its own scripts and connections), other files the API’s', async () => {
+    // A worker's CSP is its script's response's: under the API's default-src 'none' the web UI's
+    // SharedWorker could not open its WebSocket.
+    const script = await server.request('/assets/index-AbC123.js');
+    expect(script.headers.get('content-security-policy')).toBe("default-src 'none'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'");
+    const style = await server.request('/assets/index-XyZ789.css');
+    expect(style.headers.get('content-security-policy')).toBe("default-src 'none'; frame-ancestors 'none'");
+  });
+
   it('answers 304 to a matching If-None-Match', async () => {
     const first = await server.request('/assets/index-AbC123.js');
     const again = await server.request('/assets/index-AbC123.js', { headers: { 'if-none-match': first.headers.get('etag')! } });

@@ -40,6 +40,13 @@ const TYPES: Record<string, string> = {
 /** A year: the longest max-age caches honour. The name changes with the content, so it never goes stale. */
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
+/**
+ * A script's own Content-Security-Policy applies only when it runs as a worker, whose policy is its
+ * response's, not the page's: the API's `default-src 'none'` would leave a SharedWorker (the web UI's
+ * shared realtime connection) unable to connect. Its own origin's scripts and connections, nothing more.
+ */
+const WORKER_CSP = "default-src 'none'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'";
+
 function load(file: string): StaticFile {
   const body = fs.readFileSync(file);
   const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`;
@@ -63,6 +70,8 @@ function send(request: FastifyRequest, reply: FastifyReply, file: StaticFile, ca
   reply.header('etag', file.etag).header('cache-control', cacheControl);
   const match = request.headers['if-none-match'];
   if (match !== undefined && match.split(',').some((tag) => tag.trim() === file.etag)) return reply.code(304).send();
+  // Over the API's policy, on a 200 only (a 304 keeps the cached answer's headers).
+  if (file.type.startsWith('text/javascript')) reply.header('content-security-policy', WORKER_CSP);
   return reply.type(file.type).send(file.body);
 }
 
