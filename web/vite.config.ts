@@ -10,6 +10,8 @@ export default defineConfig({
   base: '/',
   publicDir: false,
   logLevel: 'warn',
+  // The SharedWorker (src/realtime-worker.ts) as an ES module, as api.ts starts it ({ type: 'module' }).
+  worker: { format: 'es' },
   build: {
     outDir: fileURLToPath(new URL('../dist/web', import.meta.url)),
     emptyOutDir: true,

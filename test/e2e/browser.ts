@@ -35,6 +35,18 @@ export async function launch(username: string): Promise<Person> {
   return person;
 }
 
+/**
+ * A browser without SharedWorker (Chrome on Android, Safari before 16): its tabs elect a leader tab
+ * to hold the shared realtime connection. Also what a test needs whose network faults must reach that
+ * connection: Playwright's setOffline and routeWebSocket act on pages, never on a SharedWorker.
+ */
+export async function withoutSharedWorker(person: Person): Promise<Person> {
+  await person.context.addInitScript(() => {
+    delete (window as { SharedWorker?: unknown }).SharedWorker;
+  });
+  return person;
+}
+
 export async function close(person: Person): Promise<void> {
   await person.context.close().catch(() => {});
   fs.rmSync(person.userDataDir, { recursive: true, force: true });

@@ -7,7 +7,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_PASSWORD } from '../../src/apps/social/seed';
 import { eventually, sleep } from '../support/wait';
-import { bellCount, CHROMIUM, close, commentCount, connected, connection, launch, mark, type Person, recordConnection, SHOTS, shot, stillMarked } from './browser';
+import { bellCount, CHROMIUM, close, commentCount, connected, connection, launch, mark, type Person, recordConnection, SHOTS, shot, stillMarked, withoutSharedWorker } from './browser';
 import { realtimeRefusal, type Site, siteKind, startSite } from './site';
 
 /**
@@ -294,29 +294,36 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the web UI in a real browser', () => 
   });
 
   it('shows "offline" when the browser says so, and the comments missed meanwhile once it is back', async () => {
+    // setOffline reaches pages, not the SharedWorker that holds alice's connection: this browser of
+    // hers has none, so its one tab holds the connection, as it leads (a real offline is browser-wide).
+    const away = await withoutSharedWorker(await launch('alice'));
+    people.push(away); // closed in afterAll
+    await signIn(away);
+    const { page } = away;
     const id = await postId('Hello, Tandem!');
-    await alice.page.goto(url(`/posts/${id}`));
-    await alice.page.locator('#post-' + id).waitFor();
-    await connected(alice.page);
-    await mark(alice.page);
-    await alice.context.setOffline(true);
+    await page.goto(url(`/posts/${id}`));
+    await page.locator('#post-' + id).waitFor();
+    await connected(page);
+    expect(await connection(page).getAttribute('data-share')).toBe('leader');
+    await mark(page);
+    await away.context.setOffline(true);
     try {
-      await alice.page.locator('[data-testid=connection][data-state=offline]').waitFor({ timeout: 5_000 });
-      expect(await connection(alice.page).locator('.conn-label').textContent()).toBe('Offline');
-      await shot(alice.page, '08-offline');
+      await page.locator('[data-testid=connection][data-state=offline]').waitFor({ timeout: 5_000 });
+      expect(await connection(page).locator('.conn-label').textContent()).toBe('Offline');
+      await shot(page, '08-offline');
       const carol = await apiLogin('carol');
       const missed = `While alice was offline ${Date.now()}`;
       expect((await site!.request(`/api/posts/${id}/comments`, { method: 'POST', token: carol, json: { body: missed } })).status).toBe(201);
       await sleep(300);
-      expect(await commentCount(alice.page, missed)).toBe(0);
-      await alice.context.setOffline(false);
-      await connected(alice.page);
-      await alice.page.locator('[data-testid=comment-body]', { hasText: missed }).waitFor({ timeout: 5_000 });
+      expect(await commentCount(page, missed)).toBe(0);
+      await away.context.setOffline(false);
+      await connected(page);
+      await page.locator('[data-testid=comment-body]', { hasText: missed }).waitFor({ timeout: 5_000 });
       await sleep(200);
-      expect(await commentCount(alice.page, missed)).toBe(1);
-      expect(await stillMarked(alice.page)).toBe(true);
+      expect(await commentCount(page, missed)).toBe(1);
+      expect(await stillMarked(page)).toBe(true);
     } finally {
-      await alice.context.setOffline(false);
+      await away.context.setOffline(false);
     }
   });
 
@@ -443,7 +450,8 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the web UI in a real browser', () => 
   });
 
   it('a network that kills WebSockets right after they open: the page falls back to SSE and stays live, app code unchanged', async () => {
-    const carol = await launch('carol');
+    // routeWebSocket reaches pages, not a SharedWorker: in this browser the page itself leads and holds the connection.
+    const carol = await withoutSharedWorker(await launch('carol'));
     people.push(carol); // closed in afterAll
     // Every WebSocket to /realtime opens, then dies 30 ms later without reaching the server:
     // the proxy that accepts the upgrade and then kills it.

@@ -22,14 +22,26 @@ export interface Clients {
 /**
  * The page's REST and realtime clients. The access token lives in memory only (the TokenStore);
  * the refresh token only in the httpOnly cookie, so a reload restores the session with `refresh()`.
+ * Every tab shares one realtime connection: the SharedWorker's, or where there is none (Chrome on
+ * Android, older Safari) the leader tab's.
  */
 export function createClients(onAuthFailure: (error: TandemClientError) => void): Clients {
   // The REST client's cookie refresh runs inside the cross-tab lock.
   const tokens = new TokenStore({ refreshLock: inRefreshLock });
   const api = new SocialClient({ baseUrl: location.origin, credentials: 'include', tokens, onAuthFailure });
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  const realtime = new RealtimeClient({ url: `${scheme}//${location.host}/realtime`, tokens: api.tokens });
+  const realtime = new RealtimeClient({ url: `${scheme}//${location.host}/realtime`, tokens: api.tokens, share: { worker: realtimeWorker } });
   return { api, realtime };
+}
+
+/** The worker that holds the connection, where the browser has SharedWorker (the pattern Vite bundles as a worker). */
+function realtimeWorker(): SharedWorker | undefined {
+  if (typeof SharedWorker !== 'function') return undefined;
+  try {
+    return new SharedWorker(new URL('./realtime-worker.ts', import.meta.url), { type: 'module', name: 'tandem-realtime' });
+  } catch {
+    return undefined; // refused (a sandboxed frame, a policy): the tabs elect a leader instead
+  }
 }
 
 const MESSAGES: Record<string, string> = {

@@ -22,6 +22,9 @@ export function connectionIndicator(realtime: RealtimeClient): { el: HTMLElement
     // The SSE fallback works the same for the person; say so quietly, for whoever debugs a network.
     const text = shown === 'connected' && realtime.transport === 'sse' ? `${TEXT.connected} (SSE)` : TEXT[shown];
     el.dataset.transport = realtime.transport ?? '';
+    // How this tab reaches the server: its own connection, the SharedWorker's, or the leader tab's.
+    el.dataset.share = realtime.sharing;
+    el.title = SHARING[realtime.sharing];
     if (label.textContent !== text) label.textContent = text;
     const next = last?.state === 'reconnecting' ? last.nextAttemptAt : undefined;
     const seconds = next === undefined ? undefined : Math.max(0, Math.ceil((next - Date.now()) / 1000));
@@ -48,6 +51,13 @@ export function connectionIndicator(realtime: RealtimeClient): { el: HTMLElement
     },
   };
 }
+
+const SHARING: Record<RealtimeClient['sharing'], string> = {
+  none: 'This tab has a connection of its own',
+  worker: 'One connection for all your tabs (shared worker)',
+  leader: 'One connection for all your tabs, held by this one',
+  follower: 'One connection for all your tabs, held by another one',
+};
 
 const TEXT: Record<Shown, string> = {
   connecting: 'Connecting…',
