@@ -26,6 +26,10 @@ const startNoSocialServer = [
   'test/client/token-store.test.ts',
   'test/cli/report-html.test.ts',
   'test/cli/report-browser.test.ts',
+  'test/cli/advise-rules.test.ts',
+  'test/cli/advise-costs.test.ts',
+  'test/cli/advise-flags.test.ts',
+  'test/cli/advise-interactive.test.ts',
 ];
 
 /**
