@@ -1,8 +1,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAdviseArgs } from '../../src/cli/advise/flags';
+import { runAdvise } from '../../src/cli/advise/main';
 import { advise } from './advise-cli';
 
 /** `tandem advise`'s command line: what each flag accepts, and every mistake → exit 2 naming the flag. */
@@ -147,6 +149,14 @@ describe('good flags', () => {
     expect(code).toBe(0);
     const doc = JSON.parse(stdout) as { features: { feature: { name: string; clients: number } }[] };
     expect(doc.features.map((f) => [f.feature.name, f.feature.clients])).toEqual([['feed', 20_000], ['typing', 20_000], ['bell', 20_000]]);
+  });
+
+  it('runs with only stdout, stderr and cwd (stdin and isTTY default), reading relative paths from cwd', async () => {
+    const out: string[] = [];
+    const stream = new Writable({ write: (chunk, _e, done) => (out.push(String(chunk)), done()) });
+    const code = await runAdvise(['--costs=fixtures/bench-report.json', ...CHAT], { stdout: stream, stderr: stream, cwd: path.resolve('test/cli') });
+    expect(code).toBe(0);
+    expect(out.join('')).toMatch(/^Costs: from fixtures\/bench-report\.json/);
   });
 
   it('feature flags without --feature describe one feature', async () => {

@@ -11,24 +11,40 @@ import { advise, THRESHOLDS } from './rules';
 
 /** What `tandem advise` gets from its process; a test passes streams of its own. */
 export interface AdviseIo {
+  /** Where answers are read from (default: process.stdin). */
+  stdin?: NodeJS.ReadableStream;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  /** Whether a person is at stdin, so missing answers are asked (default: whether stdin is a terminal). */
+  isTTY?: boolean;
+  /** Where relative --costs and --features paths are taken from (default: process.cwd()). */
+  cwd?: string;
+}
+
+interface Process {
   stdin: NodeJS.ReadableStream;
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
-  /** Whether a person is at stdin (then missing answers are asked). */
   isTTY: boolean;
+  cwd: string;
 }
 
-async function readText(flag: string, file: string): Promise<string> {
+function withDefaults(io: AdviseIo): Process {
+  const stdin = io.stdin ?? process.stdin;
+  return { stdin, stdout: io.stdout, stderr: io.stderr, isTTY: io.isTTY ?? (stdin as { isTTY?: boolean }).isTTY === true, cwd: io.cwd ?? process.cwd() };
+}
+
+async function readText(flag: string, file: string, cwd: string): Promise<string> {
   try {
-    return await fs.readFile(path.resolve(file), 'utf8');
+    return await fs.readFile(path.resolve(cwd, file), 'utf8');
   } catch (error) {
     throw new AdviseUsageError(`--${flag}=${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
 }
 
-async function costModel(options: AdviseOptions): Promise<CostModel> {
+async function costModel(options: AdviseOptions, cwd: string): Promise<CostModel> {
   if (options.costsFile === undefined) return MODELLED;
-  const text = await readText('costs', options.costsFile);
+  const text = await readText('costs', options.costsFile, cwd);
   try {
     return costModelFromReport(asBenchReport(JSON.parse(text)), options.costsFile);
   } catch (error) {
@@ -38,11 +54,11 @@ async function costModel(options: AdviseOptions): Promise<CostModel> {
 }
 
 /** The features the flags and --features describe, each with the pre-feature defaults under its own answers. */
-async function describedFeatures(options: AdviseOptions): Promise<Partial<Feature>[]> {
+async function describedFeatures(options: AdviseOptions, cwd: string): Promise<Partial<Feature>[]> {
   let fromFile: Partial<Feature>[] = [];
   if (options.featuresFile !== undefined) {
     try {
-      fromFile = readFeaturesFile(await readText('features', options.featuresFile));
+      fromFile = readFeaturesFile(await readText('features', options.featuresFile, cwd));
     } catch (error) {
       if (error instanceof FeaturesFileError) throw new AdviseUsageError(`--features=${options.featuresFile}: ${error.message}`);
       throw error;
@@ -61,7 +77,7 @@ function missingError(partial: Partial<Feature>, missing: (keyof Feature)[]): Ad
   return new AdviseUsageError(`feature ${JSON.stringify(partial.name)} needs ${flags} (or run it on a terminal to be asked)`);
 }
 
-async function gatherFeatures(options: AdviseOptions, io: AdviseIo): Promise<Feature[]> {
+async function gatherFeatures(options: AdviseOptions, io: Process): Promise<Feature[]> {
   const mayAsk = options.interactive ?? io.isTTY;
   // With --json, stdout is for the JSON alone: the questions go to stderr.
   const prompter = () => createPrompter(io.stdin, options.json ? io.stderr : io.stdout);
@@ -74,7 +90,7 @@ async function gatherFeatures(options: AdviseOptions, io: AdviseIo): Promise<Fea
       p.close();
     }
   }
-  const partials = await describedFeatures(options);
+  const partials = await describedFeatures(options, io.cwd);
   const incomplete = partials.filter((f) => missingAnswers(f).length > 0);
   if (incomplete.length === 0) return partials.map((f) => completeFeature(f as Feature));
   if (!mayAsk) throw missingError(incomplete[0]!, missingAnswers(incomplete[0]!));
@@ -97,16 +113,17 @@ async function gatherFeatures(options: AdviseOptions, io: AdviseIo): Promise<Fea
  * alternative's cost and the reasons. Returns the exit code: 0 advice printed, 2 bad usage
  * (a flag, a file, an answer, or input that ended early), 1 failure.
  *
- * @example await runAdvise(['--feature=feed', '--initiator=server', '--changes-per-minute=6', '--freshness=30s'], { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, isTTY: false })
+ * @example await runAdvise(['--feature=feed', '--initiator=server', '--changes-per-minute=6', '--freshness=30s'], { stdout: process.stdout, stderr: process.stderr })
  */
-export async function runAdvise(argv: string[], io: AdviseIo): Promise<number> {
+export async function runAdvise(argv: string[], given: AdviseIo): Promise<number> {
+  const io = withDefaults(given);
   try {
     const options = parseAdviseArgs(argv);
     if (options.help) {
       io.stdout.write(ADVISE_HELP);
       return 0;
     }
-    const model = await costModel(options);
+    const model = await costModel(options, io.cwd);
     const features = await gatherFeatures(options, io);
     const advice = features.map((f) => advise(f, model, THRESHOLDS));
     io.stdout.write(options.json ? renderJson(advice, model, THRESHOLDS) : renderText(advice, model));
