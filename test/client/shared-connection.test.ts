@@ -1,6 +1,6 @@
 import { MessageChannel } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { RealtimeClient, serveRealtimeWorker, TokenStore, type ConnectionStateChange, type MessagePortLike, type RealtimeMessage, type SharedWorkerScopeLike } from '../../src/client/index';
+import { RealtimeClient, serveRealtimeWorker, TokenStore, type ConnectionStateChange, type MessagePortLike, type RealtimeMessage, type ShareOptions, type SharedWorkerScopeLike } from '../../src/client/index';
 import { CloseCode } from '../../src/protocol/close-codes';
 import { accept, FakeSocket, latest } from './fake-socket';
 import { FakeBroadcast, FakeLocks, FakeWindow } from './fake-tabs';
@@ -24,7 +24,7 @@ class Browser {
   readonly locks = new FakeLocks();
   readonly broadcast = new FakeBroadcast();
 
-  tab(name: string): Tab {
+  tab(name: string, share: ShareOptions = {}): Tab {
     const window = new FakeWindow();
     const tokens = new TokenStore({ refresh: async () => ({ accessToken: `token-${name}`, expiresAt: Date.now() + 3_600_000 }) });
     tokens.set({ accessToken: `token-${name}`, expiresAt: Date.now() + 3_600_000 });
@@ -36,7 +36,7 @@ class Browser {
       storage: null,
       network: null,
       backoff: { baseMs: 100, capMs: 1_000 },
-      share: { locks: this.locks.for(name), BroadcastChannel: this.broadcast.for(name), lifecycle: { window } },
+      share: { locks: this.locks.for(name), BroadcastChannel: this.broadcast.for(name), lifecycle: { window }, ...share },
     });
     const states: ConnectionStateChange[] = [];
     client.on('state', (change) => states.push(change));
@@ -256,6 +256,32 @@ describe('one connection for the tabs of a browser (leader mode)', () => {
 });
 
 describe('one connection for the tabs of a browser (SharedWorker)', () => {
+  it('a SharedWorker that fails to start (its script gone after a deploy): the tabs elect a leader instead', async () => {
+    const browser = new Browser();
+    const failures: Array<() => void> = [];
+    const port: MessagePortLike = { postMessage: () => {}, addEventListener: () => {}, start: () => {}, close: () => {} };
+    const broken = () => ({ port, addEventListener: (_type: 'error', listener: () => void) => void failures.push(listener) });
+    const [a, b] = ['a', 'b'].map((name) => browser.tab(name, { worker: broken }));
+    for (const tab of [a!, b!]) {
+      subscribe(tab, 'post:1');
+      tab.client.connect();
+    }
+    await settle();
+    expect(FakeSocket.instances).toHaveLength(0);
+    expect(a!.client.sharing).toBe('worker');
+    for (const fail of failures) fail();
+    await settle();
+    expect(FakeSocket.instances).toHaveLength(1);
+    expect([a!.client.sharing, b!.client.sharing]).toEqual(['leader', 'follower']);
+    await accept();
+    await settle();
+    latest().receive({ t: 'ack', id: latest().last('sub')!.id, d: { e: 'e1', o: 1 } });
+    await settle();
+    latest().receive(pub(2));
+    await settle();
+    expect([a!.seen.get('post:1'), b!.seen.get('post:1')]).toEqual([[2], [2]]);
+  });
+
   it('the worker holds the socket, asks a tab for the token, and serves every tab; it closes when the last tab leaves', async () => {
     let connect: ((event: { ports: MessagePortLike[] }) => void) | undefined;
     const scope: SharedWorkerScopeLike = { addEventListener: (_type, listener) => (connect = listener) };

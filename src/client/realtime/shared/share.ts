@@ -9,9 +9,10 @@ import { broadcastHubLink, broadcastTabLink, portTabLink, type BroadcastChannelC
 import type { SharedConfig, TabId } from './protocol';
 import { SharedConnection } from './tab-connection';
 
-/** A SharedWorker as the SDK uses it: its port to this tab. */
+/** A SharedWorker as the SDK uses it: its port to this tab, and its `error` (its script failed to load or run). */
 export interface SharedWorkerLike {
   readonly port: MessagePortLike;
+  addEventListener?(type: 'error', listener: () => void): void;
 }
 
 /** Where page lifecycle events are heard: `pagehide`/`pageshow` on the window, `freeze`/`resume` and the visibility on the document. */
@@ -48,33 +49,17 @@ const DEFAULT_NAME = 'tandem-realtime';
 
 /**
  * The engine of a RealtimeClient with `share`: through a SharedWorker when the page gives one;
- * else through a leader tab elected with Web Locks, frames carried by a BroadcastChannel; else,
- * where neither exists, a connection of the page's own, as without `share`.
+ * else (or once the worker fails to start) through a leader tab elected with Web Locks, frames
+ * carried by a BroadcastChannel; else, where neither exists, a connection of the page's own, as
+ * without `share`.
  */
 export function sharedEngine(options: RealtimeClientOptions, share: ShareOptions): RealtimeEngine {
   const platform = resolvePlatform(options);
   const name = share.name ?? DEFAULT_NAME;
   const locks = share.locks === null ? undefined : share.locks ?? (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks;
-  const lifecycle = share.lifecycle === null ? {} : share.lifecycle ?? defaultLifecycle();
-  const common = {
-    config: sharedConfig(options),
-    tokens: options.tokens,
-    timers: platform.timers,
-    clock: platform.clock,
-    random: platform.random,
-    requestTimeoutMs: options.requestTimeoutMs ?? defaults.requestTimeoutMs,
-    ...(locks === undefined ? {} : { holdTab: (tab: TabId) => holdLock(locks, `${name}:tab:${tab}`) }),
-  };
-  const worker = share.worker?.();
-  if (worker !== undefined) {
-    const connection = new SharedConnection({ ...common, link: portTabLink(worker.port), role: () => 'worker' });
-    onLifecycle(lifecycle, { hide: () => connection.suspend(), show: () => connection.resume() });
-    return connection;
-  }
   const Channel = share.BroadcastChannel === null ? undefined : share.BroadcastChannel ?? (globalThis as { BroadcastChannel?: BroadcastChannelConstructor }).BroadcastChannel;
-  if (locks === undefined || Channel === undefined) return new Connection(options);
-
-  const election = new LeaderElection({
+  const lifecycle = share.lifecycle === null ? {} : share.lifecycle ?? defaultLifecycle();
+  const election = locks === undefined || Channel === undefined ? undefined : new LeaderElection({
     lock: `${name}:leader`,
     locks,
     timers: platform.timers,
@@ -83,25 +68,43 @@ export function sharedEngine(options: RealtimeClientOptions, share: ShareOptions
     mayTakeOver: () => lifecycle.document?.visibilityState !== 'hidden',
     lead: () => leadHub(options, platform, { name, locks, Channel, heartbeatMs: share.heartbeatMs ?? 1_000 }),
   });
+  const worker = share.worker?.();
+  if (worker === undefined && election === undefined) return new Connection(options);
+
+  let mode: 'worker' | 'leader' = worker === undefined ? 'leader' : 'worker';
+  /** Whether the page called connect(): only then is the tab a candidate to lead. */
   let candidate = false;
   const connection = new SharedConnection({
-    ...common,
-    link: broadcastTabLink(new Channel(name)),
-    role: () => (election.state === 'leading' ? 'leader' : 'follower'),
-    heard: () => election.heard(),
+    config: sharedConfig(options),
+    tokens: options.tokens,
+    timers: platform.timers,
+    clock: platform.clock,
+    random: platform.random,
+    requestTimeoutMs: options.requestTimeoutMs ?? defaults.requestTimeoutMs,
+    ...(locks === undefined ? {} : { holdTab: (tab: TabId) => holdLock(locks, `${name}:tab:${tab}`) }),
+    link: worker === undefined ? broadcastTabLink(new Channel!(name)) : portTabLink(worker.port),
+    role: () => (mode === 'worker' ? 'worker' : election?.state === 'leading' ? 'leader' : 'follower'),
+    heard: () => (mode === 'leader' ? election?.heard() : undefined),
     connecting: () => {
       candidate = true;
-      election.start();
+      if (mode === 'leader') election?.start();
     },
+  });
+  // A worker whose script did not load (a deploy removed it, a policy refused it): elect a leader instead.
+  worker?.addEventListener?.('error', () => {
+    if (mode !== 'worker' || election === undefined) return;
+    mode = 'leader';
+    connection.relink(broadcastTabLink(new Channel!(name)));
+    if (candidate) election.start();
   });
   onLifecycle(lifecycle, {
     // A leader that goes into the back/forward cache or freezes must let go at once: the next tab takes over.
     hide: () => {
       connection.suspend();
-      election.stop();
+      election?.stop();
     },
     show: () => {
-      if (candidate) election.start();
+      if (candidate && mode === 'leader') election?.start();
       connection.resume();
     },
   });

@@ -52,6 +52,7 @@ export class SharedConnection implements RealtimeEngine {
   readonly #events = new Emitter<RealtimeClientEvents>();
   readonly #subscriptions = new Map<string, ChannelSubscription>();
   readonly #requests = new Map<number, PendingPublish>();
+  #link: TabLink;
   #id: TabId;
   /** The hub this tab follows: later hubs have larger terms; older ones are not listened to. */
   #term = Number.NEGATIVE_INFINITY;
@@ -66,9 +67,10 @@ export class SharedConnection implements RealtimeEngine {
 
   constructor(options: SharedConnectionOptions) {
     this.#options = options;
+    this.#link = options.link;
     this.#id = this.#newId();
     this.#machine.onChange((change) => this.#events.emit('state', change));
-    options.link.listen((envelope) => this.#receive(envelope));
+    this.#link.listen((envelope) => this.#receive(envelope));
     options.tokens.onChange((token) => {
       // A sign-out is everyone's: said even by a tab that is no longer attached (it disconnects first).
       if (token === undefined && (this.#hadToken || this.#attached())) this.#send({ t: 'tokens', token: undefined });
@@ -151,6 +153,16 @@ export class SharedConnection implements RealtimeEngine {
     this.#page = 'shown';
     this.#id = this.#newId();
     for (const subscription of this.#subscriptions.values()) subscription.connectionLost();
+    this.#attach();
+  }
+
+  /** Moves to another link (a SharedWorker that failed to start: the tabs elect a leader instead). */
+  relink(link: TabLink): void {
+    this.#link.close();
+    this.#link = link;
+    this.#term = Number.NEGATIVE_INFINITY;
+    link.listen((envelope) => this.#receive(envelope));
+    this.#loseConnection();
     this.#attach();
   }
 
@@ -282,7 +294,7 @@ export class SharedConnection implements RealtimeEngine {
   }
 
   #send(message: TabMessage): void {
-    this.#options.link.send({ tab: this.#id, m: message });
+    this.#link.send({ tab: this.#id, m: message });
   }
 
   #newId(): TabId {
