@@ -114,6 +114,14 @@ describe('renderHtmlReport', () => {
     expect(page).toContain('1,000 clients per strategy');
   });
 
+  it("shows a newer report's optional notes, client profile and unit costs", () => {
+    expect(page).toContain('<h3>About this run</h3><ul><li>Long-polling is not measured');
+    expect(page).toContain('minimal request headers; polls carry no credentials');
+    expect(page).toContain('a 304 43.7 µs, a 200 50.2 µs');
+    const { notes: _n, clientProfile: _c, unitCosts: _u, ...plain } = fixture as BenchReport & Record<string, unknown>;
+    expect(renderHtmlReport(plain as BenchReport)).not.toContain('About this run');
+  });
+
   it('renders a report with an unknown strategy and no crossover sweep', () => {
     const odd = { ...fixture, crossover: [], results: [{ ...fixture.results[0]!, strategy: 'long-poll' as never }] };
     const oddPage = renderHtmlReport(odd);

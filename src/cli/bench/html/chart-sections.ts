@@ -3,6 +3,7 @@ import type { ChartSpec } from './charts';
 import { crossoverCurves, type CrossoverRow } from './crossover';
 import { bytes, decimal, ms, perSecond, strategyLabel } from './format';
 import { html, type SafeHtml } from './html';
+import { extras } from './sections';
 
 /** The report's chart sections: a canvas per chart (drawn by the page's script) and the words around it. */
 
@@ -61,6 +62,14 @@ function crossoverTable(report: BenchReport): SafeHtml {
 </table></div>`;
 }
 
+function unitCosts(report: BenchReport): SafeHtml {
+  const unit = extras(report).unitCosts;
+  if (!unit) return html``;
+  const us = (msValue: number) => `${decimal(msValue * 1000)} µs`;
+  return html`<p class="note">Unit costs measured in this run (server CPU): a 304 ${us(unit.poll304Ms)}, a 200 ${us(unit.poll200Ms)},
+  a pushed update (${unit.push}) ${us(unit.pushMs)}.</p>`;
+}
+
 export function crossover(report: BenchReport, specs: Specs): SafeHtml {
   if (report.crossover.length === 0) {
     return html`<section id="crossover" aria-labelledby="crossover-h"><h2 id="crossover-h">Crossover</h2><p>This report has no crossover sweep.</p></section>`;
@@ -71,6 +80,7 @@ export function crossover(report: BenchReport, specs: Specs): SafeHtml {
   <p>Server CPU per client-second of polling (every interval, 200 or 304) against pushing every change, from
   this run's measured costs. Squares: push is cheaper; circles: polling is. The dashed line is where they
   cost the same: below it (slow changes, frequent polls) push wins; above it, polling does.</p>
+  ${unitCosts(report)}
   <div class="grid">${curves.map((c) =>
     figure(specs, `crossover-${c.payloadBytes}`, `${bytes(c.payloadBytes)} payload${c.payloadBytes === report.workload.payloadBytes ? ' (the star is this run)' : ''}.`, 'tall'),
   )}</div>

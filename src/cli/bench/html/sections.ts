@@ -4,6 +4,17 @@ import { html, type SafeHtml } from './html';
 
 /** The report's text parts: header, summary cards, claims, tables. Every report string is escaped by `html`. */
 
+/** Optional fields newer reports carry (additive to the contract): shown when present. */
+export interface ReportExtras {
+  notes?: string[];
+  unitCosts?: { poll304Ms: number; poll200Ms: number; pushMs: number; push: string };
+  clientProfile?: { headers: string; pollAuth: string };
+}
+
+export function extras(report: BenchReport): ReportExtras {
+  return report as BenchReport & ReportExtras;
+}
+
 function duration(report: BenchReport): string {
   const seconds = (Date.parse(report.finishedAt) - Date.parse(report.startedAt)) / 1000;
   return Number.isFinite(seconds) ? ms(seconds * 1000) : 'unknown';
@@ -40,9 +51,11 @@ function card(r: StrategyResult): SafeHtml {
 }
 
 export function summary(report: BenchReport): SafeHtml {
+  const notes = extras(report).notes ?? [];
   return html`<section id="summary" aria-labelledby="summary-h">
   <h2 id="summary-h">At a glance</h2>
   <div class="cards">${report.results.map(card)}</div>
+  ${notes.length > 0 ? html`<div class="run-notes"><h3>About this run</h3><ul>${notes.map((n) => html`<li>${n}</li>`)}</ul></div>` : ''}
 </section>`;
 }
 
@@ -126,6 +139,14 @@ function definitionList(entries: [string, string][]): SafeHtml {
   return html`<dl class="facts">${entries.map(([k, v]) => html`<div><dt>${k}</dt><dd>${v}</dd></div>`)}</dl>`;
 }
 
+function clientProfile(report: BenchReport): [string, string][] {
+  const profile = extras(report).clientProfile;
+  if (!profile) return [];
+  const headers = profile.headers === 'browser' ? 'browser-like request headers' : profile.headers === 'minimal' ? 'minimal request headers' : profile.headers;
+  const auth = profile.pollAuth === 'token' ? 'polls carry an access token' : profile.pollAuth === 'none' ? 'polls carry no credentials' : profile.pollAuth;
+  return [['clients sent', `${headers}; ${auth}`]];
+}
+
 export function workloadAndMachine(report: BenchReport): SafeHtml {
   const w = report.workload;
   const m = report.machine;
@@ -140,6 +161,7 @@ export function workloadAndMachine(report: BenchReport): SafeHtml {
       ['polling interval', ms(w.pollIntervalMs)],
       ['measured', `${ms(w.durationSeconds * 1000)} per strategy`],
       ['warm-up', `${ms(w.warmupSeconds * 1000)} per strategy`],
+      ...clientProfile(report),
     ])}</div>
     <div><h3>Machine</h3>${definitionList([
       ['node', m.node],
