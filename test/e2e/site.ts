@@ -30,6 +30,8 @@ export interface Site {
    * a deploy: its sockets close with 1012 and a reconnect hint of 0-5 s.
    */
   restart(): Outage[];
+  /** Open realtime connections (WebSocket and SSE) over every server of the site, from each one's /metrics. */
+  realtimeConnections(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -131,7 +133,7 @@ async function startEmbeddedSite(options: SiteOptions): Promise<Site> {
     },
     back: async () => outage.answering(),
   };
-  return { kind: 'embedded', url, request: requestAt(url), restart: () => [outage], close: async () => server?.close() };
+  return { kind: 'embedded', url, request: requestAt(url), restart: () => [outage], realtimeConnections: () => realtimeConnections(server === undefined ? [] : [server.url]), close: async () => server?.close() };
 }
 
 /**
@@ -156,11 +158,24 @@ async function startClusterSite(options: SiteOptions): Promise<Site> {
     request,
     // After n1's outage every page is on n2: n2's takes them all.
     restart: () => ['n1', 'n2'].map((nodeId, index) => nodeOutage(cluster, nodeId, index > 0, request)),
+    realtimeConnections: () => realtimeConnections(cluster.nodes.map((node) => node.url)),
     async close() {
       await nginx.stop();
       await cluster.close();
     },
   };
+}
+
+/** The sum of the `tandem_ws_connections` gauge (every realtime connection, WebSocket or SSE) over these servers. */
+async function realtimeConnections(urls: string[]): Promise<number> {
+  const counts = await Promise.all(urls.map(async (url) => {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    // A cluster node labels its metrics with its id: tandem_ws_connections{node="n1"} 3
+    const value = /^tandem_ws_connections(?:\{[^}]*\})? (\d+)$/m.exec(text)?.[1];
+    if (value === undefined) throw new Error(`no tandem_ws_connections in ${url}/metrics`);
+    return Number(value);
+  }));
+  return counts.reduce((a, b) => a + b, 0);
 }
 
 /** A node stopping (it drains: its sockets close with 1012) and starting again on its port, as the same node id. */
