@@ -36,7 +36,7 @@ export async function launch(username: string): Promise<Person> {
 }
 
 /**
- * A browser without SharedWorker (Chrome on Android, Safari before 16): its tabs elect a leader tab
+ * A browser without SharedWorker (Safari before 16, Chrome on Android for most of its history): its tabs elect a leader tab
  * to hold the shared realtime connection. Also what a test needs whose network faults must reach that
  * connection: Playwright's setOffline and routeWebSocket act on pages, never on a SharedWorker.
  */

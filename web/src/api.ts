@@ -22,8 +22,8 @@ export interface Clients {
 /**
  * The page's REST and realtime clients. The access token lives in memory only (the TokenStore);
  * the refresh token only in the httpOnly cookie, so a reload restores the session with `refresh()`.
- * Every tab shares one realtime connection: the SharedWorker's, or where there is none (Chrome on
- * Android, older Safari) the leader tab's.
+ * Every tab shares one realtime connection: the SharedWorker's, or where there is none (Safari
+ * before 16, Chrome on Android for most of its history) the leader tab's.
  */
 export function createClients(onAuthFailure: (error: TandemClientError) => void): Clients {
   // The REST client's cookie refresh runs inside the cross-tab lock.
