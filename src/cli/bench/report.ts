@@ -67,6 +67,14 @@ export interface StrategyResult {
   serverMemoryPerClientBytes: number;
   /** Anything a reader should know about this run (errors seen, clients that failed to connect). */
   notes: string[];
+  /** (Optional, added) Server CPU per second with the change loop running and no client connected, ms: the part of serverCpuMs every strategy pays. */
+  baselineCpuMsPerSecond?: number;
+  /**
+   * (Optional, added) Every byte of this strategy's client connections, from before the first
+   * connected to after the last closed (handshakes, auth and teardown included), as the server's
+   * sockets counted them: for checking against a counter outside the server.
+   */
+  connections?: { opened: number; bytes: { clientToServer: number; serverToClient: number }; startedAt: string; finishedAt: string };
 }
 
 /** One point of the crossover: at this polling interval and change rate, which is cheaper for the server. */
@@ -100,4 +108,12 @@ export interface BenchReport {
   /** The crossover sweep (from measured per-request and per-push costs), for the report's chart. */
   crossover: CrossoverPoint[];
   claims: ClaimCheck[];
+  /** (Optional, added) What the run could not measure or had to assume (long-polling; estimates). */
+  notes?: string[];
+  /** (Optional, added) The measured unit costs behind `crossover`, server CPU ms per answer or pushed update. */
+  unitCosts?: { poll304Ms: number; poll200Ms: number; pushMs: number; push: 'websocket' | 'sse' };
+  /** (Optional, added) Per polling interval: the change rate (per second) above which polling costs the server less than push; null when push is cheaper at any rate. */
+  breakEven?: Array<{ pollIntervalMs: number; payloadBytes: number; changesPerSecond: number | null }>;
+  /** (Optional, added) What the clients sent: browser-like or minimal request headers, and whether polls carried an access token. */
+  clientProfile?: { headers: 'browser' | 'minimal'; pollAuth: 'token' | 'none' };
 }
