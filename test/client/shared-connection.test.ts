@@ -235,6 +235,19 @@ describe('one connection for the tabs of a browser (leader mode)', () => {
     for (const tab of [a, b, c]) expect(tab.states.at(-1), tab.name).toMatchObject({ state: 'closed', code: CloseCode.unauthorized, reason: 'signed_out' });
   });
 
+  it('signing out in a tab that disconnected first (as a logout does) still ends the connection for every tab', async () => {
+    const browser = new Browser();
+    const [a, b, c] = await threeLiveTabs(browser);
+    // c's store held its token before the client was made: the client never heard it change.
+    c.client.disconnect();
+    await settle();
+    expect(latest().closedWith).toBeUndefined();
+    c.tokens.clear();
+    await settle();
+    expect(latest().closedWith).toBeDefined();
+    for (const tab of [a, b]) expect(tab.states.at(-1), tab.name).toMatchObject({ state: 'closed', code: CloseCode.unauthorized, reason: 'signed_out' });
+  });
+
   it('the connection is up while a tab uses it: the last disconnect() closes it, a connect() opens it again', async () => {
     const browser = new Browser();
     const [a, b, c] = await threeLiveTabs(browser);

@@ -59,7 +59,11 @@ export class SharedConnection implements RealtimeEngine {
   #transport: TransportKind | undefined;
   /** 'hidden': the page is in the back/forward cache or frozen, and let go of the hub meanwhile. */
   #page: 'shown' | 'hidden' = 'shown';
-  #hadToken = false;
+  /**
+   * Whether this tab was signed in: its store gave a token, or the connection opened while it was
+   * attached (a store that held its token before this client was made never says so).
+   */
+  #signedIn = false;
   #nextId = 0;
   /** The tab lock held for this tab id (holdTab), and the id whose lock is on its way. */
   #lock: { tab: TabId; lock: string; release(): void } | undefined;
@@ -73,9 +77,9 @@ export class SharedConnection implements RealtimeEngine {
     this.#link.listen((envelope) => this.#receive(envelope));
     options.tokens.onChange((token) => {
       // A sign-out is everyone's: said even by a tab that is no longer attached (it disconnects first).
-      if (token === undefined && (this.#hadToken || this.#attached())) this.#send({ t: 'tokens', token: undefined });
+      if (token === undefined && (this.#signedIn || this.#attached())) this.#send({ t: 'tokens', token: undefined });
       if (token !== undefined && this.#attached()) this.#send({ t: 'tokens', token });
-      this.#hadToken = token !== undefined;
+      this.#signedIn = token !== undefined;
     });
   }
 
@@ -246,6 +250,7 @@ export class SharedConnection implements RealtimeEngine {
   /** Moves this tab's state to the hub's along legal edges (a tab attaching to an open hub: connecting, then open). */
   #follow(change: ConnectionStateChange, transport: TransportKind | undefined): void {
     this.#transport = transport;
+    if (change.state === 'open') this.#signedIn = true;
     const detail: TransitionDetail = {};
     if (change.code !== undefined) detail.code = change.code;
     if (change.reason !== undefined) detail.reason = change.reason;
@@ -261,7 +266,7 @@ export class SharedConnection implements RealtimeEngine {
     const pending = kind === "fresh" ? tokens.getFresh() : tokens.refreshAfterRejection(rejected);
     pending.then(
       (token) => {
-        if (token !== undefined) this.#hadToken = true;
+        if (token !== undefined) this.#signedIn = true;
         this.#send({ t: 'token', id, token });
       },
       (error: unknown) => this.#send({ t: 'token', id, error: toWire(error) }),
