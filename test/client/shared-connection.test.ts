@@ -248,6 +248,26 @@ describe('one connection for the tabs of a browser (leader mode)', () => {
     for (const tab of [a, b]) expect(tab.states.at(-1), tab.name).toMatchObject({ state: 'closed', code: CloseCode.unauthorized, reason: 'signed_out' });
   });
 
+  it('the server cannot replay (a new epoch): each tab resyncs where the server said, and gets what followed in the same batch', async () => {
+    const browser = new Browser();
+    const tabs = await threeLiveTabs(browser);
+    const resyncs: string[] = [];
+    for (const tab of tabs) tab.client.on('resync', (channel, position, why) => resyncs.push(`${tab.name} ${channel} ${position.e}:${position.o} ${why}`));
+    latest().serverClose(1012);
+    await settle();
+    await vi.advanceTimersByTimeAsync(2_000);
+    await accept();
+    await settle();
+    latest().receive({ t: 'ack', id: latest().last('sub')!.id, d: { e: 'e2', o: 3, rec: false, why: 'epoch_changed' } }, pub(4));
+    await settle();
+    // As a direct client: resync at the answer's position, then publication 4 (a snapshot read at 3 misses nothing).
+    expect(resyncs).toEqual(['a', 'b', 'c'].map((name) => `${name} post:1 e2:3 epoch_changed`));
+    for (const tab of tabs) expect(tab.seen.get('post:1'), tab.name).toEqual([4]);
+    latest().receive(pub(5));
+    await settle();
+    for (const tab of tabs) expect(tab.seen.get('post:1'), tab.name).toEqual([4, 5]);
+  });
+
   it('the connection is up while a tab uses it: the last disconnect() closes it, a connect() opens it again', async () => {
     const browser = new Browser();
     const [a, b, c] = await threeLiveTabs(browser);

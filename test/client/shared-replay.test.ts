@@ -25,8 +25,12 @@ describe("a tab's answer from the hub's buffer", () => {
   it('before the buffer: the hub must subscribe again from there; past a gap, or in another epoch, the tab resyncs', () => {
     expect(answerFor({ e: 'k', o: 2 }, stream(), emptyPresence)).toEqual({ rewind: { e: 'k', o: 2 } });
     expect(answerFor({ e: 'k', o: 2 }, stream({ floor: undefined }), emptyPresence)).toEqual({ rewind: { e: 'k', o: 2 } });
-    expect(answerFor({ e: 'k', o: 2 }, stream({ gap: 'history_trimmed' }), emptyPresence)).toEqual({ result: { e: 'k', o: 6, rec: false, why: 'history_trimmed' }, position: { e: 'k', o: 6 } });
-    expect(answerFor({ e: 'old', o: 9 }, stream(), emptyPresence)).toEqual({ result: { e: 'k', o: 6, rec: false, why: 'epoch_changed' }, position: { e: 'k', o: 6 } });
+    // The resync is at the floor (where the hub's stream is complete from), and what the hub has after it follows,
+    // as a direct client gets the live publications after the server's rec: false.
+    expect(answerFor({ e: 'k', o: 2 }, stream({ gap: 'history_trimmed' }), emptyPresence)).toEqual({ result: { e: 'k', o: 3, rec: false, why: 'history_trimmed' }, position: { e: 'k', o: 6 }, then: [pub(4), pub(5), pub(6)] });
+    expect(answerFor({ e: 'old', o: 9 }, stream(), emptyPresence)).toEqual({ result: { e: 'k', o: 3, rec: false, why: 'epoch_changed' }, position: { e: 'k', o: 6 }, then: [pub(4), pub(5), pub(6)] });
+    // Nothing known before the position: the resync is there, with nothing to follow.
+    expect(answerFor({ e: 'old', o: 9 }, stream({ floor: undefined, buffer: [] }), emptyPresence)).toEqual({ result: { e: 'k', o: 6, rec: false, why: 'epoch_changed' }, position: { e: 'k', o: 6 }, then: [] });
   });
 
   it('the buffer keeps the last `size` publications and moves its floor past what it drops', () => {

@@ -19,8 +19,11 @@ export interface ChannelStream {
   buffer: readonly Publication[];
 }
 
-/** A tab's answer and the position it leaves the tab at, or the position the hub must subscribe from again first. */
-export type TabAnswer = { result: SubscribeResult; position: StreamPosition } | { rewind: StreamPosition };
+/**
+ * A tab's answer and the position it leaves the tab at (`then`: publications to send right after it,
+ * as live ones), or the position the hub must subscribe from again first.
+ */
+export type TabAnswer = { result: SubscribeResult; position: StreamPosition; then?: Publication[] } | { rewind: StreamPosition };
 
 /**
  * The subscribe answer for a tab that asks from `since`, in the server's own terms, so the tab
@@ -36,19 +39,28 @@ export function answerFor(since: StreamPosition | undefined, stream: ChannelStre
   const pres = presenceResult(presence);
   if (pres !== undefined) base.pres = pres;
   if (since === undefined) return { result: base, position: { ...position } };
-  if (since.e !== position.e) return gapAnswer(base, gap ?? 'epoch_changed');
+  if (since.e !== position.e) return gapAnswer(base, stream, gap ?? 'epoch_changed');
   if (since.o >= position.o) return { result: { ...base, rec: true, pubs: [] }, position: { e: since.e, o: since.o } };
   if (floor !== undefined && floor.e === since.e && floor.o <= since.o) {
     return { result: { ...base, rec: true, pubs: stream.buffer.filter((p) => p.o !== undefined && p.o > since.o) }, position: { ...position } };
   }
-  if (gap !== undefined) return gapAnswer(base, gap);
+  if (gap !== undefined) return gapAnswer(base, stream, gap);
   return { rewind: { e: since.e, o: since.o } };
 }
 
-function gapAnswer(base: SubscribeResult, why: RecoveryFailure | 'unknown'): TabAnswer {
-  const result: SubscribeResult = { ...base, rec: false };
+/**
+ * The tab cannot be told what it missed: it resyncs at the floor (the server's own resync position,
+ * or where the buffer is complete from) and gets the buffer after it as live publications, as a
+ * direct client gets those that follow the server's rec: false. Resyncing at the hub's position
+ * instead would skip them, and a snapshot read before them would never see them.
+ */
+function gapAnswer(base: SubscribeResult, stream: ChannelStream, why: RecoveryFailure | 'unknown'): TabAnswer {
+  const { position, floor, buffer } = stream;
+  const from = floor !== undefined && floor.e === position.e && floor.o <= position.o ? floor : position;
+  const result: SubscribeResult = { ...base, e: from.e, o: from.o, rec: false };
   if (why !== 'unknown') result.why = why;
-  return { result, position: { e: base.e, o: base.o } };
+  const then = from === position ? [] : buffer.filter((p) => p.o !== undefined && p.o > from.o);
+  return { result, position: { e: position.e, o: position.o }, then };
 }
 
 /** The answer's `pres` for a presence the hub holds: the user list, or the count of a counts-only channel. */

@@ -137,6 +137,7 @@ export class SharedChannel {
       place.live = true;
       place.position = answer.position;
       this.#host.send([tab], { t: 'answer', ch: this.channel, result: answer.result });
+      for (const pub of answer.then ?? []) this.#host.send([tab], { t: 'pub', ch: this.channel, pub });
     }
   }
 
