@@ -1,7 +1,7 @@
 /**
  * The boundaries of the code (docs/architecture.md, "Layers"), checked in CI by `npm run check:boundaries`:
  * the library never imports an app; the client and the protocol stay free of the server and of
- * Node; apps, examples and the web UI use the library only through its public entries
+ * Node; apps, examples, the command line and the web UI use the library only through its public entries
  * (`tandem/server`, `tandem/client`); the hub knows no transport.
  */
 /** @type {import('dependency-cruiser').IConfiguration} */
@@ -9,10 +9,10 @@ module.exports = {
   forbidden: [
     {
       name: 'library-imports-no-app',
-      comment: 'src/server, src/client and src/protocol are the library: they never import an app, an example or the web UI.',
+      comment: 'src/server, src/client and src/protocol are the library: they never import an app, the command line, an example or the web UI.',
       severity: 'error',
       from: { path: '^src/(server|client|protocol)/' },
-      to: { path: '^(src/apps|examples|web)/' },
+      to: { path: '^(src/apps|src/cli|examples|web)/' },
     },
     {
       name: 'client-is-generic-and-browser-safe',
@@ -45,6 +45,13 @@ module.exports = {
       comment: "Apps, examples and the realtime bench's Tandem server import the library only through tandem/server and tandem/client (the package exports).",
       severity: 'error',
       from: { path: '^(src/apps|examples)/|^bench/realtime/tandem-server\\.ts$' },
+      to: { path: '^src/(server|client|protocol)/', pathNot: '^src/(server|client)/index\\.ts$' },
+    },
+    {
+      name: 'cli-uses-public-entries',
+      comment: "The command line (tandem bench, its bench server, tandem advise) is built like an app: the library only through tandem/server and tandem/client.",
+      severity: 'error',
+      from: { path: '^src/cli/' },
       to: { path: '^src/(server|client|protocol)/', pathNot: '^src/(server|client)/index\\.ts$' },
     },
     {
