@@ -24,10 +24,11 @@ export interface WorkerOptions extends PlatformOptions {
  * import { serveRealtimeWorker } from 'tandem/client';
  * serveRealtimeWorker(self as unknown as SharedWorkerGlobalScope);
  */
-export function serveRealtimeWorker(scope: SharedWorkerScopeLike, options: WorkerOptions = {}): SharedHub {
+export function serveRealtimeWorker(scope: SharedWorkerScopeLike, options: WorkerOptions = {}): void {
   const link = new PortHubLink((options.clock ?? Date.now)());
   const locks = options.locks === null ? undefined : options.locks ?? (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks;
-  const hub = new SharedHub({
+  // The hub lives as long as the worker: the browser ends it when the last tab goes.
+  new SharedHub({
     link,
     connect: (tokens, config) => new Connection({ ...options, ...config, tokens }),
     timers: options.timers ?? defaultTimers,
@@ -36,5 +37,4 @@ export function serveRealtimeWorker(scope: SharedWorkerScopeLike, options: Worke
   scope.addEventListener('connect', (event) => {
     for (const port of event.ports) link.add(port);
   });
-  return hub;
 }
