@@ -30,6 +30,9 @@ const startNoSocialServer = [
   'test/cli/advise-costs.test.ts',
   'test/cli/advise-flags.test.ts',
   'test/cli/advise-interactive.test.ts',
+  'test/cli/bench-stats.test.ts',
+  'test/cli/bench-options.test.ts',
+  'test/cli/bench-e2e.test.ts',
 ];
 
 /**
