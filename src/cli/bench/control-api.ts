@@ -53,7 +53,7 @@ export interface CommitLog {
   behind: number;
 }
 
-/** GET /_bench/stats[?gc=1]: the server's counters now (after a full GC with gc=1). */
+/** GET /_bench/stats[?gc=1[&prime=1]]: the server's counters now (after a full GC with gc=1; prime=1 first grows the young generation to its full size). */
 export interface ServerStats {
   now: number;
   /** process.cpuUsage(): user + system, µs, since the process started. */

@@ -36,22 +36,25 @@ export interface ChangeLoopOptions {
 }
 
 /**
- * Changes every resource `changesPerSecond` times a second, the changes of all resources spread
- * evenly over time (change k, of resource k mod n, is due at start + k / (n × rate)), one
- * transaction each, and remembers when each version was begun: the driver computes delivery
- * latency and stale reads from that log.
+ * Changes the resources at random, as a Poisson process: `changesPerSecond` per resource on
+ * average, each change of a resource picked at random, the gaps between changes exponential (a
+ * fixed schedule would line up with the polls: a poll every 500 ms of a resource changing every
+ * 500 ms would find a change every time). One transaction per change; the loop remembers when each
+ * version was begun, and the driver computes delivery latency and stale reads from that log.
  */
 export class ChangeLoop {
   readonly #options: ChangeLoopOptions;
   readonly #entries: Array<{ id: number; firstVersion: number; at: number[] }>;
   readonly #next: number[];
+  readonly #random: () => number;
   #stopped = false;
   #behind = 0;
   #wake: (() => void) | undefined;
   #running: Promise<void> | undefined;
 
-  constructor(options: ChangeLoopOptions) {
+  constructor(options: ChangeLoopOptions, random: () => number = Math.random) {
     this.#options = options;
+    this.#random = random;
     this.#next = options.itemIds.map((id) => (options.versions.get(id) ?? 0) + 1);
     this.#entries = options.itemIds.map((id, i) => ({ id, firstVersion: this.#next[i]!, at: [] }));
   }
@@ -77,16 +80,16 @@ export class ChangeLoop {
   async #run(): Promise<void> {
     const count = this.#options.itemIds.length;
     if (count === 0 || this.#options.changesPerSecond <= 0) return;
-    const spacingUs = 1e6 / (count * this.#options.changesPerSecond);
-    const start = nowMicros();
-    for (let k = 0; !this.#stopped; k += 1) {
-      const due = start + k * spacingUs;
+    const meanGapUs = 1e6 / (count * this.#options.changesPerSecond);
+    let due = nowMicros();
+    while (!this.#stopped) {
+      due += -Math.log(1 - this.#random()) * meanGapUs;
       const waitMs = (due - nowMicros()) / 1000;
       if (waitMs >= 1) await this.#sleep(waitMs);
       if (this.#stopped) return;
       const at = nowMicros();
-      if (at - due > Math.max(spacingUs, 50_000)) this.#behind += 1;
-      const slot = k % count;
+      if (at - due > 50_000) this.#behind += 1;
+      const slot = Math.floor(this.#random() * count);
       const version = this.#next[slot]!;
       this.#next[slot] = version + 1;
       this.#entries[slot]!.at.push(at);

@@ -24,6 +24,18 @@ const ChangesBody = Type.Object(
 
 let collect: (() => void) | undefined;
 
+/**
+ * Cycles short-lived garbage through the young generation until it has grown to its full size, so
+ * that growth does not land between the two readings of memory per client (as bench:realtime does).
+ */
+function primeHeap(): void {
+  let keep: unknown[] = [];
+  for (let i = 0; i < 2_000_000; i += 1) {
+    keep.push({ i, s: `x${i}`, a: [i, i + 1] });
+    if (keep.length === 1000) keep = [];
+  }
+}
+
 /** A full garbage collection, so RSS and heap readings compare (--expose-gc turned on at run time). */
 async function fullGc(): Promise<void> {
   if (collect === undefined) {
@@ -88,7 +100,9 @@ export function controlRoutes(state: ControlState): (app: TandemHttpApp, ctx: Be
     });
 
     app.get(`${CONTROL_PREFIX}stats`, route, async (request): Promise<ServerStats> => {
-      if ((request.query as { gc?: string }).gc === '1') await fullGc();
+      const query = request.query as { gc?: string; prime?: string };
+      if (query.prime === '1') primeHeap();
+      if (query.gc === '1') await fullGc();
       const cpu = process.cpuUsage();
       const memory = process.memoryUsage();
       const realtime = state.realtimeStats();
