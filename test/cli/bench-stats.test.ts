@@ -164,15 +164,25 @@ describe('the crossover', () => {
 
   it('takes a 200 from poll-plain, a 304 from poll-etag without its 200s, and a push from websocket', () => {
     const derived = unitCosts({
-      'poll-plain': { netCpuMs: 300, requests: 1_000, polls: { ok: 1_000, notModified: 0 }, delivered: 100 },
-      'poll-etag': { netCpuMs: 210, requests: 1_000, polls: { ok: 100, notModified: 900 }, delivered: 100 },
-      websocket: { netCpuMs: 2, requests: 0, polls: { ok: 0, notModified: 0 }, delivered: 100 },
+      'poll-plain': { cpuMs: 310, baselineMs: 10, requests: 1_000, polls: { ok: 1_000, notModified: 0 }, delivered: 100 },
+      'poll-etag': { cpuMs: 220, baselineMs: 10, requests: 1_000, polls: { ok: 100, notModified: 900 }, delivered: 100 },
+      websocket: { cpuMs: 12, baselineMs: 10, requests: 0, polls: { ok: 0, notModified: 0 }, delivered: 100 },
     });
     expect(derived?.approximate).toEqual([]);
     expect(derived?.costs.poll200Ms).toBeCloseTo(0.3);
     expect(derived?.costs.poll304Ms).toBeCloseTo(0.2);
     expect(derived?.costs.pushMs).toBeCloseTo(0.02);
-    expect(unitCosts({ websocket: { netCpuMs: 2, requests: 0, polls: { ok: 0, notModified: 0 }, delivered: 100 } })).toBeUndefined();
+    expect(unitCosts({ websocket: { cpuMs: 2, baselineMs: 0, requests: 0, polls: { ok: 0, notModified: 0 }, delivered: 100 } })).toBeUndefined();
+  });
+
+  it('counts a window that cost no more than the baseline whole, and says so', () => {
+    const derived = unitCosts({
+      'poll-etag': { cpuMs: 220, baselineMs: 20, requests: 1_000, polls: { ok: 0, notModified: 1_000 }, delivered: 100 },
+      websocket: { cpuMs: 8, baselineMs: 10, requests: 0, polls: { ok: 0, notModified: 0 }, delivered: 100 },
+    });
+    expect(derived?.costs.pushMs).toBeCloseTo(0.08);
+    expect(derived?.costs.poll304Ms).toBeCloseTo(0.2);
+    expect(derived?.approximate).toEqual([expect.stringMatching(/no poll-plain window/), expect.stringMatching(/^websocket's window cost no more CPU than the baseline/)]);
   });
 });
 
@@ -186,7 +196,7 @@ function result(strategy: StrategyResult['strategy'], over: Partial<StrategyResu
 
 describe('the claims', () => {
   const workload = { clients: 100, watchersPerResource: 10, changesPerSecond: 1, payloadBytes: 512, pollIntervalMs: 1_000, durationSeconds: 10, warmupSeconds: 1 };
-  const window = { netCpuMs: 0, requests: 1_000, polls: { ok: 500, notModified: 500 }, delivered: 1_000 };
+  const window = { cpuMs: 0, baselineMs: 0, requests: 1_000, polls: { ok: 500, notModified: 500 }, delivered: 1_000 };
 
   it('judges the request headers by the bytes a poll sent', () => {
     const claimed = (requestBytes: number) =>

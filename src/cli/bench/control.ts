@@ -57,8 +57,9 @@ export class ControlClient {
     return this.#call('DELETE', 'changes');
   }
 
-  stats(gc = false): Promise<ServerStats> {
-    return this.#call('GET', gc ? 'stats?gc=1' : 'stats');
+  /** The counters now; `memory: 'gc'` after a full GC, `'prime'` after growing the young generation to its full size too. */
+  stats(memory?: 'gc' | 'prime'): Promise<ServerStats> {
+    return this.#call('GET', memory === undefined ? 'stats' : memory === 'gc' ? 'stats?gc=1' : 'stats?gc=1&prime=1');
   }
 
   close(): void {

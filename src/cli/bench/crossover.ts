@@ -23,8 +23,10 @@ export interface UnitCosts {
 
 /** What one measured window contributes to the unit costs. */
 export interface WindowCost {
-  /** Server CPU in the window minus what the server spent with no client connected (ms). */
-  netCpuMs: number;
+  /** Server CPU in the window, ms. */
+  cpuMs: number;
+  /** What the server would have spent in as long a time on the changes alone, with no client (the baseline), ms. */
+  baselineMs: number;
   /** Requests the server answered in the window. */
   requests: number;
   /** Poll answers the clients saw in the window, by status (their shares apportion `requests`). */
@@ -40,28 +42,32 @@ export interface WindowCost {
 export function unitCosts(windows: Partial<Record<'poll-etag' | 'poll-plain' | 'sse' | 'websocket', WindowCost>>): { costs: UnitCosts; approximate: string[] } | undefined {
   const etag = windows['poll-etag'];
   const pushWindow = windows.websocket ?? windows.sse;
+  const push = windows.websocket === undefined ? 'sse' : 'websocket';
   if (etag === undefined || pushWindow === undefined || pushWindow.delivered === 0 || etag.requests === 0) return undefined;
   const approximate: string[] = [];
+  const net = (name: string, window: WindowCost) => {
+    if (window.cpuMs > window.baselineMs) return window.cpuMs - window.baselineMs;
+    approximate.push(`${name}'s window cost no more CPU than the baseline (noise): its whole CPU is counted, an upper bound`);
+    return window.cpuMs;
+  };
   const plain = windows['poll-plain'];
   const seen = etag.polls.ok + etag.polls.notModified;
   const ok = seen === 0 ? 0 : (etag.requests * etag.polls.ok) / seen;
   const notModified = etag.requests - ok;
+  const etagNet = net('poll-etag', etag);
   let poll200Ms: number;
-  if (plain !== undefined && plain.requests > 0) poll200Ms = positive(plain.netCpuMs) / plain.requests;
+  if (plain !== undefined && plain.requests > 0) poll200Ms = net('poll-plain', plain) / plain.requests;
   else {
-    poll200Ms = positive(etag.netCpuMs) / etag.requests;
+    poll200Ms = etagNet / etag.requests;
     approximate.push('no poll-plain window: a 200 is assumed to cost what an average poll-etag answer does');
   }
-  let poll304Ms = notModified > 0 ? positive(etag.netCpuMs - ok * poll200Ms) / notModified : poll200Ms;
-  if (poll304Ms === 0) {
-    poll304Ms = positive(etag.netCpuMs) / etag.requests;
+  let poll304Ms = notModified > 0 ? (etagNet - ok * poll200Ms) / notModified : poll200Ms;
+  if (notModified === 0) approximate.push('every poll-etag poll found a change: a 304 is taken to cost what a 200 does');
+  else if (!(poll304Ms > 0)) {
+    poll304Ms = etagNet / etag.requests;
     approximate.push("the 200s' estimated cost exceeded poll-etag's whole CPU (noise): a 304 is taken as the average poll-etag answer");
   }
-  return { costs: { poll304Ms, poll200Ms, pushMs: positive(pushWindow.netCpuMs) / pushWindow.delivered, push: windows.websocket === undefined ? 'sse' : 'websocket' }, approximate };
-}
-
-function positive(ms: number): number {
-  return Math.max(0, ms);
+  return { costs: { poll304Ms, poll200Ms, pushMs: net(push, pushWindow) / pushWindow.delivered, push }, approximate };
 }
 
 /** Server CPU (ms) per client-second of ETag polling every `intervalMs` a resource changing `changesPerSecond`. */

@@ -15,9 +15,11 @@ import { pinning, pinProcess, startEmbeddedServer, type EmbeddedServer } from '.
 /** Report-level notes every run carries: what is not measured, and how the figures are defined. */
 const STANDING_NOTES = [
   'Long-polling is not measured: Tandem offers no long-poll endpoint (REST answers at once; changes are pushed over WebSocket or SSE).',
+  'Changes: each resource changes at random times (a Poisson process) at the workload\'s rate on average; every strategy sees the same rate.',
   'Latency: from the moment the server began a change to the moment a client held a version including it (a poll that skips versions brings their effect too).',
   'Stale read: a poll answered in the window whose answer, on arrival, carried an older version than the newest the server had begun by then.',
   'Bytes: TCP payload counted on the server\'s sockets (HTTP heads and bodies, WebSocket frames, SSE events), in the measured window.',
+  'Unit costs (crossover): window CPU minus the baseline (the same changes with no client connected, measured right after the clients left), per answer or pushed update.',
 ];
 
 async function runOne(strategy: StrategyName, options: BenchOptions, progress: Progress, server: EmbeddedServer | undefined) {

@@ -21,7 +21,8 @@ polling (the crossover), and whether three claims of "WebSocket vs REST" hold he
 Workload (defaults; --quick in brackets):
   --clients=N          clients per strategy                                ${D.clients} [${Q.clients}]
   --watchers=N         clients watching the same resource                 ${D.watchersPerResource} [${Q.watchersPerResource}]
-  --change-rate=R      changes per second of each resource (0.001-100)     ${D.changesPerSecond} [${Q.changesPerSecond}]
+  --change-rate=R      changes per second of each resource, on average     ${D.changesPerSecond} [${Q.changesPerSecond}]
+                       (at random times: a Poisson process; 0.001-100)
   --payload=BYTES      JSON size of the resource and of a pushed update    ${D.payloadBytes} [${Q.payloadBytes}]
   --poll-interval=MS   how often a polling client asks                     ${D.pollIntervalMs} [${Q.pollIntervalMs}]
   --duration=S         measured seconds per strategy                       ${D.durationSeconds} [${Q.durationSeconds}]

@@ -132,10 +132,11 @@ function checkWorkload(w: Workload): void {
 }
 
 /** Roughly how long a run takes, seconds (the progress bar's total; twice it plus a minute bounds the run). */
-export function estimateSeconds(options: Pick<BenchOptions, 'workload' | 'strategies' | 'baselineSeconds' | 'url'>): number {
+export function estimateSeconds(options: Pick<BenchOptions, 'workload' | 'strategies' | 'baselineSeconds' | 'url' | 'quick'>): number {
   const w = options.workload;
   const perStrategy = 2 + options.baselineSeconds + w.warmupSeconds + 0.5 + w.durationSeconds + drainSeconds(w) + w.clients / 400;
-  return (options.url === undefined ? 6 : 0) + options.strategies.length * perStrategy;
+  const probe = options.strategies.includes('poll-etag') ? (options.quick ? 2 : 4) : 0; // the capacity probe
+  return (options.url === undefined ? 6 : 0) + options.strategies.length * perStrategy + probe;
 }
 
 /** How long clients keep receiving after the window, so the window's last changes can arrive. */

@@ -75,6 +75,12 @@ export interface StrategyResult {
    * sockets counted them: for checking against a counter outside the server.
    */
   connections?: { opened: number; bytes: { clientToServer: number; serverToClient: number }; startedAt: string; finishedAt: string };
+  /**
+   * (Optional, added; poll-etag only) After the clients left: conditional GETs sent back to back
+   * over a few connections, so the server answers 304s as fast as it can. `serverCpuShare` is the
+   * share of a core the server used (below ~0.9 the probe's client, not the server, was the limit).
+   */
+  capacity?: { requestsPerSecond: number; serverCpuMsPerRequest: number; serverCpuShare: number; connections: number; errors: number; startedAt: string; finishedAt: string };
 }
 
 /** One point of the crossover: at this polling interval and change rate, which is cheaper for the server. */

@@ -1,10 +1,12 @@
 /**
- * One strategy, measured: set up its resources and accounts; a baseline with the change loop
- * running and no client; the memory of the clients connected; then warm-up, the measured window
- * and a drain with the changes running; then every client closed and the connections' bytes
- * counted from first open to last close.
+ * One strategy, measured: set up its resources and accounts; the memory of the clients connected;
+ * with the changes running, a warm-up, the measured window and a drain; every client closed and
+ * the connections' bytes counted from first open to last close; then, changes still running, a
+ * baseline without clients (what the server spends on the changes alone, warm); for poll-etag, the
+ * capacity probe.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { measureCapacity } from './capacity-phase';
 import { openFleet, type Fleet } from './clients/fleet';
 import type { CommitLog, ServerStats } from './control-api';
 import type { ControlClient } from './control';
@@ -47,32 +49,17 @@ interface Prepared {
   itemIds: number[];
   itemOfClient: number[];
   tokens: string[];
-  baselineCpuMsPerSecond: number;
 }
 
 async function prepare(strategy: StrategyName, ctx: StrategyContext): Promise<Prepared> {
   const w = ctx.options.workload;
   ctx.progress.phase(strategy, 'setting up');
   const { itemIds, tokens } = await ctx.control.setup({ resources: Math.ceil(w.clients / w.watchersPerResource), clients: w.clients, payloadBytes: w.payloadBytes });
-  const itemOfClient = tokens.map((_, i) => itemIds[Math.floor(i / w.watchersPerResource)]!);
-  ctx.progress.phase(strategy, 'baseline (no clients)');
-  await ctx.control.startChanges({ itemIds, changesPerSecond: w.changesPerSecond, payloadBytes: w.payloadBytes });
-  const before = await ctx.control.stats();
-  await sleep(ctx.options.baselineSeconds * 1000);
-  const after = await ctx.control.stats();
-  await ctx.control.stopChanges();
-  return { itemIds, itemOfClient, tokens, baselineCpuMsPerSecond: cpuMs(before, after) / seconds(before, after) };
+  return { itemIds, tokens, itemOfClient: tokens.map((_, i) => itemIds[Math.floor(i / w.watchersPerResource)]!) };
 }
 
 const cpuMs = (a: ServerStats, b: ServerStats) => (b.cpuMicros - a.cpuMicros) / 1000;
 const seconds = (a: ServerStats, b: ServerStats) => (b.now - a.now) / 1e6;
-
-interface Measured {
-  window: [ServerStats, ServerStats];
-  log: CommitLog;
-  clientCpuShare: number;
-  skippedPolls: number;
-}
 
 /**
  * How much faster than the workload the warm-up runs (polls and changes, up to 10×, within 2,000
@@ -85,7 +72,18 @@ export function warmUpFactor(w: StrategyContext['options']['workload']): number 
   return Math.max(1, Math.min(10, 2_000 / polls, MAX_CHANGES_PER_SECOND / changes));
 }
 
-async function measure(strategy: StrategyName, ctx: StrategyContext, prepared: Prepared, fleet: Fleet): Promise<Measured> {
+/** After the warm-up, the workload's own pace for this long before the window opens (polls in flight land). */
+const SETTLE_MS = 500;
+
+interface Window {
+  start: ServerStats;
+  end: ServerStats;
+  clientCpuShare: number;
+  skippedPolls: number;
+}
+
+/** Warm-up at a faster pace, then the window and the drain at the workload's; the changes keep running after. */
+async function measure(strategy: StrategyName, ctx: StrategyContext, prepared: Prepared, fleet: Fleet): Promise<Window> {
   const w = ctx.options.workload;
   const changes = (factor: number) => ctx.control.startChanges({ itemIds: prepared.itemIds, changesPerSecond: w.changesPerSecond * factor, payloadBytes: w.payloadBytes });
   const factor = warmUpFactor(w);
@@ -106,14 +104,10 @@ async function measure(strategy: StrategyName, ctx: StrategyContext, prepared: P
   const skippedPolls = fleet.skippedPolls() - skipped;
   ctx.progress.phase(strategy, 'draining');
   await sleep(drainSeconds(w) * 1000);
-  const log = await ctx.control.stopChanges();
-  return { window: [start, end], log, clientCpuShare: (used.user + used.system) / (end.now - start.now), skippedPolls };
+  return { start, end, clientCpuShare: (used.user + used.system) / (end.now - start.now), skippedPolls };
 }
 
-/** After the warm-up, the workload's own pace for this long before the window opens (polls in flight land). */
-const SETTLE_MS = 500;
-
-/** Waits (up to 10 s) until the server has no client connection open; false if some stayed. */
+/** Waits (up to 10 s) until the server has no client connection open; `closed` false if some stayed. */
 async function allClosed(control: ControlClient): Promise<ServerStats & { closed: boolean }> {
   const deadline = Date.now() + 10_000;
   for (;;) {
@@ -123,36 +117,72 @@ async function allClosed(control: ControlClient): Promise<ServerStats & { closed
   }
 }
 
-export async function runStrategy(strategy: StrategyName, ctx: StrategyContext): Promise<StrategyOutcome> {
+/** Server CPU per second with the changes running and no client, after a moment for the clients' departure to settle. */
+async function baseline(strategy: StrategyName, ctx: StrategyContext): Promise<number> {
+  ctx.progress.phase(strategy, 'baseline (changes, no clients)');
+  await sleep(SETTLE_MS);
+  const before = await ctx.control.stats();
+  await sleep(ctx.options.baselineSeconds * 1000);
+  const after = await ctx.control.stats();
+  return cpuMs(before, after) / seconds(before, after);
+}
+
+interface Run {
+  prepared: Prepared;
+  observations: Observations;
+  fleet: Fleet;
+  window: Window;
+  log: CommitLog;
+  memory: [ServerStats, ServerStats];
+  connections: { before: ServerStats; after: ServerStats & { closed: boolean }; startedAt: string; finishedAt: string };
+  baselineCpuMsPerSecond: number;
+  capacity: StrategyResult['capacity'];
+}
+
+async function runPhases(strategy: StrategyName, ctx: StrategyContext): Promise<Run> {
   const { options } = ctx;
   const w = options.workload;
   const prepared = await prepare(strategy, ctx);
-  const memoryBefore = await ctx.control.stats(true);
+  const memoryBefore = await ctx.control.stats('prime');
   const startedAt = new Date().toISOString();
   const observations = new Observations();
   ctx.progress.phase(strategy, `connecting ${w.clients} clients`);
-  const fleet: Fleet = await openFleet(
+  const fleet = await openFleet(
     { strategy, base: ctx.base, itemIds: prepared.itemIds, tokens: prepared.tokens, watchersPerResource: w.watchersPerResource, pollIntervalMs: w.pollIntervalMs, headerProfile: options.headerProfile, pollWithToken: options.pollWithToken, observations },
     (n) => ctx.progress.phase(strategy, `connecting ${n}/${w.clients} clients`),
   );
-  let measured: Measured;
+  let window: Window;
   let memoryAfter: ServerStats;
   try {
-    memoryAfter = await ctx.control.stats(true);
-    measured = await measure(strategy, ctx, prepared, fleet);
+    memoryAfter = await ctx.control.stats('gc');
+    window = await measure(strategy, ctx, prepared, fleet);
   } finally {
     ctx.progress.phase(strategy, 'closing');
     await fleet.close();
   }
   const closed = await allClosed(ctx.control);
   const finishedAt = new Date().toISOString();
-  const [start, end] = measured.window;
-  const deliveries = analyzeDeliveries({ log: measured.log, itemOfClient: prepared.itemOfClient, observations, clockOffset: ctx.clockOffset, windowStart: start.now, windowEnd: end.now });
+  const baselineCpuMsPerSecond = await baseline(strategy, ctx);
+  const log = await ctx.control.stopChanges();
+  let capacity: StrategyResult['capacity'];
+  if (strategy === 'poll-etag') {
+    ctx.progress.phase(strategy, 'capacity probe (304s back to back)');
+    capacity = await measureCapacity(options, ctx.control, ctx.base, prepared.itemIds[0]!, prepared.tokens[0]!);
+    await allClosed(ctx.control);
+  }
+  return { prepared, observations, fleet, window, log, memory: [memoryBefore, memoryAfter], connections: { before: memoryBefore, after: closed, startedAt, finishedAt }, baselineCpuMsPerSecond, capacity };
+}
+
+export async function runStrategy(strategy: StrategyName, ctx: StrategyContext): Promise<StrategyOutcome> {
+  const run = await runPhases(strategy, ctx);
+  const w = ctx.options.workload;
+  const { start, end } = run.window;
+  const deliveries = analyzeDeliveries({ log: run.log, itemOfClient: run.prepared.itemOfClient, observations: run.observations, clockOffset: ctx.clockOffset, windowStart: start.now, windowEnd: end.now });
   const bytes = bytesBetween(start, end);
   const serverCpuMs = cpuMs(start, end);
-  const windowSeconds = seconds(start, end);
   const requests = end.requests - start.requests;
-  const notes = notesFor({ fleet, deliveries, measured, closedAll: closed.closed, memoryBytes: memoryAfter.rss - memoryBefore.rss, options });
+  const memoryBytes = run.memory[1].rss - run.memory[0].rss;
+  const { before, after, startedAt, finishedAt } = run.connections;
   const result: StrategyResult = {
     strategy,
     description: describe(strategy, w.pollIntervalMs),
@@ -161,19 +191,20 @@ export async function runStrategy(strategy: StrategyName, ctx: StrategyContext):
     expected: deliveries.expected,
     staleReads: deliveries.staleReads,
     requests,
-    requestsPerSecond: round(requests / windowSeconds, 1),
+    requestsPerSecond: round(requests / seconds(start, end), 1),
     bytes,
     bytesPerUpdate: bytesPerUpdate(bytes, deliveries.delivered),
     latency: summarizeLatency(deliveries.latenciesMs),
     serverCpuMs: round(serverCpuMs, 3),
     serverCpuMsPer1000Updates: deliveries.delivered > 0 ? round((serverCpuMs * 1000) / deliveries.delivered, 3) : 0,
-    serverMemoryPerClientBytes: Math.max(0, Math.round((memoryAfter.rss - memoryBefore.rss) / w.clients)),
-    notes,
-    baselineCpuMsPerSecond: round(prepared.baselineCpuMsPerSecond, 3),
-    connections: { opened: closed.acceptedSockets - memoryBefore.acceptedSockets, bytes: bytesBetween(memoryBefore, closed), startedAt, finishedAt },
+    serverMemoryPerClientBytes: Math.max(0, Math.round(memoryBytes / w.clients)),
+    notes: notesFor({ run, deliveries, memoryBytes, options: ctx.options }),
+    baselineCpuMsPerSecond: round(run.baselineCpuMsPerSecond, 3),
+    connections: { opened: after.acceptedSockets - before.acceptedSockets, bytes: bytesBetween(before, after), startedAt, finishedAt },
+    ...(run.capacity === undefined ? {} : { capacity: run.capacity }),
   };
-  const netCpuMs = serverCpuMs - prepared.baselineCpuMsPerSecond * windowSeconds;
-  return { result, window: { netCpuMs, requests, polls: deliveries.polls, delivered: deliveries.delivered } };
+  const window: WindowCost = { cpuMs: serverCpuMs, baselineMs: run.baselineCpuMsPerSecond * seconds(start, end), requests, polls: deliveries.polls, delivered: deliveries.delivered };
+  return { result, window };
 }
 
 function round(value: number, digits: number): number {
@@ -182,26 +213,25 @@ function round(value: number, digits: number): number {
 }
 
 interface NoteInput {
-  fleet: Fleet;
+  run: Run;
   deliveries: DeliveryResult;
-  measured: Measured;
-  closedAll: boolean;
   memoryBytes: number;
   options: BenchOptions;
 }
 
-function notesFor({ fleet, deliveries, measured, closedAll, memoryBytes, options }: NoteInput): string[] {
+function notesFor({ run, deliveries, memoryBytes, options }: NoteInput): string[] {
   const notes: string[] = [];
-  const errors = fleet.errors();
+  const errors = run.fleet.errors();
   if (errors.count > 0) notes.push(`${errors.count} client errors after connecting (first: ${errors.first.join('; ')})`);
-  if (measured.skippedPolls > 0) notes.push(`${measured.skippedPolls} poll ticks in the window skipped: the previous poll of that client had not come back within the interval`);
-  if (measured.log.behind > 0) notes.push(`the server's change loop fell behind its schedule ${measured.log.behind} times (more than 50 ms late)`);
-  if (measured.clientCpuShare > 0.85) notes.push(`the client process used ${Math.round(measured.clientCpuShare * 100)}% of a core during the window: the clients, not the server, may have set the pace`);
+  if (run.window.skippedPolls > 0) notes.push(`${run.window.skippedPolls} poll ticks in the window skipped: the previous poll of that client had not come back within the interval`);
+  if (run.log.behind > 0) notes.push(`the server's change loop fell behind its schedule ${run.log.behind} times (more than 50 ms late)`);
+  if (run.window.clientCpuShare > 0.85) notes.push(`the client process used ${Math.round(run.window.clientCpuShare * 100)}% of a core during the window: the clients, not the server, may have set the pace`);
   if (deliveries.expected > 0 && deliveries.delivered < deliveries.expected) {
     notes.push(`${deliveries.expected - deliveries.delivered} of ${deliveries.expected} expected deliveries had not arrived by the end of the drain`);
   }
   if (memoryBytes < 0) notes.push('RSS fell while the clients connected (a GC returned memory): the memory per client is below what this run can resolve, shown as 0');
-  if (!closedAll) notes.push('some client connections were still open on the server 10 s after the clients closed: the connection byte totals may be short');
+  if (!run.connections.after.closed) notes.push('some client connections were still open on the server 10 s after the clients closed: the connection byte totals may be short');
   if (options.url !== undefined) notes.push('one server for every strategy (--url): memory per client of later strategies may reuse what earlier ones freed');
   return notes;
 }
+

@@ -29,7 +29,12 @@ function resultsTable(report: BenchReport): string {
 function crossoverLines(report: BenchReport): string[] {
   if (report.unitCosts === undefined || report.breakEven === undefined) return ['Crossover: not computed (needs poll-etag and websocket or sse).'];
   const c = report.unitCosts;
-  const lines = [`Server CPU per answer or update: 304 ${ms(c.poll304Ms)}, 200 ${ms(c.poll200Ms)}, ${c.push} push ${ms(c.pushMs)}.`, 'Push costs the server less than ETag polling while the resource changes less often than:'];
+  const capacity = report.results.find((r) => r.capacity !== undefined)?.capacity;
+  const lines = [
+    `Server CPU per answer or update at this pace: 304 ${ms(c.poll304Ms)}, 200 ${ms(c.poll200Ms)}, ${c.push} push ${ms(c.pushMs)}.`,
+    ...(capacity === undefined ? [] : [`Back to back (the capacity probe): ${num(capacity.requestsPerSecond)} 304s/s, ${ms(capacity.serverCpuMsPerRequest)} of server CPU each (${num(capacity.serverCpuShare * 100)}% of a core busy).`]),
+    'Push costs the server less than ETag polling while the resource changes less often than:',
+  ];
   for (const point of report.breakEven) {
     const perSecond = point.changesPerSecond;
     lines.push(`  polling every ${interval(point.pollIntervalMs).padEnd(7)} ${perSecond === null ? 'at any rate' : `${rate(perSecond)} (${num((perSecond * point.pollIntervalMs) / 1000, 1)} changes per poll interval)`}`);
