@@ -127,6 +127,8 @@ describe('tandem bench, end to end', () => {
       expect(r.latency.histogram.counts.reduce((a, b) => a + b, 0)).toBe(r.delivered);
       expect(r.latency.p50).toBeLessThanOrEqual(r.latency.p99);
       expect(r.serverCpuMs).toBeGreaterThan(0);
+      expect(r.serverMemoryPerClientBytes).toBeGreaterThanOrEqual(0);
+      expect(r.serverHeapPerClientBytes).toBeGreaterThanOrEqual(0);
       expect(r.bytesPerUpdate.serverToClient).toBeCloseTo(r.bytes.serverToClient / r.delivered, 0);
       expect(r.bytesPerUpdate.clientToServer).toBeCloseTo(r.bytes.clientToServer / r.delivered, 0);
     }

@@ -86,7 +86,7 @@ export function usersClaim(inputs: ClaimInputs): ClaimCheck {
     evidence: [
       `With ${num(w.clients)} clients watching a resource that changes ${rate(w.changesPerSecond)} (polled every ${interval(w.pollIntervalMs)}), the server spent ${ms(pollCpu)} of CPU per client-second on poll-etag and ${ms(pushCpu)} on ${push.strategy}:`,
       `${Number.isFinite(ratio) ? `${num(ratio, 2)}×` : 'unboundedly many'} the users per core with push (CPU-bound: ${ratio >= 1 ? '+' : ''}${num((ratio - 1) * 100)}%).`,
-      `Memory per client: ${bytes(push.serverMemoryPerClientBytes)} (${push.strategy}) vs ${bytes(poll.serverMemoryPerClientBytes)} (poll-etag).`,
+      `Memory per client (RSS; JS heap): ${bytes(push.serverMemoryPerClientBytes)}; ${bytes(push.serverHeapPerClientBytes ?? 0)} (${push.strategy}) vs ${bytes(poll.serverMemoryPerClientBytes)}; ${bytes(poll.serverHeapPerClientBytes ?? 0)} (poll-etag, a keep-alive connection each).`,
       'The ratio is this workload\'s: slower changes or faster polls favour push more, and the crossover shows where polling wins.',
     ].join(' '),
   };
@@ -104,7 +104,8 @@ export function unlikeThingsClaim(inputs: ClaimInputs): ClaimCheck {
   const restCores = (10_000 * perPollMs) / 1000;
   const clients = (10_000 * w.pollIntervalMs) / 1000;
   const pushCpu = (connections: number) => connections * pushCost(costs, w.changesPerSecond);
-  const memory = (connections: number) => connections * Math.max(0, ws.serverMemoryPerClientBytes);
+  const perConnection = Math.max(ws.serverMemoryPerClientBytes, ws.serverHeapPerClientBytes ?? 0);
+  const memory = (connections: number) => connections * perConnection;
   const holds = pushCpu(1_000) > 10_000 * perPollMs ? true : memory(1_000) > 512 * 1024 * 1024 ? 'partly' : false;
   return {
     id,
@@ -118,7 +119,7 @@ export function unlikeThingsClaim(inputs: ClaimInputs): ClaimCheck {
       `so 10,000 polls/s take ${num(restCores, 1)} cores at best and keep ${num(clients)} clients polling every ${interval(w.pollIntervalMs)} up to date.`,
       `The same ${num(clients)} clients on WebSocket, each change (${rate(w.changesPerSecond)}) pushed: ${ms(pushCpu(clients))} of CPU per second (${num(pushCpu(clients) / 10, 1)}% of a core) and ${bytes(memory(clients))};`,
       `1,000 WebSocket connections: ${ms(pushCpu(1_000))}/s and ${bytes(memory(1_000))}.`,
-      `Held in this run: ${num(w.clients)} WebSocket connections at ${bytes(ws.serverMemoryPerClientBytes)} each.`,
+      `Held in this run: ${num(w.clients)} WebSocket connections at ${bytes(perConnection)} each (the larger of RSS and JS heap growth).`,
     ].join(' '),
   };
 }

@@ -67,6 +67,12 @@ export interface StrategyResult {
   serverMemoryPerClientBytes: number;
   /** Anything a reader should know about this run (errors seen, clients that failed to connect). */
   notes: string[];
+  /**
+   * (Optional, added) The server's JS heap per connected client: (heap used with the clients − before) / clients,
+   * both after a full GC. Finer than RSS, which moves in whole pages and can hide growth in pages the
+   * heap had already touched; it leaves out native memory (socket and parser buffers).
+   */
+  serverHeapPerClientBytes?: number;
   /** (Optional, added) Server CPU per second with the change loop running and no client connected, ms: the part of serverCpuMs every strategy pays. */
   baselineCpuMsPerSecond?: number;
   /**

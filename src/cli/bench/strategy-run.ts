@@ -154,7 +154,7 @@ async function runPhases(strategy: StrategyName, ctx: StrategyContext): Promise<
   let window: Window;
   let memoryAfter: ServerStats;
   try {
-    memoryAfter = await ctx.control.stats('gc');
+    memoryAfter = await ctx.control.stats('prime');
     window = await measure(strategy, ctx, prepared, fleet);
   } finally {
     ctx.progress.phase(strategy, 'closing');
@@ -198,6 +198,7 @@ export async function runStrategy(strategy: StrategyName, ctx: StrategyContext):
     serverCpuMs: round(serverCpuMs, 3),
     serverCpuMsPer1000Updates: deliveries.delivered > 0 ? round((serverCpuMs * 1000) / deliveries.delivered, 3) : 0,
     serverMemoryPerClientBytes: Math.max(0, Math.round(memoryBytes / w.clients)),
+    serverHeapPerClientBytes: Math.max(0, Math.round((run.memory[1].heapUsed - run.memory[0].heapUsed) / w.clients)),
     notes: notesFor({ run, deliveries, memoryBytes, options: ctx.options }),
     baselineCpuMsPerSecond: round(run.baselineCpuMsPerSecond, 3),
     connections: { opened: after.acceptedSockets - before.acceptedSockets, bytes: bytesBetween(before, after), startedAt, finishedAt },

@@ -10,7 +10,7 @@ export function renderTable(header: string[], rows: string[][]): string {
 }
 
 function resultsTable(report: BenchReport): string {
-  const header = ['strategy', 'delivered', 'B/update up', 'B/update down', 'p50', 'p99', 'stale', 'CPU ms/1k upd', 'mem/client', 'req/s'];
+  const header = ['strategy', 'delivered', 'B/update up', 'B/update down', 'p50', 'p99', 'stale', 'CPU ms/1k upd', 'RSS/client', 'heap/client', 'req/s'];
   const rows = report.results.map((r) => [
     r.strategy,
     `${num(r.delivered)}/${num(r.expected)}`,
@@ -21,6 +21,7 @@ function resultsTable(report: BenchReport): string {
     num(r.staleReads),
     num(r.serverCpuMsPer1000Updates, 1),
     bytes(r.serverMemoryPerClientBytes),
+    r.serverHeapPerClientBytes === undefined ? '-' : bytes(r.serverHeapPerClientBytes),
     num(r.requestsPerSecond, 1),
   ]);
   return renderTable(header, rows);
