@@ -4,6 +4,7 @@ import { checkClaims } from '../../src/cli/bench/claims';
 import type { CommitLog } from '../../src/cli/bench/control-api';
 import { breakEvenRate, crossoverSweep, pollCost, pushCost, unitCosts, type UnitCosts } from '../../src/cli/bench/crossover';
 import { analyzeDeliveries } from '../../src/cli/bench/deliveries';
+import { baselineForWindow } from '../../src/cli/bench/strategy-run';
 import { Observations, PUSHED } from '../../src/cli/bench/observations';
 import type { StrategyResult } from '../../src/cli/bench/report';
 import { bytesBetween, bytesPerUpdate, histogram, percentile, summarizeLatency } from '../../src/cli/bench/stats';
@@ -173,6 +174,11 @@ describe('the crossover', () => {
     expect(derived?.costs.poll304Ms).toBeCloseTo(0.2);
     expect(derived?.costs.pushMs).toBeCloseTo(0.02);
     expect(unitCosts({ websocket: { cpuMs: 2, baselineMs: 0, requests: 0, polls: { ok: 0, notModified: 0 }, delivered: 100 } })).toBeUndefined();
+  });
+
+  it('scales the baseline to the window by its changes, or by time when it saw too few', () => {
+    expect(baselineForWindow(100, 5, 50, 20, 180)).toBeCloseTo(360);
+    expect(baselineForWindow(100, 5, 10, 20, 180)).toBeCloseTo(400);
   });
 
   it('counts a window that cost no more than the baseline whole, and says so', () => {

@@ -19,7 +19,7 @@ const STANDING_NOTES = [
   'Latency: from the moment the server began a change to the moment a client held a version including it (a poll that skips versions brings their effect too).',
   'Stale read: a poll answered in the window whose answer, on arrival, carried an older version than the newest the server had begun by then.',
   'Bytes: TCP payload counted on the server\'s sockets (HTTP heads and bodies, WebSocket frames, SSE events), in the measured window.',
-  'Unit costs (crossover): window CPU minus the baseline (the same changes with no client connected, measured right after the clients left), per answer or pushed update.',
+  'Unit costs (crossover): window CPU minus the baseline (the changes with no client connected, measured right after the clients left, scaled to the window\'s number of changes), per answer or pushed update.',
 ];
 
 async function runOne(strategy: StrategyName, options: BenchOptions, progress: Progress, server: EmbeddedServer | undefined) {

@@ -37,7 +37,7 @@ export const BENCH_FLAGS = {
 
 /** The workload without --quick, and with it (a run under a minute on two cores). */
 export const DEFAULT_WORKLOAD: Workload = { clients: 200, watchersPerResource: 10, changesPerSecond: 1, payloadBytes: 512, pollIntervalMs: 1000, durationSeconds: 20, warmupSeconds: 3 };
-export const QUICK_WORKLOAD: Workload = { clients: 40, watchersPerResource: 5, changesPerSecond: 2, payloadBytes: 512, pollIntervalMs: 500, durationSeconds: 4, warmupSeconds: 1 };
+export const QUICK_WORKLOAD: Workload = { clients: 40, watchersPerResource: 5, changesPerSecond: 2, payloadBytes: 512, pollIntervalMs: 500, durationSeconds: 3, warmupSeconds: 1 };
 
 /** Most polls a second the client side offers, and most changes a second the server makes: beyond, the bench measures itself. */
 export const MAX_POLLS_PER_SECOND = 20_000;
@@ -59,7 +59,7 @@ export interface BenchOptions {
   /** The progress display: a bar when stderr is a terminal (auto), nothing, or a line per phase. */
   progress: 'auto' | 'quiet' | 'verbose';
   quick: boolean;
-  /** Seconds the server runs its change loop with no client, per strategy (the baseline). */
+  /** Seconds the server runs its change loop with no client, per strategy (the baseline): half the window, within 1.5-10 s (3 s at least without --quick). */
   baselineSeconds: number;
   /** Hard limit of the whole run, seconds. */
   timeoutSeconds: number;
@@ -104,7 +104,7 @@ export function parseBenchArgs(argv: readonly string[], cwd: string): BenchComma
     pin: get('pin', true),
     progress: get('verbose', false) ? 'verbose' : get('quiet', false) ? 'quiet' : 'auto',
     quick,
-    baselineSeconds: quick ? 1 : 3,
+    baselineSeconds: Math.max(quick ? 1.5 : 3, Math.min(10, workload.durationSeconds / 2)),
     timeoutSeconds: 0,
     serverNodeArgs: get('server-node-args', '').split(/\s+/).filter(Boolean),
   };

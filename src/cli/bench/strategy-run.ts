@@ -117,14 +117,37 @@ async function allClosed(control: ControlClient): Promise<ServerStats & { closed
   }
 }
 
-/** Server CPU per second with the changes running and no client, after a moment for the clients' departure to settle. */
-async function baseline(strategy: StrategyName, ctx: StrategyContext): Promise<number> {
+/** The server with the changes running and no client: from a moment after the clients' departure settled. */
+interface Baseline {
+  start: ServerStats;
+  end: ServerStats;
+}
+
+async function baseline(strategy: StrategyName, ctx: StrategyContext): Promise<Baseline> {
   ctx.progress.phase(strategy, 'baseline (changes, no clients)');
   await sleep(SETTLE_MS);
-  const before = await ctx.control.stats();
+  const start = await ctx.control.stats();
   await sleep(ctx.options.baselineSeconds * 1000);
-  const after = await ctx.control.stats();
-  return cpuMs(before, after) / seconds(before, after);
+  return { start, end: await ctx.control.stats() };
+}
+
+/** Fewer changes than this in the baseline, and its cost is scaled by time instead of by changes. */
+const BASELINE_MIN_CHANGES = 20;
+
+/**
+ * What the window would have cost with no client: the baseline's CPU scaled by the changes made
+ * in each (changes come at random, and committing them is most of what the server does alone),
+ * or by time when the baseline saw too few changes to go by.
+ */
+export function baselineForWindow(baselineCpuMs: number, baselineSeconds: number, baselineChanges: number, windowSeconds: number, windowChanges: number): number {
+  if (baselineChanges >= BASELINE_MIN_CHANGES) return (baselineCpuMs * windowChanges) / baselineChanges;
+  return (baselineCpuMs * windowSeconds) / baselineSeconds;
+}
+
+function changesBetween(log: CommitLog, from: number, to: number): number {
+  let n = 0;
+  for (const item of log.items) for (const at of item.at) if (at >= from && at <= to) n += 1;
+  return n;
 }
 
 interface Run {
@@ -135,7 +158,7 @@ interface Run {
   log: CommitLog;
   memory: [ServerStats, ServerStats];
   connections: { before: ServerStats; after: ServerStats & { closed: boolean }; startedAt: string; finishedAt: string };
-  baselineCpuMsPerSecond: number;
+  baseline: Baseline;
   capacity: StrategyResult['capacity'];
 }
 
@@ -162,7 +185,7 @@ async function runPhases(strategy: StrategyName, ctx: StrategyContext): Promise<
   }
   const closed = await allClosed(ctx.control);
   const finishedAt = new Date().toISOString();
-  const baselineCpuMsPerSecond = await baseline(strategy, ctx);
+  const quiet = await baseline(strategy, ctx);
   const log = await ctx.control.stopChanges();
   let capacity: StrategyResult['capacity'];
   if (strategy === 'poll-etag') {
@@ -170,7 +193,7 @@ async function runPhases(strategy: StrategyName, ctx: StrategyContext): Promise<
     capacity = await measureCapacity(options, ctx.control, ctx.base, prepared.itemIds[0]!, prepared.tokens[0]!);
     await allClosed(ctx.control);
   }
-  return { prepared, observations, fleet, window, log, memory: [memoryBefore, memoryAfter], connections: { before: memoryBefore, after: closed, startedAt, finishedAt }, baselineCpuMsPerSecond, capacity };
+  return { prepared, observations, fleet, window, log, memory: [memoryBefore, memoryAfter], connections: { before: memoryBefore, after: closed, startedAt, finishedAt }, baseline: quiet, capacity };
 }
 
 export async function runStrategy(strategy: StrategyName, ctx: StrategyContext): Promise<StrategyOutcome> {
@@ -200,11 +223,13 @@ export async function runStrategy(strategy: StrategyName, ctx: StrategyContext):
     serverMemoryPerClientBytes: Math.max(0, Math.round(memoryBytes / w.clients)),
     serverHeapPerClientBytes: Math.max(0, Math.round((run.memory[1].heapUsed - run.memory[0].heapUsed) / w.clients)),
     notes: notesFor({ run, deliveries, memoryBytes, options: ctx.options }),
-    baselineCpuMsPerSecond: round(run.baselineCpuMsPerSecond, 3),
+    baselineCpuMsPerSecond: round(cpuMs(run.baseline.start, run.baseline.end) / seconds(run.baseline.start, run.baseline.end), 3),
     connections: { opened: after.acceptedSockets - before.acceptedSockets, bytes: bytesBetween(before, after), startedAt, finishedAt },
     ...(run.capacity === undefined ? {} : { capacity: run.capacity }),
   };
-  const window: WindowCost = { cpuMs: serverCpuMs, baselineMs: run.baselineCpuMsPerSecond * seconds(start, end), requests, polls: deliveries.polls, delivered: deliveries.delivered };
+  const { start: b0, end: b1 } = run.baseline;
+  const baselineMs = baselineForWindow(cpuMs(b0, b1), seconds(b0, b1), changesBetween(run.log, b0.now, b1.now), seconds(start, end), deliveries.changes);
+  const window: WindowCost = { cpuMs: serverCpuMs, baselineMs, requests, polls: deliveries.polls, delivered: deliveries.delivered };
   return { result, window };
 }
 
