@@ -4,7 +4,8 @@ import { checkClaims } from '../../src/cli/bench/claims';
 import type { CommitLog } from '../../src/cli/bench/control-api';
 import { breakEvenRate, crossoverSweep, pollCost, pushCost, unitCosts, type UnitCosts } from '../../src/cli/bench/crossover';
 import { analyzeDeliveries } from '../../src/cli/bench/deliveries';
-import { baselineForWindow } from '../../src/cli/bench/strategy-run';
+import { baselineForWindow, warmUpFactor } from '../../src/cli/bench/strategy-run';
+import { recordPublications } from '../../src/cli/bench/clients/ws-client';
 import { Observations, PUSHED } from '../../src/cli/bench/observations';
 import type { StrategyResult } from '../../src/cli/bench/report';
 import { bytesBetween, bytesPerUpdate, histogram, percentile, summarizeLatency } from '../../src/cli/bench/stats';
@@ -232,5 +233,26 @@ describe('the claims', () => {
     const claims = checkClaims({ workload, headerProfile: 'minimal', pollWithToken: false, results: {}, windows: {}, costs: undefined });
     expect(claims.map((c) => c.id)).toEqual(['headers-500-800-bytes', 'push-holds-30pct-more-users', 'rest-10k-vs-ws-1k']);
     expect(claims.every((c) => c.holds === false && c.evidence.startsWith('Not checked'))).toBe(true);
+  });
+});
+
+describe('what a push client records', () => {
+  it('reads the version of every publication of a coalesced message, and nothing else', () => {
+    const seen = new Observations();
+    const pub = (v: number) => JSON.stringify({ t: 'pub', ch: 'item:7', o: v, ev: 'item.changed', d: { id: 7, version: v, at: 1.5, pad: 'x"version":99' } });
+    recordPublications([pub(41), '{"t":"pong","id":3}', pub(42)].join('\n'), 3, seen);
+    expect(seen.length).toBe(2);
+    expect([seen.client(0), seen.version(0), seen.status(0)]).toEqual([3, 41, PUSHED]);
+    expect(seen.version(1)).toBe(42);
+  });
+});
+
+describe('the warm-up pace', () => {
+  const w = { clients: 200, watchersPerResource: 10, changesPerSecond: 1, payloadBytes: 512, pollIntervalMs: 1_000, durationSeconds: 20, warmupSeconds: 3 };
+  it('is 10× the workload, within 2,000 polls/s and 16 MiB/s of pushed payload, never below 1×', () => {
+    expect(warmUpFactor(w)).toBe(10);
+    expect(warmUpFactor({ ...w, clients: 1_000 })).toBe(2);
+    expect(warmUpFactor({ ...w, payloadBytes: 16_384, changesPerSecond: 2 })).toBeCloseTo(2.56);
+    expect(warmUpFactor({ ...w, payloadBytes: 16_384, changesPerSecond: 10 })).toBe(1);
   });
 });

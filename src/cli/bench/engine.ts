@@ -83,7 +83,7 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
     tool: 'tandem bench',
     startedAt,
     finishedAt: new Date().toISOString(),
-    machine: { node: process.version, cpus: os.availableParallelism(), cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown', platform: `${os.platform()} ${os.release()} ${os.arch()}`, target },
+    machine: { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown', platform: `${os.platform()} ${os.release()} ${os.arch()}`, target },
     workload: w,
     results,
     crossover: derived === undefined ? [] : crossoverSweep(derived.costs, w.payloadBytes),

@@ -61,15 +61,19 @@ async function prepare(strategy: StrategyName, ctx: StrategyContext): Promise<Pr
 const cpuMs = (a: ServerStats, b: ServerStats) => (b.cpuMicros - a.cpuMicros) / 1000;
 const seconds = (a: ServerStats, b: ServerStats) => (b.now - a.now) / 1e6;
 
+/** Most pushed bytes a second the warm-up asks of the client process (beyond it, its clients fall behind and the server drops them as slow consumers). */
+const WARM_UP_PUSH_BYTES_PER_SECOND = 16 * 1024 * 1024;
+
 /**
  * How much faster than the workload the warm-up runs (polls and changes, up to 10×, within 2,000
- * polls/s and the change limit): a server that has run for a while has compiled its hot paths,
- * and a fresh one at a few requests a second would take minutes to get there.
+ * polls/s, the change limit and 16 MiB/s of pushed payload): a server that has run for a while has
+ * compiled its hot paths, and a fresh one at a few requests a second would take minutes to get there.
  */
 export function warmUpFactor(w: StrategyContext['options']['workload']): number {
   const polls = (w.clients * 1000) / w.pollIntervalMs;
   const changes = Math.ceil(w.clients / w.watchersPerResource) * w.changesPerSecond;
-  return Math.max(1, Math.min(10, 2_000 / polls, MAX_CHANGES_PER_SECOND / changes));
+  const pushedBytes = w.clients * w.changesPerSecond * w.payloadBytes;
+  return Math.max(1, Math.min(10, 2_000 / polls, MAX_CHANGES_PER_SECOND / changes, WARM_UP_PUSH_BYTES_PER_SECOND / pushedBytes));
 }
 
 /** After the warm-up, the workload's own pace for this long before the window opens (polls in flight land). */
