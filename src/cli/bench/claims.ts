@@ -22,8 +22,14 @@ const CLAIMS = {
   unlike: 'A server that handles 10,000 REST requests per second might struggle with 1,000 WebSocket connections.',
 } as const;
 
-function notMeasured(id: ClaimCheck['id'], claim: string, missing: string): ClaimCheck {
-  return { id, claim, holds: false, evidence: `Not checked: ${missing} was not measured in this run.` };
+/** A claim this run cannot judge: why, for the report's notes (it is left out of `claims`, not given a verdict). */
+export interface Unchecked {
+  id: ClaimCheck['id'];
+  why: string;
+}
+
+function notMeasured(id: ClaimCheck['id'], claim: string, missing: string): Unchecked {
+  return { id, why: `Not checked: "${claim}" needs ${missing}, which this run did not measure.` };
 }
 
 /** Bytes per poll in each direction of a window, and a 304's head estimated from poll-plain's 200s. */
@@ -40,7 +46,7 @@ function pollBytes(inputs: ClaimInputs): { request: number; answer304: number | 
   return { request, answer304: (etag.bytes.serverToClient - ok * answer200) / (etag.requests - ok) };
 }
 
-export function headersClaim(inputs: ClaimInputs): ClaimCheck {
+export function headersClaim(inputs: ClaimInputs): ClaimCheck | Unchecked {
   const id = 'headers-500-800-bytes';
   const measured = pollBytes(inputs);
   if (measured === undefined) return notMeasured(id, CLAIMS.headers, 'poll-etag');
@@ -69,7 +75,7 @@ function cpuPerClientSecond(result: StrategyResult, workload: Workload): number 
   return result.serverCpuMs / (workload.clients * workload.durationSeconds);
 }
 
-export function usersClaim(inputs: ClaimInputs): ClaimCheck {
+export function usersClaim(inputs: ClaimInputs): ClaimCheck | Unchecked {
   const id = 'push-holds-30pct-more-users';
   const poll = inputs.results['poll-etag'];
   const push = inputs.results.websocket ?? inputs.results.sse;
@@ -92,7 +98,7 @@ export function usersClaim(inputs: ClaimInputs): ClaimCheck {
   };
 }
 
-export function unlikeThingsClaim(inputs: ClaimInputs): ClaimCheck {
+export function unlikeThingsClaim(inputs: ClaimInputs): ClaimCheck | Unchecked {
   const id = 'rest-10k-vs-ws-1k';
   const ws = inputs.results.websocket;
   const costs = inputs.costs;
@@ -124,6 +130,8 @@ export function unlikeThingsClaim(inputs: ClaimInputs): ClaimCheck {
   };
 }
 
-export function checkClaims(inputs: ClaimInputs): ClaimCheck[] {
-  return [headersClaim(inputs), usersClaim(inputs), unlikeThingsClaim(inputs)];
+/** The claims this run can judge, each with its verdict; and why the others could not be. */
+export function checkClaims(inputs: ClaimInputs): { claims: ClaimCheck[]; unchecked: Unchecked[] } {
+  const all = [headersClaim(inputs), usersClaim(inputs), unlikeThingsClaim(inputs)];
+  return { claims: all.filter((c): c is ClaimCheck => 'holds' in c), unchecked: all.filter((c): c is Unchecked => 'why' in c) };
 }

@@ -42,7 +42,7 @@ async function runOne(strategy: StrategyName, options: BenchOptions, progress: P
  */
 async function startServers(options: BenchOptions, progress: Progress): Promise<EmbeddedServer[]> {
   if (options.url !== undefined) return [];
-  progress.phase('all', `starting ${options.strategies.length} bench servers`);
+  progress.phase('all', `starting ${options.strategies.length} bench server${options.strategies.length === 1 ? '' : 's'}`);
   const started = await Promise.allSettled(options.strategies.map(() => startEmbeddedServer(options.serverNodeArgs)));
   const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed !== undefined) {
@@ -75,6 +75,8 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
   const w = options.workload;
   const notes = [...STANDING_NOTES, ...(derived?.approximate ?? [])];
   if (derived === undefined) notes.push('No crossover: it needs poll-etag and a push strategy (websocket or sse) in the same run.');
+  const { claims, unchecked } = checkClaims({ workload: w, headerProfile: options.headerProfile, pollWithToken: options.pollWithToken, results: byName, windows, costs: derived?.costs });
+  notes.push(...unchecked.map((u) => u.why));
   const target = options.url === undefined
     ? `embedded: a fresh \`tandem bench serve\` process per strategy on 127.0.0.1${pinned ? `, pinned to CPU ${cpus!.server} (clients on ${cpus!.clients})` : ', not pinned'}`
     : `--url ${options.url}`;
@@ -87,7 +89,7 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
     workload: w,
     results,
     crossover: derived === undefined ? [] : crossoverSweep(derived.costs, w.payloadBytes),
-    claims: checkClaims({ workload: w, headerProfile: options.headerProfile, pollWithToken: options.pollWithToken, results: byName, windows, costs: derived?.costs }),
+    claims,
     notes,
     ...(derived === undefined ? {} : {
       unitCosts: roundCosts(derived.costs),

@@ -45,7 +45,8 @@ function crossoverLines(report: BenchReport): string[] {
 
 function claimLines(report: BenchReport): string[] {
   const verdict = (holds: boolean | 'partly') => (holds === true ? 'HOLDS' : holds === 'partly' ? 'PARTLY' : 'DOES NOT HOLD');
-  return report.claims.flatMap((claim) => [`[${verdict(claim.holds)}] ${claim.claim}`, `  ${claim.evidence}`]);
+  const unchecked = (report.notes ?? []).filter((note) => note.startsWith('Not checked:'));
+  return [...report.claims.flatMap((claim) => [`[${verdict(claim.holds)}] ${claim.claim}`, `  ${claim.evidence}`]), ...unchecked.map((note) => `[NOT CHECKED] ${note.slice('Not checked: '.length)}`)];
 }
 
 /** The whole summary, for stdout. */
