@@ -3,9 +3,11 @@
  * `tandem bench serve` runs its server alone); `tandem advise` turns a bench report into advice.
  * Run it as `npx tandem …` from a checkout (bin/tandem.mjs) or `npx tsx src/cli/main.ts …`.
  */
+import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
+import { runAdvise } from './advise/main';
 import { runBenchCommand } from './bench/command';
-import { ExitCode, processIo, type CliIo } from './io';
+import { ExitCode, processIo, type CliIo, type CliStream } from './io';
 
 const USAGE = `usage: tandem <command> [options]
 
@@ -19,25 +21,6 @@ Options:
 
 Exit codes: 0 done, 1 the command failed, 2 a bad command line, 130 interrupted.
 `;
-
-type AdviseModule = { runAdvise?: (argv: string[], io: CliIo) => Promise<number> };
-
-/** `tandem advise`, from src/cli/advise/main.ts (built separately); a clear failure while it is not there. */
-async function runAdvise(argv: string[], io: CliIo): Promise<number> {
-  const specifier = new URL('./advise/main.ts', import.meta.url).href;
-  let advise: AdviseModule;
-  try {
-    advise = (await import(specifier)) as AdviseModule;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND' || !String((error as Error).message).includes('advise/main')) throw error;
-    advise = {};
-  }
-  if (typeof advise.runAdvise !== 'function') {
-    io.stderr.write('tandem advise: not available in this checkout yet (src/cli/advise/main.ts is missing)\n');
-    return ExitCode.failure;
-  }
-  return advise.runAdvise(argv, io);
-}
 
 /** Runs one command line (without the node and script arguments); resolves with the exit code. */
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
@@ -53,7 +36,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
       return ExitCode.ok;
     }
     if (command === 'bench') return await runBenchCommand(rest, io);
-    if (command === 'advise') return await runAdvise(rest, io);
+    if (command === 'advise') return await runAdvise(rest, { stdin: process.stdin, stdout: writable(io.stdout), stderr: writable(io.stderr), cwd: io.cwd });
     io.stderr.write(`tandem: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
     return ExitCode.usage;
   } catch (error) {
@@ -69,3 +52,14 @@ export function exitWith(code: number): void {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) exitWith(await main(process.argv.slice(2)));
+
+/** A command's output stream as the Writable that `tandem advise` (node:readline) writes its questions to. */
+function writable(stream: CliStream): NodeJS.WritableStream {
+  if (stream instanceof Writable) return stream;
+  return new Writable({
+    write(chunk: Buffer | string, _encoding, done) {
+      stream.write(String(chunk));
+      done();
+    },
+  });
+}

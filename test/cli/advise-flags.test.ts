@@ -50,7 +50,7 @@ describe('flag values', () => {
     for (const flag of ['--help', '-h']) {
       const { code, stdout } = await advise([flag]);
       expect(code).toBe(0);
-      expect(stdout).toMatch(/^Usage: tandem advise/);
+      expect(stdout).toMatch(/^usage: tandem advise/);
       expect(stdout).toContain('--changes-per-minute=RATE');
     }
   });

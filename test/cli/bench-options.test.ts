@@ -116,4 +116,14 @@ describe('the tandem command', () => {
     expect(await main([], io().io)).toBe(2);
     expect(await main(['bench', 'serve', '--host=0.0.0.0'], io().io)).toBe(2);
   });
+
+  it('hands `advise` its arguments and the same streams', async () => {
+    const help = io();
+    expect(await main(['advise', '--help'], help.io)).toBe(0);
+    expect(help.out.join('')).toMatch(/usage: tandem advise/);
+    const bad = io();
+    expect(await main(['advise', '--clients=many', '--no-interactive'], bad.io)).toBe(2);
+    expect(bad.err.join('')).toMatch(/--clients/);
+    expect(bad.out.join('')).toBe('');
+  });
 });

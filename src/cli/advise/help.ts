@@ -1,5 +1,5 @@
 /** `tandem advise --help`. */
-export const ADVISE_HELP = `Usage: tandem advise [--costs=report.json] [--json] [FEATURE FLAGS…]
+export const ADVISE_HELP = `usage: tandem advise [--costs=report.json] [--json] [FEATURE FLAGS…]
 
 Recommends how each feature's data should travel: REST requests, REST polling with ETag
 (through a CDN when the data is public), Server-Sent Events or WebSocket. For each feature it

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { parseFlags } from '../flags';
 import { ExitCode, UsageError, type CliIo } from '../io';
 import { runBench } from './engine';
+import { writeHtmlReport } from './html/index';
 import { BENCH_USAGE, benchHelp } from './help';
 import { estimateSeconds, parseBenchArgs, type BenchOptions } from './options';
 import { createProgress } from './progress';
@@ -84,34 +85,13 @@ async function writeReports(report: BenchReport, options: BenchOptions, io: CliI
   if (options.html === undefined) return ExitCode.ok;
   try {
     await fs.mkdir(path.dirname(options.html), { recursive: true });
-    const written = await writeHtml(report, options.html);
-    if (written) io.stdout.write(`HTML report: ${options.html}\n`);
-    else {
-      io.stderr.write('tandem bench: no HTML report: this checkout has no HTML report module yet (src/cli/bench/html/index.ts)\n');
-      if (options.htmlExplicit) return ExitCode.failure;
-    }
+    await writeHtmlReport(report, options.html);
+    io.stdout.write(`HTML report: ${options.html}\n`);
   } catch (error) {
     io.stderr.write(`tandem bench: could not write ${options.html}: ${(error as Error).message}\n`);
     return ExitCode.failure;
   }
   return ExitCode.ok;
-}
-
-type HtmlModule = { writeHtmlReport?: (report: BenchReport, file: string) => Promise<void> };
-
-/** Writes the HTML report with src/cli/bench/html (built separately); false when that module is not there. */
-async function writeHtml(report: BenchReport, file: string): Promise<boolean> {
-  const specifier = new URL('./html/index.ts', import.meta.url).href;
-  let html: HtmlModule;
-  try {
-    html = (await import(specifier)) as HtmlModule;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((error as Error).message).includes('html/index')) return false;
-    throw error;
-  }
-  if (typeof html.writeHtmlReport !== 'function') return false;
-  await html.writeHtmlReport(report, file);
-  return true;
 }
 
 const SERVE_FLAGS = {
