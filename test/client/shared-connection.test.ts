@@ -24,7 +24,7 @@ class Browser {
   readonly locks = new FakeLocks();
   readonly broadcast = new FakeBroadcast();
 
-  tab(name: string, share: ShareOptions = {}): Tab {
+  tab(name: string, share: ShareOptions = {}, clock?: () => number): Tab {
     const window = new FakeWindow();
     const tokens = new TokenStore({ refresh: async () => ({ accessToken: `token-${name}`, expiresAt: Date.now() + 3_600_000 }) });
     tokens.set({ accessToken: `token-${name}`, expiresAt: Date.now() + 3_600_000 });
@@ -36,6 +36,7 @@ class Browser {
       storage: null,
       network: null,
       backoff: { baseMs: 100, capMs: 1_000 },
+      ...(clock === undefined ? {} : { clock }),
       share: { locks: this.locks.for(name), BroadcastChannel: this.broadcast.for(name), lifecycle: { window }, ...share },
     });
     const states: ConnectionStateChange[] = [];
@@ -176,6 +177,35 @@ describe('one connection for the tabs of a browser (leader mode)', () => {
     for (const tab of [b, c]) {
       expect(tab.client.state).toBe('open');
       expect(tab.seen.get('post:1'), tab.name).toEqual([6, 7, 8, 9, 10, 11]);
+    }
+  });
+
+  it('hand-off to a tab whose clock is behind the old leader’s: its hub still outranks the old one, and the tabs follow it', async () => {
+    const browser = new Browser();
+    // The tabs' clocks stand still, the new leader's 100 ms behind: a term from the clock alone would lose.
+    const a = browser.tab('a', {}, () => 1_000_000);
+    const [b, c] = ['b', 'c'].map((name) => browser.tab(name, {}, () => 999_900)) as [Tab, Tab];
+    for (const tab of [a, b, c]) {
+      subscribe(tab, 'post:1', { e: 'e1', o: 5 });
+      tab.client.connect();
+      await settle();
+    }
+    await accept();
+    await settle();
+    const first = latest().last('sub')!;
+    latest().receive({ t: 'ack', id: first.id, d: { e: 'e1', o: 5, rec: true, pubs: [] } }, pub(6));
+    await settle();
+    browser.crash(a);
+    await settle();
+    expect(b.client.sharing).toBe('leader');
+    await accept();
+    await settle();
+    const sub = latest().last('sub')!;
+    latest().receive({ t: 'ack', id: sub.id, d: { e: 'e1', o: 6, rec: true, pubs: [] } }, pub(7));
+    await settle();
+    for (const tab of [b, c]) {
+      expect(tab.client.state, tab.name).toBe('open');
+      expect(tab.seen.get('post:1'), tab.name).toEqual([6, 7]);
     }
   });
 

@@ -66,7 +66,7 @@ export function sharedEngine(options: RealtimeClientOptions, share: ShareOptions
     clock: platform.clock,
     silenceMs: share.silenceMs ?? 5_000,
     mayTakeOver: () => lifecycle.document?.visibilityState !== 'hidden',
-    lead: () => leadHub(options, platform, { name, locks, Channel, heartbeatMs: share.heartbeatMs ?? 1_000 }),
+    lead: () => leadHub(options, platform, { name, locks, Channel, heartbeatMs: share.heartbeatMs ?? 1_000, after: connection.hubTerm }),
   });
   const worker = share.worker?.();
   if (worker === undefined && election === undefined) return new Connection(options);
@@ -112,8 +112,10 @@ export function sharedEngine(options: RealtimeClientOptions, share: ShareOptions
 }
 
 /** The leader's hub: the real connection, on a BroadcastChannel of its own (it hears this tab's messages too). */
-function leadHub(options: RealtimeClientOptions, platform: Platform, leader: { name: string; locks: LockManagerLike; Channel: BroadcastChannelConstructor; heartbeatMs: number }): () => void {
-  const term = platform.clock() + platform.random();
+function leadHub(options: RealtimeClientOptions, platform: Platform, leader: { name: string; locks: LockManagerLike; Channel: BroadcastChannelConstructor; heartbeatMs: number; after: number }): () => void {
+  // Tabs follow the hub with the largest term. Above the one this tab followed, so that a takeover in
+  // the same millisecond as the hub it replaces (or on a clock behind that hub's tab) still wins.
+  const term = Math.max(platform.clock(), Math.floor(leader.after) + 1) + platform.random();
   const hub = new SharedHub({
     link: broadcastHubLink(new leader.Channel(leader.name), term),
     connect: (tokens) => new Connection({ ...options, share: undefined, tokens }),

@@ -91,6 +91,11 @@ export class SharedConnection implements RealtimeEngine {
     return this.#machine.is('open') ? this.#transport : undefined;
   }
 
+  /** The term of the hub this tab follows (-Infinity before it has heard one): a new hub's must be larger. */
+  get hubTerm(): number {
+    return this.#term;
+  }
+
   get sharing(): SharingRole {
     return this.#options.role();
   }
