@@ -85,16 +85,18 @@ function convert(name: string, raw: string, spec: FlagSpec): FlagValue {
 
 /** ", did you mean --x?" for the closest known name within two edits, else "". */
 function suggest(name: string, known: string[]): string {
-  let best: string | undefined;
-  let bestDistance = 3;
+  const best = closestName(name, known);
+  return best === undefined || best.distance > 2 ? ' (see --help)' : `; did you mean --${best.name}?`;
+}
+
+/** The known name fewest edits (insertions, deletions, substitutions) away from `name`; the first of equals. */
+export function closestName(name: string, known: readonly string[]): { name: string; distance: number } | undefined {
+  let best: { name: string; distance: number } | undefined;
   for (const candidate of known) {
-    const d = editDistance(name, candidate);
-    if (d < bestDistance) {
-      best = candidate;
-      bestDistance = d;
-    }
+    const distance = editDistance(name, candidate);
+    if (distance < (best?.distance ?? Infinity)) best = { name: candidate, distance };
   }
-  return best === undefined ? ' (see --help)' : `; did you mean --${best}?`;
+  return best;
 }
 
 function editDistance(a: string, b: string): number {

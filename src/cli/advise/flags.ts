@@ -1,3 +1,4 @@
+import { closestName } from '../flags';
 import { AnswerError, QUESTIONS, type Feature, type Question } from './feature';
 
 /**
@@ -31,22 +32,8 @@ const ALL_FLAGS = [...BOOLEAN_FLAGS, ...Object.keys(FILE_FLAGS), ...FEATURE_FLAG
 
 /** The closest flag name, for "did you mean". */
 function suggest(name: string): string {
-  let best: { flag: string; distance: number } | undefined;
-  for (const flag of ALL_FLAGS) {
-    const distance = editDistance(name, flag);
-    if (distance < (best?.distance ?? Infinity)) best = { flag, distance };
-  }
-  return best && (best.distance <= 2 || best.flag.startsWith(name)) ? ` (did you mean --${best.flag}?)` : '';
-}
-
-function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    row = next;
-  }
-  return row[b.length]!;
+  const best = closestName(name, ALL_FLAGS);
+  return best && (best.distance <= 2 || best.name.startsWith(name)) ? ` (did you mean --${best.name}?)` : '';
 }
 
 interface Token {
