@@ -6,7 +6,7 @@ import type { TandemTables } from 'tandem/server';
  * app adds a `bio`). Every mutable row has a `version` used for ETags and If-Match.
  */
 export interface SocialTables {
-  users: TandemTables['users'] & { bio: string };
+  users: TandemTables['users'] & { bio: string; avatar_hash: string | null };
   posts: {
     id: Generated<number>;
     author_id: number;

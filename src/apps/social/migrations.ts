@@ -66,8 +66,14 @@ async function createMessaging(db: Kysely<unknown>, dialect: Dialect): Promise<v
   await db.schema.createIndex('notifications_post').on('notifications').column('post_id').execute();
 }
 
+/** The uploaded avatar's content hash (null: the generated initials are shown). */
+async function addAvatars(db: Kysely<unknown>): Promise<void> {
+  await db.schema.alterTable('users').addColumn('avatar_hash', 'text').execute();
+}
+
 /** The social app's migrations (the library's run before them). */
 export const socialMigrations: PortableMigration[] = [
   { name: '1001_users_posts_comments', up: createUsersAndPosts },
   { name: '1002_messaging_notifications', up: createMessaging },
+  { name: '1003_avatars', up: addAvatars },
 ];

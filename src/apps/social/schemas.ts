@@ -6,13 +6,20 @@ export const Id = Type.Integer({ minimum: 1, maximum: 2_147_483_647 });
 export const IdParams = Type.Object({ id: Id });
 const Timestamp = Type.String({ format: 'date-time' });
 
-export const UserRef = Type.Object({ id: Id, username: Type.String() }, { title: 'UserRef' });
+/**
+ * A person as other resources show them: enough to draw a name and an avatar without another request.
+ * `avatarUrl` is always set: the uploaded picture's content-hashed URL, or a generated one (initials).
+ */
+export const UserRef = Type.Object(
+  { id: Id, username: Type.String(), displayName: Type.String(), avatarUrl: Type.String() },
+  { title: 'UserRef' },
+);
 export type UserRef = Static<typeof UserRef>;
 
 export const Bio = Type.String({ maxLength: 500 });
 
 export const PublicUser = Type.Object(
-  { id: Id, username: Type.String(), displayName: Type.String(), bio: Type.String(), createdAt: Timestamp, version: Type.Integer() },
+  { id: Id, username: Type.String(), displayName: Type.String(), bio: Type.String(), avatarUrl: Type.String(), createdAt: Timestamp, version: Type.Integer() },
   { title: 'PublicUser' },
 );
 export type PublicUser = Static<typeof PublicUser>;
@@ -69,7 +76,7 @@ export const Notification = Type.Object(
 export type Notification = Static<typeof Notification>;
 
 /** Who is present in a channel (GET /api/online, GET /api/conversations/:id/presence). */
-export const PresenceSnapshot = Type.Object({ users: Type.Array(UserRef), count: Type.Integer({ minimum: 0 }) }, { title: 'PresenceSnapshot' });
+export const PresenceSnapshot = Type.Object({ users: Type.Array(Type.Object({ id: Id, username: Type.String() })), count: Type.Integer({ minimum: 0 }) }, { title: 'PresenceSnapshot' });
 export type PresenceSnapshot = Static<typeof PresenceSnapshot>;
 
 /** The answer to marking notifications read. */

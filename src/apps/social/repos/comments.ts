@@ -4,13 +4,14 @@ import { channels } from '../channels';
 import type { SocialDb } from '../db';
 import type { Comment } from '../schemas';
 import { forgetNotifications, notify } from './notifications';
+import { toUserRef, USER_REF_COLUMNS } from './users';
 
 function selectComments(db: Kysely<SocialDb>) {
   return db
     .selectFrom('comments')
     .innerJoin('users', 'users.id', 'comments.author_id')
     .select([
-      'comments.id', 'comments.post_id', 'comments.parent_id', 'comments.author_id', 'users.username',
+      'comments.id', 'comments.post_id', 'comments.parent_id', 'comments.author_id', ...USER_REF_COLUMNS,
       'comments.body', 'comments.deleted_at', 'comments.created_at', 'comments.version',
     ]);
 }
@@ -23,7 +24,7 @@ function toComment(row: Row): Comment {
     id: row.id,
     postId: row.post_id,
     parentId: row.parent_id,
-    author: { id: row.author_id, username: row.username },
+    author: toUserRef(row.author_id, row),
     body: deleted ? null : row.body,
     deleted,
     createdAt: row.created_at,

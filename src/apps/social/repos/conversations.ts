@@ -4,6 +4,7 @@ import { channels } from '../channels';
 import type { SocialDb } from '../db';
 import type { Conversation, Message, UserRef } from '../schemas';
 import { notify } from './notifications';
+import { toUserRef, USER_REF_COLUMNS } from './users';
 
 async function membersOf(db: Kysely<SocialDb>, conversationIds: number[]): Promise<Map<number, UserRef[]>> {
   const byConversation = new Map<number, UserRef[]>(conversationIds.map((id) => [id, []]));
@@ -11,11 +12,11 @@ async function membersOf(db: Kysely<SocialDb>, conversationIds: number[]): Promi
   const rows = await db
     .selectFrom('conversation_members')
     .innerJoin('users', 'users.id', 'conversation_members.user_id')
-    .select(['conversation_members.conversation_id', 'users.id', 'users.username'])
+    .select(['conversation_members.conversation_id', 'users.id', ...USER_REF_COLUMNS])
     .where('conversation_members.conversation_id', 'in', conversationIds)
     .orderBy('users.id')
     .execute();
-  for (const row of rows) byConversation.get(row.conversation_id)?.push({ id: row.id, username: row.username });
+  for (const row of rows) byConversation.get(row.conversation_id)?.push(toUserRef(row.id, row));
   return byConversation;
 }
 
@@ -96,13 +97,13 @@ function selectMessages(db: Kysely<SocialDb>) {
   return db
     .selectFrom('messages')
     .innerJoin('users', 'users.id', 'messages.author_id')
-    .select(['messages.id', 'messages.conversation_id', 'messages.author_id', 'users.username', 'messages.body', 'messages.created_at']);
+    .select(['messages.id', 'messages.conversation_id', 'messages.author_id', ...USER_REF_COLUMNS, 'messages.body', 'messages.created_at']);
 }
 
 type MessageRow = Awaited<ReturnType<ReturnType<typeof selectMessages>['executeTakeFirstOrThrow']>>;
 
 function toMessage(row: MessageRow): Message {
-  return { id: row.id, conversationId: row.conversation_id, author: { id: row.author_id, username: row.username }, body: row.body, createdAt: row.created_at };
+  return { id: row.id, conversationId: row.conversation_id, author: toUserRef(row.author_id, row), body: row.body, createdAt: row.created_at };
 }
 
 /** Newest first. */

@@ -3,6 +3,7 @@ import { type ChannelLog, nowIso } from 'tandem/server';
 import { channels } from '../channels';
 import type { SocialDb, SocialTables } from '../db';
 import type { Notification } from '../schemas';
+import { toUserRef, USER_REF_COLUMNS } from './users';
 
 type NotificationInput = {
   userId: number;
@@ -19,7 +20,7 @@ function selectNotifications(db: Kysely<SocialDb>) {
     .selectFrom('notifications')
     .innerJoin('users', 'users.id', 'notifications.actor_id')
     .select([
-      'notifications.id', 'notifications.kind', 'notifications.actor_id', 'users.username', 'notifications.post_id',
+      'notifications.id', 'notifications.kind', 'notifications.actor_id', ...USER_REF_COLUMNS, 'notifications.post_id',
       'notifications.comment_id', 'notifications.conversation_id', 'notifications.message_id', 'notifications.read_at',
       'notifications.created_at', 'notifications.version',
     ]);
@@ -31,7 +32,7 @@ function toNotification(row: Row): Notification {
   return {
     id: row.id,
     kind: row.kind,
-    actor: { id: row.actor_id, username: row.username },
+    actor: toUserRef(row.actor_id, row),
     postId: row.post_id,
     commentId: row.comment_id,
     conversationId: row.conversation_id,

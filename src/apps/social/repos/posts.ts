@@ -4,20 +4,21 @@ import { channels } from '../channels';
 import type { SocialDb } from '../db';
 import type { Post } from '../schemas';
 import { forgetNotifications } from './notifications';
+import { toUserRef, USER_REF_COLUMNS } from './users';
 
 function selectPosts(db: Kysely<SocialDb>) {
   return db
     .selectFrom('posts')
     .innerJoin('users', 'users.id', 'posts.author_id')
-    .select(['posts.id', 'posts.author_id', 'users.username', 'posts.body', 'posts.created_at', 'posts.updated_at', 'posts.version']);
+    .select(['posts.id', 'posts.author_id', ...USER_REF_COLUMNS, 'posts.body', 'posts.created_at', 'posts.updated_at', 'posts.version']);
 }
 
-type PostRow = { id: number; author_id: number; username: string; body: string; created_at: string; updated_at: string; version: number };
+type PostRow = { id: number; author_id: number; username: string; display_name: string; avatar_hash: string | null; body: string; created_at: string; updated_at: string; version: number };
 
 function toPost(row: PostRow): Post {
   return {
     id: row.id,
-    author: { id: row.author_id, username: row.username },
+    author: toUserRef(row.author_id, row),
     body: row.body,
     createdAt: row.created_at,
     updatedAt: row.updated_at,

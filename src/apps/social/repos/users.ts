@@ -1,13 +1,37 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import { normalizeUsername, nowIso, ReadById, TandemError } from 'tandem/server';
 import type { SocialDb, SocialTables } from '../db';
-import type { PublicUser } from '../schemas';
+import type { PublicUser, UserRef } from '../schemas';
 
 /** An account with the social app's profile (the library's `users` plus `bio`). */
 export type UserRow = Selectable<SocialTables['users']>;
 
 export function toPublicUser(row: UserRow): PublicUser {
-  return { id: row.id, username: row.username, displayName: row.display_name, bio: row.bio, createdAt: row.created_at, version: row.version };
+  return { id: row.id, username: row.username, displayName: row.display_name, bio: row.bio, avatarUrl: avatarUrl(row), createdAt: row.created_at, version: row.version };
+}
+
+/** The columns a UserRef is made of, as selected next to another table's (`users` joined). */
+export const USER_REF_COLUMNS = ['users.username', 'users.display_name', 'users.avatar_hash'] as const;
+
+/** A UserRef from a user's id and the USER_REF_COLUMNS of a joined row. */
+export function toUserRef(id: number, row: { username: string; display_name: string; avatar_hash: string | null }): UserRef {
+  return { id, username: row.username, displayName: row.display_name, avatarUrl: avatarUrl({ id, ...row }) };
+}
+
+/**
+ * Where a user's avatar is: the uploaded picture under its content hash (immutable), or the
+ * generated initials (also immutable: the URL changes with the name).
+ */
+export function avatarUrl(user: { id: number; username: string; display_name: string; avatar_hash: string | null }): string {
+  if (user.avatar_hash !== null) return `/api/avatars/${user.avatar_hash}.webp`;
+  return `/api/avatars/initials/${encodeURIComponent(initialsOf(user.display_name || user.username))}-${user.id % 360}.svg`;
+}
+
+/** "Alice Liddell" → "AL"; "bob" → "B". */
+export function initialsOf(name: string): string {
+  const words = name.trim().split(/\s+/u).filter((w) => w !== '');
+  const letters = words.length > 1 ? [words[0]!, words[words.length - 1]!] : words;
+  return letters.map((w) => [...w][0]!.toUpperCase()).join('') || '?';
 }
 
 export function findUserByUsername(db: Kysely<SocialDb>, username: string): Promise<UserRow | undefined> {
