@@ -64,8 +64,8 @@ describe('GET /api/users/:username', () => {
     const text = await res.text();
     expect(text).not.toMatch(/argon2|password/i);
     const body = JSON.parse(text) as PublicUser;
-    expect(body).toEqual({ id: user.id, username: user.username, displayName: user.username, bio: '', createdAt: expect.any(String), version: 1 });
-    expect(Object.keys(body).sort()).toEqual(['bio', 'createdAt', 'displayName', 'id', 'username', 'version']);
+    expect(body).toEqual({ id: user.id, username: user.username, displayName: user.username, bio: '', avatarUrl: `/api/avatars/initials/${user.username[0]!.toUpperCase()}-${user.id % 360}.svg`, createdAt: expect.any(String), version: 1 });
+    expect(Object.keys(body).sort()).toEqual(['avatarUrl', 'bio', 'createdAt', 'displayName', 'id', 'username', 'version']);
     expect(new Date(body.createdAt).toISOString()).toBe(body.createdAt);
   });
 
@@ -146,7 +146,7 @@ describe('PATCH /api/me', () => {
     expect(res.headers.get('cache-control')).toBe('no-store');
     const etag = res.headers.get('etag')!;
     const body = (await res.json()) as PublicUser;
-    expect(body).toEqual({ ...before.body, displayName: 'Ada Lovelace', bio: 'Analytical engines.', version: 2 });
+    expect(body).toEqual({ ...before.body, displayName: 'Ada Lovelace', bio: 'Analytical engines.', version: 2, avatarUrl: expect.stringMatching(/^\/api\/avatars\/initials\/AL-/) });
     expect(etag).toMatch(/^"[^"]+"$/);
     expect(etag).not.toBe(before.etag);
 
