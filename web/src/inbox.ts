@@ -181,6 +181,10 @@ export function describeNotification(n: Notification): string {
       return `${n.actor.username} replied to your comment`;
     case 'message':
       return `${n.actor.username} sent you a message`;
+    case 'mention':
+      return `${n.actor.username} mentioned you`;
+    case 'reaction':
+      return `${n.actor.username} reacted to your ${n.commentId === null ? 'post' : 'comment'}`;
   }
 }
 

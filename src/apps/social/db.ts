@@ -44,7 +44,7 @@ export interface SocialTables {
   notifications: {
     id: Generated<number>;
     user_id: number;
-    kind: 'comment' | 'reply' | 'message';
+    kind: 'comment' | 'reply' | 'message' | 'mention' | 'reaction';
     actor_id: number;
     post_id: number | null;
     comment_id: number | null;

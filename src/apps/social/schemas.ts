@@ -57,7 +57,7 @@ export const Message = Type.Object(
 );
 export type Message = Static<typeof Message>;
 
-const NotificationKind = Type.Union([Type.Literal('comment'), Type.Literal('reply'), Type.Literal('message')]);
+const NotificationKind = Type.Union([Type.Literal('comment'), Type.Literal('reply'), Type.Literal('message'), Type.Literal('mention'), Type.Literal('reaction')]);
 export const Notification = Type.Object(
   {
     id: Id,
