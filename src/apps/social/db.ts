@@ -12,6 +12,8 @@ export interface SocialTables {
     author_id: number;
     body: string;
     version: number;
+    /** Bumped whenever a count shown with the post changes (part of its ETag, not of If-Match's edit check). */
+    counts_version: Generated<number>;
     created_at: string;
     updated_at: string;
   };
@@ -23,6 +25,7 @@ export interface SocialTables {
     body: string;
     deleted_at: string | null;
     version: number;
+    counts_version: Generated<number>;
     created_at: string;
     updated_at: string;
   };

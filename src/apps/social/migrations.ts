@@ -66,14 +66,20 @@ async function createMessaging(db: Kysely<unknown>, dialect: Dialect): Promise<v
   await db.schema.createIndex('notifications_post').on('notifications').column('post_id').execute();
 }
 
-/** The uploaded avatar's content hash (null: the generated initials are shown). */
-async function addAvatars(db: Kysely<unknown>): Promise<void> {
+/**
+ * The uploaded avatar's content hash (null: the generated initials are shown), and a counter on
+ * posts and comments that every change of their counts (reactions, comments) bumps: their ETags
+ * include it, so a cached copy never shows old counts, while `version` stays the edit version.
+ */
+async function addAvatarsAndCounts(db: Kysely<unknown>): Promise<void> {
   await db.schema.alterTable('users').addColumn('avatar_hash', 'text').execute();
+  await db.schema.alterTable('posts').addColumn('counts_version', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema.alterTable('comments').addColumn('counts_version', 'integer', (c) => c.notNull().defaultTo(0)).execute();
 }
 
 /** The social app's migrations (the library's run before them). */
 export const socialMigrations: PortableMigration[] = [
   { name: '1001_users_posts_comments', up: createUsersAndPosts },
   { name: '1002_messaging_notifications', up: createMessaging },
-  { name: '1003_avatars', up: addAvatars },
+  { name: '1003_avatars_counts', up: addAvatarsAndCounts },
 ];

@@ -43,9 +43,19 @@ export async function listComments(db: Kysely<SocialDb>, postId: number, afterId
   return (await query.execute()).map(toComment);
 }
 
-export async function commentOwner(db: Kysely<SocialDb>, id: number): Promise<{ authorId: number; postId: number; version: number; deleted: boolean } | undefined> {
-  const row = await db.selectFrom('comments').select(['author_id', 'post_id', 'version', 'deleted_at']).where('id', '=', id).executeTakeFirst();
-  return row === undefined ? undefined : { authorId: row.author_id, postId: row.post_id, version: row.version, deleted: row.deleted_at !== null };
+export async function commentOwner(
+  db: Kysely<SocialDb>,
+  id: number,
+): Promise<{ authorId: number; postId: number; version: number; countsVersion: number; deleted: boolean } | undefined> {
+  const row = await db.selectFrom('comments').select(['author_id', 'post_id', 'version', 'counts_version', 'deleted_at']).where('id', '=', id).executeTakeFirst();
+  return row === undefined
+    ? undefined
+    : { authorId: row.author_id, postId: row.post_id, version: row.version, countsVersion: row.counts_version, deleted: row.deleted_at !== null };
+}
+
+/** Bumps the counts version of a comment (its ETag changes; its edit version does not). */
+export async function touchCommentCounts(trx: Transaction<SocialDb>, id: number): Promise<void> {
+  await trx.updateTable('comments').set((eb) => ({ counts_version: eb('counts_version', '+', 1) })).where('id', '=', id).execute();
 }
 
 /**

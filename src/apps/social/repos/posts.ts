@@ -10,10 +10,10 @@ function selectPosts(db: Kysely<SocialDb>) {
   return db
     .selectFrom('posts')
     .innerJoin('users', 'users.id', 'posts.author_id')
-    .select(['posts.id', 'posts.author_id', ...USER_REF_COLUMNS, 'posts.body', 'posts.created_at', 'posts.updated_at', 'posts.version']);
+    .select(['posts.id', 'posts.author_id', ...USER_REF_COLUMNS, 'posts.body', 'posts.created_at', 'posts.updated_at', 'posts.version', 'posts.counts_version']);
 }
 
-type PostRow = { id: number; author_id: number; username: string; display_name: string; avatar_hash: string | null; body: string; created_at: string; updated_at: string; version: number };
+type PostRow = { id: number; author_id: number; username: string; display_name: string; avatar_hash: string | null; body: string; created_at: string; updated_at: string; version: number; counts_version: number };
 
 function toPost(row: PostRow): Post {
   return {
@@ -26,17 +26,28 @@ function toPost(row: PostRow): Post {
   };
 }
 
-const versionById = new ReadById((db: Kysely<SocialDb>, id: number) => db.selectFrom('posts').select(['version', 'author_id']).where('id', '=', id));
+const versionById = new ReadById((db: Kysely<SocialDb>, id: number) => db.selectFrom('posts').select(['version', 'counts_version', 'author_id']).where('id', '=', id));
 const postById = new ReadById((db: Kysely<SocialDb>, id: number) => selectPosts(db).where('posts.id', '=', id));
 
-export async function postVersion(db: Kysely<SocialDb>, id: number): Promise<{ version: number; authorId: number } | undefined> {
+/** A post's edit version, the version of its counts (both in its ETag), and its author. */
+export async function postVersion(db: Kysely<SocialDb>, id: number): Promise<{ version: number; countsVersion: number; authorId: number } | undefined> {
   const row = await versionById.first(db, id);
-  return row === undefined ? undefined : { version: row.version, authorId: row.author_id };
+  return row === undefined ? undefined : { version: row.version, countsVersion: row.counts_version, authorId: row.author_id };
 }
 
 export async function getPost(db: Kysely<SocialDb>, id: number): Promise<Post | undefined> {
+  return (await getPostTagged(db, id))?.post;
+}
+
+/** A post with the version of its counts, read together (for its ETag). */
+export async function getPostTagged(db: Kysely<SocialDb>, id: number): Promise<{ post: Post; countsVersion: number } | undefined> {
   const row = await postById.first(db, id);
-  return row === undefined ? undefined : toPost(row);
+  return row === undefined ? undefined : { post: toPost(row), countsVersion: row.counts_version };
+}
+
+/** Bumps the counts version of a post (its ETag changes; its edit version does not). */
+export async function touchPostCounts(trx: Transaction<SocialDb>, id: number): Promise<void> {
+  await trx.updateTable('posts').set((eb) => ({ counts_version: eb('counts_version', '+', 1) })).where('id', '=', id).execute();
 }
 
 /** Newest first; `limit + 1` rows so the caller can tell whether a next page exists. */

@@ -6,11 +6,17 @@ import {
 import { channels } from '../channels';
 import type { SocialContext } from '../context';
 import { commentOwner, createComment, deleteComment, listComments } from '../repos/comments';
-import { createPost, deletePost, getPost, listPosts, postVersion, updatePost } from '../repos/posts';
+import { createPost, deletePost, getPost, getPostTagged, listPosts, postVersion, updatePost } from '../repos/posts';
 import { Comment, CommentBody, Id, IdParams, Post, PostBody } from '../schemas';
 
-const postEtag = (id: number, version: number) => etag('post', id, `v${version}`);
-const commentEtag = (id: number, version: number) => etag('comment', id, `v${version}`);
+/**
+ * A post's ETag: its edit version and the version of its counts (reactions, comments). If-Match on
+ * an edit compares the whole tag, so an edit made against a copy whose counts have since changed is
+ * refused (412) like any other stale write; the client re-reads and, when the text is unchanged, retries.
+ */
+const postEtag = (id: number, version: number, countsVersion: number) => etag('post', id, `v${version}`, `c${countsVersion}`);
+/** A comment's ETag: its edit version and the version of its counts, as a post's. */
+const commentEtag = (id: number, version: number, countsVersion: number) => etag('comment', id, `v${version}`, `c${countsVersion}`);
 
 export function registerPostRoutes(app: TandemHttpApp, ctx: SocialContext): void {
   const { db, authenticate } = ctx;
@@ -34,14 +40,14 @@ export function registerPostRoutes(app: TandemHttpApp, ctx: SocialContext): void
     if (request.headers['if-none-match'] === undefined) {
       // No cached copy to revalidate, so the answer is the post itself: one query reads it and
       // its version together (the ETag and the body can never disagree).
-      const post = await getPost(db, id);
-      if (post === undefined) throw new TandemError('not_found', `Post ${id} does not exist`);
-      return sendConditional(request, reply, { etag: postEtag(id, post.version), policy: 'publicItem', build: () => post });
+      const tagged = await getPostTagged(db, id);
+      if (tagged === undefined) throw new TandemError('not_found', `Post ${id} does not exist`);
+      return sendConditional(request, reply, { etag: postEtag(id, tagged.post.version, tagged.countsVersion), policy: 'publicItem', build: () => tagged.post });
     }
     const current = await postVersion(db, id);
     if (current === undefined) throw new TandemError('not_found', `Post ${id} does not exist`);
     return sendConditional(request, reply, {
-      etag: postEtag(id, current.version),
+      etag: postEtag(id, current.version, current.countsVersion),
       policy: 'publicItem',
       build: async () => (await getPost(db, id)) ?? Promise.reject(new TandemError('not_found')),
     });
@@ -58,7 +64,7 @@ export function registerPostRoutes(app: TandemHttpApp, ctx: SocialContext): void
     const { userId } = claimsOf(request);
     return ctx.createOnce(request, reply, `user:${userId}`, async (trx, log) => {
       const post = await createPost(trx, log, userId, request.body.body);
-      return { status: 201, body: post, headers: { location: `/api/posts/${post.id}`, etag: postEtag(post.id, post.version) } };
+      return { status: 201, body: post, headers: { location: `/api/posts/${post.id}`, etag: postEtag(post.id, post.version, 0) } };
     });
   });
 
@@ -76,11 +82,11 @@ export function registerPostRoutes(app: TandemHttpApp, ctx: SocialContext): void
       const current = await postVersion(trx, id);
       if (current === undefined) throw new TandemError('not_found', `Post ${id} does not exist`);
       if (current.authorId !== userId) throw new TandemError('forbidden', 'Only the author may edit a post');
-      assertIfMatch(request, postEtag(id, current.version));
-      return updatePost(trx, log, id, request.body.body);
+      assertIfMatch(request, postEtag(id, current.version, current.countsVersion));
+      return { post: await updatePost(trx, log, id, request.body.body), countsVersion: current.countsVersion };
     });
-    reply.header('etag', postEtag(post.id, post.version));
-    return post;
+    reply.header('etag', postEtag(id, post.post.version, post.countsVersion));
+    return post.post;
   });
 
   app.delete('/api/posts/:id', {
@@ -93,7 +99,7 @@ export function registerPostRoutes(app: TandemHttpApp, ctx: SocialContext): void
       const current = await postVersion(trx, id);
       if (current === undefined) throw new TandemError('not_found', `Post ${id} does not exist`);
       if (current.authorId !== userId) throw new TandemError('forbidden', 'Only the author may delete a post');
-      assertIfMatch(request, postEtag(id, current.version));
+      assertIfMatch(request, postEtag(id, current.version, current.countsVersion));
       await deletePost(trx, log, id);
     });
     return reply.code(204).send(null);
@@ -128,7 +134,7 @@ export function registerPostRoutes(app: TandemHttpApp, ctx: SocialContext): void
     const postId = request.params.id;
     return ctx.createOnce(request, reply, `user:${userId}`, async (trx, log) => {
       const comment = await createComment(trx, log, { postId, parentId: request.body.parentId ?? null, authorId: userId, body: request.body.body });
-      return { status: 201, body: comment, headers: { etag: commentEtag(comment.id, comment.version) } };
+      return { status: 201, body: comment, headers: { etag: commentEtag(comment.id, comment.version, 0) } };
     });
   });
 
@@ -142,7 +148,7 @@ export function registerPostRoutes(app: TandemHttpApp, ctx: SocialContext): void
       const current = await commentOwner(trx, id);
       if (current === undefined || current.deleted) throw new TandemError('not_found', `Comment ${id} does not exist`);
       if (current.authorId !== userId) throw new TandemError('forbidden', 'Only the author may delete a comment');
-      assertIfMatch(request, commentEtag(id, current.version));
+      assertIfMatch(request, commentEtag(id, current.version, current.countsVersion));
       await deleteComment(trx, log, id);
     });
     return reply.code(204).send(null);
