@@ -80,6 +80,8 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 20_000,
     reporters: ['default'],
+    // One shared folder per run for the web UI's build (test/e2e/web-build.ts).
+    globalSetup: ['test/support/global-setup.ts'],
     // Two at a time: most of a test's time is spent waiting (sockets, PostgreSQL, Redis, timers),
     // and both projects together would take ~12 minutes one file at a time (the default here).
     maxWorkers: 2,

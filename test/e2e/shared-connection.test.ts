@@ -1,14 +1,13 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_PASSWORD } from '../../src/apps/social/seed';
 import { eventually, sleep } from '../support/wait';
 import { CHROMIUM, close, commentCount, connected, connection, launch, type Person, SHOTS, withoutSharedWorker } from './browser';
 import { type Site, siteKind, startSite } from './site';
+import { builtWebUi } from './web-build';
 
 /**
  * One realtime connection per browser, shared by all its tabs (issue 14), in Debian's chromium:
@@ -130,11 +129,9 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('one realtime connection per browser, 
     // This suite's own screenshots only (web-ui.test.ts, maybe running meanwhile, numbers its own).
     fs.mkdirSync(SHOTS, { recursive: true });
     for (const name of fs.readdirSync(SHOTS)) if (name.startsWith('tabs-')) fs.rmSync(path.join(SHOTS, name), { force: true });
-    const webRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-web-build-'));
+    const webRoot = await builtWebUi();
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-e2e-'));
-    temp.push(webRoot, dataDir);
-    const vite = path.resolve('node_modules', 'vite', 'bin', 'vite.js');
-    await promisify(execFile)(process.execPath, [vite, 'build', '--config', 'web/vite.config.ts', '--outDir', webRoot, '--emptyOutDir', '--logLevel', 'error'], { timeout: 60_000 });
+    temp.push(dataDir);
     site = await startSite(SITE, { webRoot, dataDir, env: { TANDEM_PRESENCE_GRACE_MS: '1000' } });
   }, 120_000);
 
