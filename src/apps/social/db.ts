@@ -44,6 +44,8 @@ export interface SocialTables {
     body: string;
     created_at: string;
   };
+  /** Uploaded avatars (WebP), keyed by the content hash their URL carries; any node serves them. */
+  avatars: { hash: string; bytes: Uint8Array; created_at: string };
   notifications: {
     id: Generated<number>;
     user_id: number;

@@ -77,9 +77,23 @@ async function addAvatarsAndCounts(db: Kysely<unknown>): Promise<void> {
   await db.schema.alterTable('comments').addColumn('counts_version', 'integer', (c) => c.notNull().defaultTo(0)).execute();
 }
 
+/**
+ * Uploaded avatars, stored in the database under their content hash so that every node of a
+ * cluster serves them (no shared disk needed): bytes are a blob on SQLite, bytea on PostgreSQL.
+ */
+async function createAvatarStore(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
+  await db.schema
+    .createTable('avatars')
+    .addColumn('hash', 'text', (c) => c.primaryKey())
+    .addColumn('bytes', dialect === 'postgres' ? 'bytea' : 'blob', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .execute();
+}
+
 /** The social app's migrations (the library's run before them). */
 export const socialMigrations: PortableMigration[] = [
   { name: '1001_users_posts_comments', up: createUsersAndPosts },
   { name: '1002_messaging_notifications', up: createMessaging },
   { name: '1003_avatars_counts', up: addAvatarsAndCounts },
+  { name: '1004_avatar_store', up: createAvatarStore },
 ];
