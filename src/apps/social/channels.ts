@@ -5,4 +5,6 @@ export const channels = {
   user: (id: number) => `user:${id}`,
   conversation: (id: number) => `conversation:${id}`,
   online: 'online',
+  /** Profile edits (name, bio, avatar) of everyone: lists that embed people depend on its position. */
+  people: 'people',
 } as const;

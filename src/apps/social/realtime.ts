@@ -3,7 +3,7 @@ import type { ChannelDefinitions } from 'tandem/server';
 import type { SocialContext } from './context';
 import { isMember } from './repos/conversations';
 import { postVersion } from './repos/posts';
-import { Comment, Conversation, Id, Message, Notification, Post } from './schemas';
+import { Comment, Conversation, ConversationRead, Id, Message, Notification, Post, PublicUser } from './schemas';
 
 /** A channel parameter that is an id (digits, no leading zero, at most 2³¹−1). */
 function idParam(param: string | undefined): number | undefined {
@@ -47,10 +47,12 @@ export const socialChannels: ChannelDefinitions<SocialContext> = {
     canSubscribe: ({ user, param }) => idParam(param) === user.id,
     events: {
       'notification.created': { description: 'A new notification', data: Notification },
+      'notification.updated': { description: 'An unread notification grouped a repeat (another actor, a newer comment): its new state', data: Notification },
       'notification.deleted': { description: 'A notification went with the post or comment it named', data: Deleted },
       'notifications.read': { description: 'Notifications were marked read', data: Type.Object({ ids: Type.Array(Id) }) },
       'message.created': { description: 'A direct message in one of your conversations', data: Message },
       'conversation.created': { description: 'A conversation you are in was opened', data: Conversation },
+      'conversation.read': { description: 'Your read position in a conversation moved (from any of your devices)', data: ConversationRead },
     },
   },
   conversation: {
@@ -72,4 +74,8 @@ export const socialChannels: ChannelDefinitions<SocialContext> = {
     },
   },
   online: { description: 'Global online status: presence only (per user, with a grace period).', presence: 'users' },
+  people: {
+    description: 'Profile edits of everyone (display name, bio, avatar), so open pages redraw names and pictures. Anyone signed in.',
+    events: { 'profile.updated': { description: "A user's profile as it is now", data: PublicUser } },
+  },
 };

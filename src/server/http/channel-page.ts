@@ -24,6 +24,14 @@ export interface ChannelPageSpec<DB, T extends { id: number }, X extends object>
   load(db: Kysely<DB>, cursor: number | undefined, limit: number): Promise<T[]>;
   /** Fields added next to items/nextCursor, read in the same snapshot. */
   extra?(db: Kysely<DB>): Promise<X>;
+  /**
+   * Other channels whose changes alter the rows' representation without touching `channel`: items
+   * that embed a person's name and avatar depend on the channel that announces profile edits. Their
+   * positions join the ETag (read in the same snapshot as the rows), so a rename makes every cached
+   * page that shows the old name stale. Tandem-Position still reports `channel` alone: that is the
+   * one to subscribe to for the list's own changes.
+   */
+  alsoDependsOn?: readonly string[];
 }
 
 /** Kysely's types cannot see that a DB extending TandemTables has its tables; the query is the same. */
@@ -51,21 +59,29 @@ export async function sendChannelPage<DB extends TandemTables, T extends { id: n
 ): Promise<{ items: T[]; nextCursor: string | null } & X> {
   const cursor = decodeCursor(spec.query.cursor);
   const limit = spec.query.limit ?? 20;
-  const tagOf = (position: number) => etag(spec.scope, position, `l${limit}`, spec.query.cursor ?? '-');
+  const also = spec.alsoDependsOn ?? [];
+  const tagOf = (position: number, others: readonly number[]) => etag(spec.scope, position, ...others.map((p) => `d${p}`), `l${limit}`, spec.query.cursor ?? '-');
   const headersOf = (position: number, epoch: string) => ({ 'tandem-channel': spec.channel, 'tandem-epoch': epoch, 'tandem-position': String(position) });
-  const [position, epoch] = await Promise.all([positionIn(store.db, spec.channel), store.epochOf(spec.channel)]);
+  // One after another: inside the snapshot they share one connection.
+  const othersIn = async (db: Kysely<DB>) => {
+    const positions: number[] = [];
+    for (const channel of also) positions.push(await positionIn(db, channel));
+    return positions;
+  };
+  const [position, epoch, others] = await Promise.all([positionIn(store.db, spec.channel), store.epochOf(spec.channel), othersIn(store.db)]);
   return sendConditional(request, reply, {
-    etag: tagOf(position),
+    etag: tagOf(position, others),
     policy: spec.policy,
     headers: headersOf(position, epoch),
     build: async () => {
       const snapshot = await readSnapshot(store.db, store.dialect, async (trx) => ({
         position: await positionIn(trx, spec.channel),
+        others: await othersIn(trx),
         page: paginate(await spec.load(trx, cursor, limit), limit),
         extra: spec.extra === undefined ? ({} as X) : await spec.extra(trx),
       }));
       // A write may have landed between the conditional check and the snapshot: describe the snapshot.
-      reply.header('etag', tagOf(snapshot.position)).headers(headersOf(snapshot.position, epoch));
+      reply.header('etag', tagOf(snapshot.position, snapshot.others)).headers(headersOf(snapshot.position, epoch));
       reply.headers(nextLink(request.url, snapshot.page.nextCursor));
       return { ...snapshot.page, ...snapshot.extra };
     },

@@ -19,6 +19,7 @@ export function registerNotificationRoutes(app: TandemHttpApp, ctx: SocialContex
     return ctx.sendList(request, reply, {
       channel: channels.user(userId),
       scope: `notifications.${userId}`,
+      alsoDependsOn: [channels.people],
       policy: 'private',
       query: request.query,
       load: (trx, cursor, limit) => listNotifications(trx, userId, cursor, limit),
