@@ -13,6 +13,13 @@ export interface StaticSiteOptions {
   assetsDir?: string;
   /** What the pages answer when `root` has no index.html (the UI was not built). */
   missing?: () => string;
+  /**
+   * A browser's request for a page no route knows (GET or HEAD, Accept naming text/html) gets
+   * index.html with status 404, so the app's own router draws its "page not found" screen instead
+   * of the raw problem+json. Requests under these prefixes (and under `/<assetsDir>/`) keep the
+   * problem+json answer. Default ['/api/']; `false` turns the page off.
+   */
+  notFoundPage?: false | { except: readonly string[] };
 }
 
 interface StaticFile {
@@ -75,12 +82,26 @@ function send(request: FastifyRequest, reply: FastifyReply, file: StaticFile, ca
   return reply.type(file.type).send(file.body);
 }
 
+/** Whether a request is a browser navigating to a page: GET or HEAD, HTML accepted, outside the excepted paths. */
+function wantsPage(request: FastifyRequest, except: readonly string[]): boolean {
+  if (request.method !== 'GET' && request.method !== 'HEAD') return false;
+  if (!(request.headers.accept ?? '').toLowerCase().includes('text/html')) return false;
+  const pathname = request.url.split('?')[0]!;
+  return !except.some((prefix) => pathname.startsWith(prefix) || `${pathname}/` === prefix);
+}
+
+/** index.html with 404: not cached (the same URL may be a page after the next deploy), no ETag (a 304 would hide the status). */
+function sendNotFoundPage(reply: FastifyReply, index: StaticFile) {
+  return reply.code(404).header('cache-control', 'no-cache').type(index.type).send(index.body);
+}
+
 /**
  * Serves a built single-page app: `index.html` (no-cache, revalidated by ETag) at each of
  * `pages`, and the hashed files under `/<assetsDir>/` with a year-long immutable Cache-Control.
  * The files are read once, at start; nothing outside `root` can be named, because only the
  * files found there are answered. Without a build, the pages answer `missing()` with 503 and
- * the rest of the app runs as usual. Returns whether a build was found.
+ * the rest of the app runs as usual. A browser asking for an unknown page gets index.html with 404
+ * (see `notFoundPage`). Returns whether a build was found.
  */
 export function installStaticSite(app: FastifyInstance, options: StaticSiteOptions): boolean {
   const indexPath = path.join(options.root, 'index.html');
@@ -96,6 +117,15 @@ export function installStaticSite(app: FastifyInstance, options: StaticSiteOptio
   }
   const index = load(indexPath);
   for (const url of options.pages) app.get(url, hide, async (request, reply) => send(request, reply, index, 'no-cache'));
+  if (options.notFoundPage !== false) {
+    const except = [...(options.notFoundPage?.except ?? ['/api/']), `/${assetsDir}/`];
+    // A catch-all GET (and HEAD) route, not a not-found handler: the app has one already
+    // (problem+json), and every other request still gets exactly its answer.
+    app.get('/*', hide, async (request, reply) => {
+      if (wantsPage(request, except)) return sendNotFoundPage(reply, index);
+      throw new TandemError('not_found', `No route for ${request.method} ${request.url.split('?')[0]}`);
+    });
+  }
   const assets = new Map([...walk(path.join(options.root, assetsDir))].map(([name, full]) => [name, load(full)]));
   app.get(`/${assetsDir}/*`, hide, async (request, reply) => {
     const name = (request.params as { '*': string })['*'];
