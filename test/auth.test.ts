@@ -47,16 +47,19 @@ const jwtHeader = (token: string) => decodePart(token.split('.')[0]);
 const jwtPayload = (token: string) => decodePart(token.split('.')[1]);
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
+/** As the web UI asks: a cookie session (without the header, tokens come in the body only; test/rough-edges.test.ts). */
+const COOKIE_SESSION = { 'tandem-session': 'cookie' };
+
 function register(target: TestServer, body: unknown, init: RequestInit = {}) {
-  return target.request('/api/auth/register', { method: 'POST', json: body, ...init });
+  return target.request('/api/auth/register', { method: 'POST', json: body, headers: COOKIE_SESSION, ...init });
 }
 
 function login(target: TestServer, username: string, password: string) {
-  return target.request('/api/auth/login', { method: 'POST', json: { username, password } });
+  return target.request('/api/auth/login', { method: 'POST', json: { username, password }, headers: COOKIE_SESSION });
 }
 
 function refresh(target: TestServer, refreshToken: string) {
-  return target.request('/api/auth/refresh', { method: 'POST', json: { refreshToken } });
+  return target.request('/api/auth/refresh', { method: 'POST', json: { refreshToken }, headers: COOKIE_SESSION });
 }
 
 function me(target: TestServer, token: string) {

@@ -54,6 +54,8 @@ export interface RequestSpec {
   /** Whether a retry is safe without a key. Default: GET, PUT and DELETE (idempotent by HTTP's definition). */
   idempotent?: boolean;
   ifMatch?: string;
+  /** More request headers (e.g. `Tandem-Session: cookie` on the account routes). */
+  headers?: Record<string, string>;
   signal?: AbortSignal;
 }
 
@@ -201,7 +203,7 @@ export class HttpEngine {
     const url = this.#url(spec);
     const cacheKey = spec.method === 'GET' ? EtagCache.keyOf(url, identityOf(token)) : undefined;
     const cached = cacheKey === undefined ? undefined : this.#options.cache.get(cacheKey);
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { ...spec.headers, accept: 'application/json' };
     if (token !== undefined) headers.authorization = `Bearer ${token}`;
     if (key !== undefined) headers['idempotency-key'] = key;
     if (spec.ifMatch !== undefined) headers['if-match'] = spec.ifMatch;

@@ -157,14 +157,14 @@ export class RestClient<U = unknown> {
 
   /** Creates an account and signs in with it (`POST ${authPath}/register`). */
   async register(input: RegisterInput, options: CallOptions = {}): Promise<Session<U>> {
-    const session = await this.#body<Session<U>>({ method: 'POST', path: `${this.#authPath}/register`, body: input, auth: 'none', ...options });
+    const session = await this.#body<Session<U>>({ method: 'POST', path: `${this.#authPath}/register`, body: input, auth: 'none', headers: this.#sessionHeaders(), ...options });
     this.tokens.set(this.#keep(session));
     return session;
   }
 
   /** Signs in (`POST ${authPath}/login`); the tokens go to `tokens`, shared with the RealtimeClient. */
   async login(input: { username: string; password: string }, options: CallOptions = {}): Promise<Session<U>> {
-    const session = await this.#body<Session<U>>({ method: 'POST', path: `${this.#authPath}/login`, body: input, auth: 'none', ...options });
+    const session = await this.#body<Session<U>>({ method: 'POST', path: `${this.#authPath}/login`, body: input, auth: 'none', headers: this.#sessionHeaders(), ...options });
     this.tokens.set(this.#keep(session));
     return session;
   }
@@ -192,9 +192,22 @@ export class RestClient<U = unknown> {
     return (await this.#http.send<T>(spec)).body;
   }
 
+  /** Whether the refresh token lives in the httpOnly cookie (a browser app) rather than in this client. */
+  get #cookieSession(): boolean {
+    return !(this.#options.refreshTokenInBody ?? this.#options.credentials !== 'include');
+  }
+
+  /**
+   * `Tandem-Session: cookie` on register, login and refresh of a cookie session: the server sets
+   * the session cookies only when asked, so a sign-in elsewhere (the API docs page) never does.
+   */
+  #sessionHeaders(): Record<string, string> | undefined {
+    return this.#cookieSession ? { 'tandem-session': 'cookie' } : undefined;
+  }
+
   /** Keeps what a session answer brings and returns its access token, timed by our clock. */
   #keep(session: Session<U>): AccessToken {
-    if (this.#options.refreshTokenInBody ?? this.#options.credentials !== 'include') this.#refreshToken = session.refreshToken;
+    if (!this.#cookieSession) this.#refreshToken = session.refreshToken;
     this.#options.onSession?.(session);
     return this.#accessTokenOf(session);
   }
@@ -211,7 +224,7 @@ export class RestClient<U = unknown> {
     try {
       const body = inBody ? { refreshToken: this.#refreshToken } : {};
       const generation = this.tokens.generation;
-      const session = await this.#body<Session<U>>({ method: 'POST', path: `${this.#authPath}/refresh`, body, auth: 'none', idempotent: false });
+      const session = await this.#body<Session<U>>({ method: 'POST', path: `${this.#authPath}/refresh`, body, auth: 'none', idempotent: false, headers: this.#sessionHeaders() });
       // A login, logout or account switch happened meanwhile: this old session must not replace
       // the current refresh token (nor reach onSession); the TokenStore drops its access token too.
       if (this.tokens.generation !== generation) return this.#accessTokenOf(session);

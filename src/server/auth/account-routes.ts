@@ -26,6 +26,23 @@ export interface AccountOptions<DB extends TandemTables = TandemTables> {
 }
 
 const REFRESH_COOKIE = 'tandem_refresh';
+/**
+ * Set (and cleared) with the refresh cookie, for the whole site and readable by scripts: it holds
+ * no secret, only "this browser may have a session", so a signed-out page load skips the refresh
+ * that could only fail (and log a 401 in the console).
+ */
+const SESSION_MARKER_COOKIE = 'tandem_session';
+/** `Tandem-Session: cookie`: the client keeps its session in the cookies (a web app); without it, tokens in the body only. */
+const SESSION_HEADER = 'tandem-session';
+
+/**
+ * Whether to answer with the session cookies. Only when the client asks (the header): a sign-in on
+ * the API docs page (Swagger's Try-it-out) or by a script must not sign that browser into the app.
+ * A refresh that came with the cookie (and no body token) is a cookie session, header or not.
+ */
+function wantsCookieSession(request: FastifyRequest, refreshedFromCookie = false): boolean {
+  return request.headers[SESSION_HEADER] === 'cookie' || refreshedFromCookie;
+}
 
 const RefreshBody = Type.Object({ refreshToken: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }, { additionalProperties: false });
 
@@ -35,10 +52,10 @@ function tokenResponse(user: TSchema) {
     tokenType: Type.Literal('Bearer'),
     expiresIn: Type.Integer({ description: 'Seconds until the access token expires' }),
     expiresAt: Type.Integer({ description: 'Access token expiry, ms since the epoch' }),
-    refreshToken: Type.String({ description: `Single-use; also set as the httpOnly ${REFRESH_COOKIE} cookie` }),
+    refreshToken: Type.String({ description: `Single-use; also set as the httpOnly ${REFRESH_COOKIE} cookie when the request says \`Tandem-Session: cookie\`` }),
     refreshExpiresAt: Type.Integer(),
     user,
-  }, { headers: { 'cache-control': Type.String({ description: 'no-store' }), 'set-cookie': Type.String({ description: `The refresh token, httpOnly, SameSite=Strict, scoped to the account routes' path (${REFRESH_COOKIE})` }) } });
+  }, { headers: { 'cache-control': Type.String({ description: 'no-store' }), 'set-cookie': Type.String({ description: `Only for a request with \`Tandem-Session: cookie\` (or a refresh by cookie): the refresh token, httpOnly, SameSite=Strict, scoped to the account routes' path (${REFRESH_COOKIE}), and the readable marker ${SESSION_MARKER_COOKIE}=1 (path /, same expiry) that tells a page a session may exist` }) } });
 }
 
 /**
@@ -71,15 +88,23 @@ export function registerAccountRoutes<DB extends TandemTables>(app: FastifyInsta
   const TokenResponse = tokenResponse(profile.schema);
   const tags = ['auth'];
 
-  async function answerWithTokens(request: FastifyRequest, reply: FastifyReply, issued: IssuedSession) {
+  /** Both session cookies gone: after a logout, or a refresh the server refused. */
+  function clearSessionCookies(reply: FastifyReply): void {
+    reply.clearCookie(REFRESH_COOKIE, { path }).clearCookie(SESSION_MARKER_COOKIE, { path: '/' });
+  }
+
+  async function answerWithTokens(request: FastifyRequest, reply: FastifyReply, issued: IssuedSession, cookie = wantsCookieSession(request)) {
     const user = await profile.read(db, issued.userId);
     if (user === undefined) throw new TandemError('refresh_token_invalid', 'The account no longer exists');
     const access = await tokens.issue(issued.userId, issued.sessionId);
-    reply
-      .header('cache-control', 'no-store')
-      .setCookie(REFRESH_COOKIE, issued.refreshToken, {
-        httpOnly: true, sameSite: 'strict', path, secure: request.protocol === 'https', expires: new Date(issued.refreshExpiresAt),
-      });
+    reply.header('cache-control', 'no-store');
+    if (cookie) {
+      const expires = new Date(issued.refreshExpiresAt);
+      const secure = request.protocol === 'https';
+      reply
+        .setCookie(REFRESH_COOKIE, issued.refreshToken, { httpOnly: true, sameSite: 'strict', path, secure, expires })
+        .setCookie(SESSION_MARKER_COOKIE, '1', { httpOnly: false, sameSite: 'strict', path: '/', secure, expires });
+    }
     return {
       accessToken: access.token,
       tokenType: 'Bearer' as const,
@@ -149,9 +174,17 @@ export function registerAccountRoutes<DB extends TandemTables>(app: FastifyInsta
       response: { 200: TokenResponse, ...problems(400, 401) },
     },
   }, async (request, reply) => {
-    const token = (request.body as { refreshToken?: string }).refreshToken ?? request.cookies[REFRESH_COOKIE];
-    if (token === undefined) throw new TandemError('refresh_token_invalid', `Send refreshToken in the body or the ${REFRESH_COOKIE} cookie`);
-    return answerWithTokens(request, reply, await sessions.rotate(token));
+    const inBody = (request.body as { refreshToken?: string }).refreshToken;
+    const token = inBody ?? request.cookies[REFRESH_COOKIE];
+    const cookie = wantsCookieSession(request, inBody === undefined && token !== undefined);
+    try {
+      if (token === undefined) throw new TandemError('refresh_token_invalid', `Send refreshToken in the body or the ${REFRESH_COOKIE} cookie`);
+      return await answerWithTokens(request, reply, await sessions.rotate(token), cookie);
+    } catch (error) {
+      // A cookie session that will never refresh again: its cookies go, so the page stops trying.
+      if (error instanceof TandemError && error.status === 401 && (cookie || request.cookies[SESSION_MARKER_COOKIE] !== undefined)) clearSessionCookies(reply);
+      throw error;
+    }
   });
 
   app.post(`${path}/logout`, {
@@ -164,7 +197,7 @@ export function registerAccountRoutes<DB extends TandemTables>(app: FastifyInsta
   }, async (request, reply) => {
     const sessionId = await sessionToRevoke(deps, request, (request.body as { refreshToken?: string }).refreshToken ?? request.cookies[REFRESH_COOKIE]);
     await sessions.revoke(sessionId, 'logout');
-    reply.clearCookie(REFRESH_COOKIE, { path });
+    clearSessionCookies(reply);
     return reply.code(204).send(null);
   });
 }

@@ -15,7 +15,7 @@ import { securityHeaders } from './security-headers';
 import { createValidatorCompiler } from './validation';
 
 const EXPOSED_HEADERS = ['ETag', 'Link', 'Retry-After', 'Idempotent-Replayed', 'X-Request-Id', 'Tandem-Channel', 'Tandem-Epoch', 'Tandem-Position', 'Location'];
-const ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Idempotency-Key', 'X-Request-Id', 'Tandem-Stream', 'Last-Event-ID'];
+const ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Idempotency-Key', 'X-Request-Id', 'Tandem-Stream', 'Last-Event-ID', 'Tandem-Session'];
 const UNLIMITED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 declare module 'fastify' {
