@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LIMITS } from '../src/apps/social/limits';
 import { problemOf, registerUser, startServer, type TestServer } from './support/server';
 
 /**
@@ -154,5 +155,42 @@ describe('the session cookies', () => {
     expect(out.status).toBe(204);
     expect([...setCookies(out).keys()].sort()).toEqual(['tandem_refresh', 'tandem_session']);
     expect(setCookies(out).get('tandem_session')).toMatch(/^tandem_session=;/);
+  });
+});
+
+describe('text limits and blank text', () => {
+  type FieldProblem = { field: string; keyword?: string; limit?: number };
+  const errorsOf = async (res: Response) => ((await problemOf(res)) as { code: string; errors?: FieldProblem[] });
+
+  it('refuse a blank or too long post, comment or message with a field error naming the keyword and limit, and create nothing', async () => {
+    const alice = await registerUser(server);
+    const bob = await registerUser(server);
+    const before = (await (await server.request('/api/posts?limit=100')).json()) as { items: unknown[] };
+    for (const [body, keyword, limit] of [['   \n\t  ', 'pattern', undefined], ['x'.repeat(LIMITS.post + 1), 'maxLength', LIMITS.post], ['', 'minLength', 1]] as const) {
+      const res = await server.request('/api/posts', { method: 'POST', token: alice.accessToken, json: { body } });
+      expect(res.status).toBe(400);
+      const problem = await errorsOf(res);
+      expect(problem.code).toBe('validation_failed');
+      expect(problem.errors).toContainEqual(expect.objectContaining({ field: 'body.body', keyword, ...(limit === undefined ? {} : { limit }) }));
+    }
+    // Exactly at the limit (counted in code points, as the UI counts): accepted.
+    const atLimit = await server.request('/api/posts', { method: 'POST', token: alice.accessToken, json: { body: '😀'.repeat(LIMITS.post) } });
+    expect(atLimit.status).toBe(201);
+    const post = (await atLimit.json()) as { id: number };
+    const after = (await (await server.request('/api/posts?limit=100')).json()) as { items: Array<{ id: number }> };
+    expect(after.items.length).toBe(before.items.length + 1);
+    expect(after.items[0]!.id).toBe(post.id);
+
+    const comment = await server.request(`/api/posts/${post.id}/comments`, { method: 'POST', token: bob.accessToken, json: { body: 'y'.repeat(LIMITS.comment + 1) } });
+    expect((await errorsOf(comment)).errors).toContainEqual(expect.objectContaining({ field: 'body.body', keyword: 'maxLength', limit: LIMITS.comment }));
+    const conversation = await server.request('/api/conversations', { method: 'POST', token: alice.accessToken, json: { members: [bob.username] } });
+    expect(conversation.status).toBeLessThan(300);
+    const { id } = (await conversation.json()) as { id: number };
+    const message = await server.request(`/api/conversations/${id}/messages`, { method: 'POST', token: alice.accessToken, json: { body: 'z'.repeat(LIMITS.message + 1) } });
+    expect((await errorsOf(message)).errors).toContainEqual(expect.objectContaining({ field: 'body.body', keyword: 'maxLength', limit: LIMITS.message }));
+    const blank = await server.request(`/api/conversations/${id}/messages`, { method: 'POST', token: alice.accessToken, json: { body: '   ' } });
+    expect((await errorsOf(blank)).errors).toContainEqual(expect.objectContaining({ field: 'body.body', keyword: 'pattern' }));
+    const messages = (await (await server.request(`/api/conversations/${id}/messages`, { token: alice.accessToken })).json()) as { items: unknown[] };
+    expect(messages.items).toEqual([]);
   });
 });

@@ -16,8 +16,12 @@ export interface Problem {
   detail?: string;
   /** The request the problem is about. */
   instance?: string;
-  /** For validation_failed: each field at fault and why. */
-  errors?: Array<{ field: string; message: string }>;
+  /**
+   * For validation_failed: each field at fault and why. `keyword` is the JSON Schema keyword that
+   * failed (minLength, maxLength, pattern, required, type, …) and `limit` its bound where it has
+   * one, so a client can word its own sentence instead of showing `message`.
+   */
+  errors?: Array<{ field: string; message: string; keyword?: string; limit?: number }>;
   /** Extension members (RFC 9457 section 3.2), e.g. a realtime `close`. */
   [member: string]: unknown;
 }

@@ -6,6 +6,10 @@ export { libraryErrors, type ClosingErrorCode, type ErrorSpec, type LibraryError
 export interface FieldError {
   field: string;
   message: string;
+  /** The JSON Schema keyword that failed (maxLength, pattern, …), for clients that word their own message. */
+  keyword?: string;
+  /** That keyword's bound (maxLength's length, minimum's value), where it has one. */
+  limit?: number;
 }
 
 export interface TandemErrorOptions {

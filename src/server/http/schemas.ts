@@ -14,7 +14,12 @@ export const ProblemSchema = Type.Object(
     code: Type.String({ description: 'Stable machine-readable code (docs/errors.md)' }),
     detail: Type.Optional(Type.String()),
     instance: Type.Optional(Type.String()),
-    errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+    errors: Type.Optional(Type.Array(Type.Object({
+      field: Type.String(),
+      message: Type.String(),
+      keyword: Type.Optional(Type.String({ description: 'The JSON Schema keyword that failed: minLength, maxLength, pattern, required, type, …' })),
+      limit: Type.Optional(Type.Number({ description: "That keyword's bound, where it has one" })),
+    }))),
   },
   { title: 'Problem', description: 'RFC 9457 problem details with a stable machine-readable code' },
 );

@@ -37,6 +37,7 @@ export function fieldErrors(context: string | undefined, errors: ErrorObject[] |
       : '';
     const field = [prefix, path, extra].filter(Boolean).join('.');
     const message = typeof params.additionalProperty === 'string' ? 'is not an allowed field' : (error.message ?? 'is invalid');
-    return { field, message };
+    const keyword = error.keyword;
+    return { field, message, ...(keyword === undefined ? {} : { keyword }), ...(typeof params.limit === 'number' ? { limit: params.limit } : {}) };
   });
 }
