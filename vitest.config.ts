@@ -12,6 +12,7 @@ const startNoSocialServer = [
   'test/docs.test.ts',
   'test/toolkit.test.ts',
   'test/store-contract.test.ts',
+  'test/search-store.test.ts',
   'test/shutdown.test.ts',
   'test/postgres-runtime.test.ts',
   'test/realtime/transport-contract.test.ts',
