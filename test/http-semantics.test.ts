@@ -230,9 +230,9 @@ describe('with the default configuration', () => {
       expect(documented).toEqual(apiRoutesOf(server));
       // The same list, spelled out, so a route that vanishes from the app is noticed too.
       expect(Object.keys(documented).sort()).toEqual([
-        '/api/auth/login', '/api/auth/logout', '/api/auth/refresh', '/api/auth/register', '/api/comments/{id}', '/api/conversations',
-        '/api/conversations/{id}', '/api/conversations/{id}/messages', '/api/conversations/{id}/presence', '/api/me', '/api/notifications', '/api/notifications/read',
-        '/api/online', '/api/posts', '/api/posts/{id}', '/api/posts/{id}/comments', '/api/users/{username}',
+        '/api/auth/login', '/api/auth/logout', '/api/auth/refresh', '/api/auth/register', '/api/comments/{id}', '/api/comments/{id}/reactions/{reaction}', '/api/conversations',
+        '/api/conversations/{id}', '/api/conversations/{id}/messages', '/api/conversations/{id}/presence', '/api/me', '/api/me/reactions', '/api/notifications', '/api/notifications/read',
+        '/api/online', '/api/posts', '/api/posts/{id}', '/api/posts/{id}/comments', '/api/posts/{id}/reactions/{reaction}', '/api/users/{username}',
       ]);
     });
 

@@ -1,6 +1,8 @@
 import type { Static } from 'typebox';
 import { RestClient, type CallOptions, type CreateOptions, type ListResult, type PageOptions, type RequestSpec, type Session, type WriteOptions } from 'tandem/client';
-import type { Comment, Conversation, MarkedRead, Message, Notification, Post, PresenceSnapshot, PublicUser } from './schemas';
+import type { ReactionName, ReactionTarget } from './reactions';
+import type { Post as FoundPost, UserRef as FoundUser } from './schemas';
+import type { Comment, Conversation, ConversationRead, MarkedRead, Message, MyReactions, Notification, Post, PresenceSnapshot, PublicUser, ReactionState } from './schemas';
 
 export type { PresenceSnapshot } from './schemas';
 
@@ -77,6 +79,18 @@ export class SocialClient extends RestClient<Static<typeof PublicUser>> {
     return this.#body({ method: 'DELETE', path: `/api/comments/${id}`, ...options });
   }
 
+  // --- editing comments ---------------------------------------------------------------------
+
+  /** One comment (`not_found` once deleted); `request` gives its ETag, which an edit's `ifMatch` names. */
+  getComment(id: number, options: CallOptions = {}): Promise<Static<typeof Comment>> {
+    return this.#body({ method: 'GET', path: `/api/comments/${id}`, auth: 'none', ...options });
+  }
+
+  /** Edits your comment; with `ifMatch`, a comment changed since that tag fails with precondition_failed. */
+  updateComment(id: number, changes: { body: string }, options: WriteOptions = {}): Promise<Static<typeof Comment>> {
+    return this.#body({ method: 'PATCH', path: `/api/comments/${id}`, body: changes, ...options });
+  }
+
   // --- conversations ------------------------------------------------------------------------
 
   /** Opens a conversation with these usernames, or returns the one they already have. */
@@ -103,6 +117,34 @@ export class SocialClient extends RestClient<Static<typeof PublicUser>> {
     return this.#body({ method: 'POST', path: `/api/conversations/${conversationId}/messages`, body: input, create: true, ...options });
   }
 
+  // --- inbox: read positions ----------------------------------------------------------------
+
+  /**
+   * Marks a conversation read up to a message of it (a position never moves back). Your other
+   * devices hear `conversation.read` on `user:<me>`. Safe to retry: the same position twice is once.
+   */
+  markConversationRead(conversationId: number, messageId: number, options: CallOptions = {}): Promise<ConversationRead> {
+    return this.#body({ method: 'POST', path: `/api/conversations/${conversationId}/read`, body: { messageId }, idempotent: true, ...options });
+  }
+
+  // --- reactions ----------------------------------------------------------------------------
+
+  /** Leaves a reaction on a post or comment (safe to repeat); answers its counts and yours. */
+  react(target: ReactionTarget, id: number, reaction: ReactionName, options: CallOptions = {}): Promise<ReactionState> {
+    return this.#body({ method: 'PUT', path: `/api/${target}s/${id}/reactions/${reaction}`, ...options });
+  }
+
+  /** Takes a reaction back (safe to repeat, and when there is none); answers the counts and yours. */
+  unreact(target: ReactionTarget, id: number, reaction: ReactionName, options: CallOptions = {}): Promise<ReactionState> {
+    return this.#body({ method: 'DELETE', path: `/api/${target}s/${id}/reactions/${reaction}`, ...options });
+  }
+
+  /** Which reactions you left on these posts and comments (at most 100 of each per call). */
+  myReactions(ids: { posts?: readonly number[]; comments?: readonly number[] }, options: CallOptions = {}): Promise<MyReactions> {
+    const query = { posts: ids.posts?.length ? ids.posts.join(',') : undefined, comments: ids.comments?.length ? ids.comments.join(',') : undefined };
+    return this.#body({ method: 'GET', path: '/api/me/reactions', query, ...options });
+  }
+
   // --- notifications and presence -----------------------------------------------------------
 
   /** Your notifications, newest first, with the unread count; their channel is `user:<me>`. */
@@ -121,6 +163,26 @@ export class SocialClient extends RestClient<Static<typeof PublicUser>> {
 
   conversationPresence(conversationId: number, options: CallOptions = {}): Promise<PresenceSnapshot> {
     return this.#body({ method: 'GET', path: `/api/conversations/${conversationId}/presence`, ...options });
+  }
+
+  // --- search -------------------------------------------------------------------------------
+
+  /**
+   * People whose username or display name starts with `prefix` (case-insensitive; a leading @ is
+   * ignored): the exact username first, then by username; at most `limit` (1-20, default 10).
+   */
+  async searchPeople(prefix: string, options: CallOptions & { limit?: number } = {}): Promise<FoundUser[]> {
+    const { limit, ...call } = options;
+    const body = await this.#body<{ items: FoundUser[] }>({ method: 'GET', path: '/api/users', query: { q: prefix, limit }, auth: 'none', ...call });
+    return body.items;
+  }
+
+  /**
+   * Posts that contain every word of `query` (the last one may be the start of a word), best match
+   * first, then newest; 1-50 a page. Punctuation and operators are read as spaces.
+   */
+  searchPosts(query: string, page: PageOptions = {}): Promise<ListResult<Static<typeof FoundPost>>> {
+    return this.list('/api/search/posts', page, { auth: 'none', query: { q: query } });
   }
 
   async #body<T>(spec: RequestSpec): Promise<T> {

@@ -14,6 +14,8 @@ export interface SocialTables {
     version: number;
     /** Bumped whenever a count shown with the post changes (part of its ETag, not of If-Match's edit check). */
     counts_version: Generated<number>;
+    /** Comments not deleted, kept with each create and delete (1006_edits_mentions). */
+    comment_count: Generated<number>;
     created_at: string;
     updated_at: string;
   };
@@ -24,6 +26,8 @@ export interface SocialTables {
     author_id: number;
     body: string;
     deleted_at: string | null;
+    /** The last edit (null: never edited; a delete does not set it). */
+    edited_at: Generated<string | null>;
     version: number;
     counts_version: Generated<number>;
     created_at: string;
@@ -36,7 +40,8 @@ export interface SocialTables {
     created_at: string;
     last_message_at: string | null;
   };
-  conversation_members: { conversation_id: number; user_id: number };
+  /** `last_read_message_id`: the member's read position (null: nothing read yet). */
+  conversation_members: { conversation_id: number; user_id: number; last_read_message_id: number | null };
   messages: {
     id: Generated<number>;
     conversation_id: number;
@@ -56,9 +61,25 @@ export interface SocialTables {
     conversation_id: number | null;
     message_id: number | null;
     read_at: string | null;
+    /** What repeats merge on while unread (null: this kind never merges); see inbox-migration.ts. */
+    group_key: Generated<string | null>;
+    /** The latest few actors, newest first, comma-separated ('' on rows made before grouping). */
+    actor_ids: Generated<string>;
+    actor_count: Generated<number>;
+    /** The start of the post's and the comment's text when the notification was made or grouped. */
+    post_excerpt: Generated<string | null>;
+    comment_excerpt: Generated<string | null>;
     version: number;
     created_at: string;
   };
+  /** Every distinct actor of a grouped notification (its actor_count is their number). */
+  notification_actors: { notification_id: number; actor_id: number };
+  /** One person's reaction on a post or comment (repos/reactions.ts); no FK: deletes remove them explicitly. */
+  reactions: { target: 'post' | 'comment'; target_id: number; user_id: number; reaction: string; created_at: string };
+  /** That the target's author was told of this person's reactions (once per person and target). */
+  reaction_notices: { target: 'post' | 'comment'; target_id: number; user_id: number };
+  /** Each person's token bucket for reaction changes, in the store so every node spends the same one. */
+  reaction_budgets: { user_id: number; tokens: number; updated_ms: number };
 }
 
 export type SocialDb = Omit<TandemTables, 'users'> & SocialTables;

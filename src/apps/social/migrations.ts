@@ -1,5 +1,9 @@
 import type { Kysely } from 'kysely';
 import { withSerialId, type Dialect, type PortableMigration } from 'tandem/server';
+import { addEditsAndCommentCounts } from './edits-migration';
+import { addInboxReads } from './inbox-migration';
+import { addReactions } from './reactions-migration';
+import { addSearch } from './search-migration';
 
 /**
  * The library's migrations create `users` (accounts); this one adds the profile's `bio`.
@@ -96,4 +100,8 @@ export const socialMigrations: PortableMigration[] = [
   { name: '1002_messaging_notifications', up: createMessaging },
   { name: '1003_avatars_counts', up: addAvatarsAndCounts },
   { name: '1004_avatar_store', up: createAvatarStore },
+  { name: '1007_inbox_reads', up: addInboxReads },
+  { name: '1006_edits_mentions', up: addEditsAndCommentCounts },
+  { name: '1005_reactions', up: addReactions },
+  { name: '1008_search', up: addSearch },
 ];

@@ -3,7 +3,7 @@ import type { ChannelDefinitions } from 'tandem/server';
 import type { SocialContext } from './context';
 import { isMember } from './repos/conversations';
 import { postVersion } from './repos/posts';
-import { Comment, Conversation, ConversationRead, Id, Message, Notification, Post, PublicUser } from './schemas';
+import { Comment, Conversation, ConversationRead, Id, Message, Notification, Post, PublicUser, ReactionsChanged } from './schemas';
 
 /** A channel parameter that is an id (digits, no leading zero, at most 2³¹−1). */
 function idParam(param: string | undefined): number | undefined {
@@ -25,6 +25,11 @@ export const socialChannels: ChannelDefinitions<SocialContext> = {
       'post.created': { description: 'A new post', data: Post },
       'post.updated': { description: 'A post was edited', data: Post },
       'post.deleted': { description: 'A post was deleted', data: Deleted },
+      'reactions.changed': { description: "Posts' reaction counts now, for every post whose counts changed since the last such frame (coalesced: at most one per TANDEM_REACTION_INTERVAL_MS)", data: ReactionsChanged },
+      'post.comments': {
+        description: "A post's comment count changed (a comment created or deleted): its count now",
+        data: Type.Object({ id: Id, commentCount: Type.Integer({ minimum: 0 }) }),
+      },
     },
   },
   post: {
@@ -37,8 +42,10 @@ export const socialChannels: ChannelDefinitions<SocialContext> = {
     events: {
       'comment.created': { description: 'A new comment or reply', data: Comment },
       'comment.deleted': { description: 'A comment was deleted (it stays, with deleted: true)', data: Comment },
+      'comment.updated': { description: 'A comment was edited (its new text and editedAt)', data: Comment },
       'post.updated': { description: 'The post was edited', data: Post },
       'post.deleted': { description: 'The post was deleted', data: Deleted },
+      'reactions.changed': { description: 'Reaction counts now, of the post and of each of its comments whose counts changed since the last such frame (coalesced)', data: ReactionsChanged },
     },
   },
   user: {

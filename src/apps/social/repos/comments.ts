@@ -3,7 +3,10 @@ import { type ChannelLog, nowIso, TandemError } from 'tandem/server';
 import { channels } from '../channels';
 import type { SocialDb } from '../db';
 import type { Comment } from '../schemas';
+import { moveCommentCount } from './comment-counts';
+import { notifyMentions } from './mentions';
 import { forgetNotifications, notify } from './notifications';
+import { forgetReactions, withReactions } from './reactions';
 import { toUserRef, USER_REF_COLUMNS } from './users';
 
 function selectComments(db: Kysely<SocialDb>) {
@@ -12,7 +15,7 @@ function selectComments(db: Kysely<SocialDb>) {
     .innerJoin('users', 'users.id', 'comments.author_id')
     .select([
       'comments.id', 'comments.post_id', 'comments.parent_id', 'comments.author_id', ...USER_REF_COLUMNS,
-      'comments.body', 'comments.deleted_at', 'comments.created_at', 'comments.version',
+      'comments.body', 'comments.deleted_at', 'comments.created_at', 'comments.edited_at', 'comments.version',
     ]);
 }
 
@@ -28,19 +31,22 @@ function toComment(row: Row): Comment {
     body: deleted ? null : row.body,
     deleted,
     createdAt: row.created_at,
+    editedAt: deleted ? null : row.edited_at,
     version: row.version,
+    reactions: {},
   };
 }
 
-async function getComment(db: Kysely<SocialDb>, id: number): Promise<Comment> {
-  return toComment(await selectComments(db).where('comments.id', '=', id).executeTakeFirstOrThrow());
+export async function getComment(db: Kysely<SocialDb>, id: number): Promise<Comment> {
+  const [comment] = await withReactions(db, 'comment', [toComment(await selectComments(db).where('comments.id', '=', id).executeTakeFirstOrThrow())]);
+  return comment!;
 }
 
 /** Oldest first, so a client can build the thread as it pages; replies carry their parentId. */
 export async function listComments(db: Kysely<SocialDb>, postId: number, afterId: number | undefined, limit: number): Promise<Comment[]> {
   let query = selectComments(db).where('comments.post_id', '=', postId).orderBy('comments.id', 'asc').limit(limit + 1);
   if (afterId !== undefined) query = query.where('comments.id', '>', afterId);
-  return (await query.execute()).map(toComment);
+  return withReactions(db, 'comment', (await query.execute()).map(toComment));
 }
 
 export async function commentOwner(
@@ -93,6 +99,9 @@ export async function createComment(
   if (post.author_id !== parentAuthor) {
     await notify(trx, log, { userId: post.author_id, kind: 'comment', actorId: input.authorId, postId: input.postId, commentId: id });
   }
+  await moveCommentCount(trx, log, input.postId, 1);
+  const alreadyNotified = parentAuthor === undefined ? [post.author_id] : [post.author_id, parentAuthor];
+  await notifyMentions(trx, log, { text: input.body, actorId: input.authorId, postId: input.postId, commentId: id, alreadyNotified });
   return comment;
 }
 
@@ -104,8 +113,50 @@ export async function deleteComment(trx: Transaction<SocialDb>, log: ChannelLog,
     .set((eb) => ({ body: '', deleted_at: now, updated_at: now, version: eb('version', '+', 1) }))
     .where('id', '=', id)
     .execute();
+  await forgetReactions(trx, 'comment', id);
   const comment = await getComment(trx, id);
   await log.append(channels.post(comment.postId), 'comment.deleted', comment);
   await forgetNotifications(trx, log, 'comment_id', id);
+  await moveCommentCount(trx, log, comment.postId, -1);
+  return comment;
+}
+
+/**
+ * Edits a comment's text (the caller checked the author and If-Match against `expected`), announces
+ * `comment.updated` on the post's channel, and notifies the people the new text mentions that the
+ * old one did not. The UPDATE itself requires the versions the caller checked: of two edits made
+ * against the same tag at the same moment, the second finds them changed (PostgreSQL re-reads the
+ * row once the first commits) and is refused with precondition_failed, never applied over the first.
+ */
+export async function updateComment(
+  trx: Transaction<SocialDb>,
+  log: ChannelLog,
+  id: number,
+  body: string,
+  expected: { version: number; countsVersion: number },
+): Promise<Comment> {
+  const before = await trx
+    .selectFrom('comments')
+    .innerJoin('posts', 'posts.id', 'comments.post_id')
+    .leftJoin('comments as parent', 'parent.id', 'comments.parent_id')
+    .select(['comments.body', 'comments.post_id', 'posts.author_id as post_author', 'parent.author_id as parent_author'])
+    .where('comments.id', '=', id)
+    .executeTakeFirstOrThrow();
+  const now = nowIso();
+  const changed = await trx
+    .updateTable('comments')
+    .set((eb) => ({ body, edited_at: now, updated_at: now, version: eb('version', '+', 1) }))
+    .where('id', '=', id)
+    .where('version', '=', expected.version)
+    .where('counts_version', '=', expected.countsVersion)
+    .where('deleted_at', 'is', null)
+    .returning('id')
+    .executeTakeFirst();
+  if (changed === undefined) throw new TandemError('precondition_failed', `Comment ${id} changed meanwhile; read it again`);
+  const comment = await getComment(trx, id);
+  await log.append(channels.post(before.post_id), 'comment.updated', comment);
+  // The post's author and the answered comment's author were told about this comment already.
+  const alreadyNotified = before.parent_author === null ? [before.post_author] : [before.post_author, before.parent_author];
+  await notifyMentions(trx, log, { text: body, before: before.body, actorId: comment.author.id, postId: before.post_id, commentId: id, alreadyNotified });
   return comment;
 }
