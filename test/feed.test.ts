@@ -142,15 +142,15 @@ describe('feed: GET /api/posts', () => {
     const deleted = await server.request(`/api/posts/${post.id}`, { method: 'DELETE', token: alice.accessToken });
     expect(deleted.status).toBe(204);
     expect(await feedPosition()).toBe(p0 + 3);
-    // A comment is not a feed change.
+    // A comment changes the post's comment count shown in the feed: one post.comments event.
     const { post: other } = await createPost(alice, 'commented');
     const comment = await server.request(`/api/posts/${other.id}/comments`, { method: 'POST', token: bob.accessToken, json: { body: 'hi' } });
     expect(comment.status).toBe(201);
-    expect(await feedPosition()).toBe(p0 + 4);
-    // Refused writes do not move it either.
+    expect(await feedPosition()).toBe(p0 + 5);
+    // Refused writes do not move it.
     const refused = await server.request(`/api/posts/${other.id}`, { method: 'DELETE', token: bob.accessToken });
     expect(refused.status).toBe(403);
-    expect(await feedPosition()).toBe(p0 + 4);
+    expect(await feedPosition()).toBe(p0 + 5);
   });
 
   it('answers 304 to a current If-None-Match and changes the ETag after a create, update and delete', async () => {

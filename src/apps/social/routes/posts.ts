@@ -10,13 +10,15 @@ import { createPost, deletePost, getPost, getPostTagged, listPosts, postVersion,
 import { Comment, CommentBody, Id, IdParams, Post, PostBody } from '../schemas';
 
 /**
- * A post's ETag: its edit version and the version of its counts (reactions, comments). If-Match on
- * an edit compares the whole tag, so an edit made against a copy whose counts have since changed is
- * refused (412) like any other stale write; the client re-reads and, when the text is unchanged, retries.
+ * A post's ETag: its edit version, the version of its counts (reactions, comments) and its author's
+ * profile version (the post embeds the author's name and avatar, so a rename must change the tag).
+ * If-Match on an edit compares the whole tag, so an edit made against a copy whose counts or author
+ * have since changed is refused (412) like any other stale write; the client re-reads and, when
+ * the text is unchanged, retries.
  */
-const postEtag = (id: number, version: number, countsVersion: number) => etag('post', id, `v${version}`, `c${countsVersion}`);
+const postEtag = (id: number, version: number, countsVersion: number, authorVersion: number) => etag('post', id, `v${version}`, `c${countsVersion}`, `a${authorVersion}`);
 /** A comment's ETag: its edit version and the version of its counts, as a post's. */
-const commentEtag = (id: number, version: number, countsVersion: number) => etag('comment', id, `v${version}`, `c${countsVersion}`);
+export const commentEtag = (id: number, version: number, countsVersion: number) => etag('comment', id, `v${version}`, `c${countsVersion}`);
 
 export function registerPostRoutes(app: TandemHttpApp, ctx: SocialContext): void {
   const { db, authenticate } = ctx;
@@ -28,6 +30,7 @@ export function registerPostRoutes(app: TandemHttpApp, ctx: SocialContext): void
     ctx.sendList(request, reply, {
       channel: channels.feed,
       scope: 'feed',
+      alsoDependsOn: [channels.people],
       policy: 'publicList',
       query: request.query,
       load: (trx, cursor, limit) => listPosts(trx, cursor, limit),
@@ -42,12 +45,12 @@ export function registerPostRoutes(app: TandemHttpApp, ctx: SocialContext): void
       // its version together (the ETag and the body can never disagree).
       const tagged = await getPostTagged(db, id);
       if (tagged === undefined) throw new TandemError('not_found', `Post ${id} does not exist`);
-      return sendConditional(request, reply, { etag: postEtag(id, tagged.post.version, tagged.countsVersion), policy: 'publicItem', build: () => tagged.post });
+      return sendConditional(request, reply, { etag: postEtag(id, tagged.post.version, tagged.countsVersion, tagged.authorVersion), policy: 'publicItem', build: () => tagged.post });
     }
     const current = await postVersion(db, id);
     if (current === undefined) throw new TandemError('not_found', `Post ${id} does not exist`);
     return sendConditional(request, reply, {
-      etag: postEtag(id, current.version, current.countsVersion),
+      etag: postEtag(id, current.version, current.countsVersion, current.authorVersion),
       policy: 'publicItem',
       build: async () => (await getPost(db, id)) ?? Promise.reject(new TandemError('not_found')),
     });
@@ -64,7 +67,8 @@ export function registerPostRoutes(app: TandemHttpApp, ctx: SocialContext): void
     const { userId } = claimsOf(request);
     return ctx.createOnce(request, reply, `user:${userId}`, async (trx, log) => {
       const post = await createPost(trx, log, userId, request.body.body);
-      return { status: 201, body: post, headers: { location: `/api/posts/${post.id}`, etag: postEtag(post.id, post.version, 0) } };
+      const authorVersion = (await postVersion(trx, post.id))?.authorVersion ?? 0;
+      return { status: 201, body: post, headers: { location: `/api/posts/${post.id}`, etag: postEtag(post.id, post.version, 0, authorVersion) } };
     });
   });
 
@@ -82,10 +86,10 @@ export function registerPostRoutes(app: TandemHttpApp, ctx: SocialContext): void
       const current = await postVersion(trx, id);
       if (current === undefined) throw new TandemError('not_found', `Post ${id} does not exist`);
       if (current.authorId !== userId) throw new TandemError('forbidden', 'Only the author may edit a post');
-      assertIfMatch(request, postEtag(id, current.version, current.countsVersion));
-      return { post: await updatePost(trx, log, id, request.body.body), countsVersion: current.countsVersion };
+      assertIfMatch(request, postEtag(id, current.version, current.countsVersion, current.authorVersion));
+      return { post: await updatePost(trx, log, id, request.body.body, current), countsVersion: current.countsVersion, authorVersion: current.authorVersion };
     });
-    reply.header('etag', postEtag(id, post.post.version, post.countsVersion));
+    reply.header('etag', postEtag(id, post.post.version, post.countsVersion, post.authorVersion));
     return post.post;
   });
 
@@ -99,7 +103,7 @@ export function registerPostRoutes(app: TandemHttpApp, ctx: SocialContext): void
       const current = await postVersion(trx, id);
       if (current === undefined) throw new TandemError('not_found', `Post ${id} does not exist`);
       if (current.authorId !== userId) throw new TandemError('forbidden', 'Only the author may delete a post');
-      assertIfMatch(request, postEtag(id, current.version, current.countsVersion));
+      assertIfMatch(request, postEtag(id, current.version, current.countsVersion, current.authorVersion));
       await deletePost(trx, log, id);
     });
     return reply.code(204).send(null);
@@ -116,6 +120,7 @@ export function registerPostRoutes(app: TandemHttpApp, ctx: SocialContext): void
     return ctx.sendList(request, reply, {
       channel: channels.post(id),
       scope: `comments.${id}`,
+      alsoDependsOn: [channels.people],
       policy: 'publicList',
       query: request.query,
       load: (trx, cursor, limit) => listComments(trx, id, cursor, limit),
