@@ -4,8 +4,10 @@ import { problemOf, registerUser, startServer, type TestServer, type TestUser } 
 interface UserRef { id: number; username: string }
 interface Notification {
   id: number;
-  kind: 'comment' | 'reply' | 'message';
+  kind: 'comment' | 'reply' | 'message' | 'mention' | 'reaction';
   actor: UserRef;
+  actors: UserRef[];
+  actorCount: number;
   postId: number | null;
   commentId: number | null;
   conversationId: number | null;
@@ -83,12 +85,12 @@ describe('notifications from comments', () => {
     expect(bobInbox.items[0]).toMatchObject({ kind: 'reply', actor: ref(carol), postId: post.id, commentId: carols.id });
     expect(bobInbox.unreadCount).toBe(1);
 
+    // Comments on one post group while unread (test/notification-groups.test.ts): one row, newest first.
     const aliceInbox = await inbox(alice);
-    expect(aliceInbox.items.map((n) => [n.kind, n.actor.id, n.commentId])).toEqual([
-      ['comment', carol.id, carols.id],
-      ['comment', bob.id, bobs.id],
+    expect(aliceInbox.items.map((n) => [n.kind, n.actor.id, n.commentId, n.actors.map((a) => a.id), n.actorCount])).toEqual([
+      ['comment', carol.id, carols.id, [carol.id, bob.id], 2],
     ]);
-    expect(aliceInbox.unreadCount).toBe(2);
+    expect(aliceInbox.unreadCount).toBe(1);
     expect((await inbox(carol)).items).toEqual([]);
   });
 
@@ -113,19 +115,14 @@ describe('notifications from comments', () => {
 });
 
 describe('notifications from messages', () => {
-  it("notifies the other members with 'message' but not the sender", async () => {
+  // Messages have their own badge (the unread counts of the conversations, test/inbox.test.ts):
+  // counting them on the bell too would show every message twice.
+  it('a message notifies nobody: the Messages badge counts it', async () => {
     const [alice, bob, carol] = await cast();
     const convo = await openDm(alice, [bob, carol]);
     const res = await server.request(`/api/conversations/${convo.id}/messages`, { method: 'POST', token: alice.accessToken, json: { body: 'hi both' } });
     expect(res.status).toBe(201);
-    const message = (await res.json()) as { id: number };
-    for (const user of [bob, carol]) {
-      const page = await inbox(user);
-      expect(page.items).toHaveLength(1);
-      expect(page.items[0]).toMatchObject({ kind: 'message', actor: ref(alice), conversationId: convo.id, messageId: message.id, postId: null, commentId: null, read: false });
-      expect(page.unreadCount).toBe(1);
-    }
-    expect(await inbox(alice)).toEqual({ items: [], nextCursor: null, unreadCount: 0 });
+    for (const user of [alice, bob, carol]) expect(await inbox(user)).toEqual({ items: [], nextCursor: null, unreadCount: 0 });
   });
 
   it('opening a conversation alone notifies nobody', async () => {
@@ -138,9 +135,9 @@ describe('notifications from messages', () => {
 describe('reading notifications', () => {
   it('lists newest first with a cursor, and the unread count covers every page', async () => {
     const [alice, bob] = await cast();
-    const post = await createPost(alice);
     const comments: number[] = [];
-    for (let i = 0; i < 5; i += 1) comments.push((await comment(bob, post.id, `c${i}`)).id);
+    // One post each: comments on the same post would group into one notification.
+    for (let i = 0; i < 5; i += 1) comments.push((await comment(bob, (await createPost(alice)).id, `c${i}`)).id);
     const first = await inbox(alice, '?limit=2');
     expect(first.items.map((n) => n.commentId)).toEqual([comments[4], comments[3]]);
     expect(first.unreadCount).toBe(5);
@@ -156,8 +153,7 @@ describe('reading notifications', () => {
 
   it('marks only the given ids read; {} marks all', async () => {
     const [alice, bob] = await cast();
-    const post = await createPost(alice);
-    for (let i = 0; i < 4; i += 1) await comment(bob, post.id, `n${i}`);
+    for (let i = 0; i < 4; i += 1) await comment(bob, (await createPost(alice)).id, `n${i}`);
     const ids = (await inbox(alice)).items.map((n) => n.id);
     expect(ids).toHaveLength(4);
 
@@ -261,7 +257,8 @@ describe('deleting a post', () => {
     const dm = await server.request(`/api/conversations/${convo.id}/messages`, { method: 'POST', token: carol.accessToken, json: { body: 'dm' } });
     expect(dm.status).toBe(201);
 
-    expect((await inbox(alice)).unreadCount).toBe(4);
+    // Bob's and carol's comments on the doomed post are one (grouped) notification; the message, none.
+    expect((await inbox(alice)).unreadCount).toBe(2);
     expect((await inbox(bob)).unreadCount).toBe(1);
     const before = await server.request('/api/notifications', { token: alice.accessToken });
     const tag = before.headers.get('etag')!;
@@ -270,10 +267,10 @@ describe('deleting a post', () => {
     expect(del.status).toBe(204);
 
     const aliceAfter = await inbox(alice);
-    expect(aliceAfter.items.map((n) => n.kind)).toEqual(['message', 'comment']);
-    expect(aliceAfter.items[1]).toMatchObject({ postId: kept.id, commentId: keptComment.id });
+    expect(aliceAfter.items.map((n) => n.kind)).toEqual(['comment']);
+    expect(aliceAfter.items[0]).toMatchObject({ postId: kept.id, commentId: keptComment.id });
     expect(aliceAfter.items.some((n) => n.postId === doomed.id)).toBe(false);
-    expect(aliceAfter.unreadCount).toBe(2);
+    expect(aliceAfter.unreadCount).toBe(1);
     expect(await inbox(bob)).toEqual({ items: [], nextCursor: null, unreadCount: 0 });
     expect((await server.request('/api/notifications', { token: alice.accessToken, headers: { 'if-none-match': tag } })).status).toBe(200);
   });

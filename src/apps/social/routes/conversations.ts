@@ -5,9 +5,9 @@ import {
 } from 'tandem/server';
 import { channels } from '../channels';
 import type { SocialContext } from '../context';
-import { conversationMemberIds, getConversation, isMember, listConversations, listMessages, openConversation, sendMessage } from '../repos/conversations';
+import { conversationMemberIds, conversationOfMessage, getConversation, isMember, listConversations, listMessages, markConversationRead, openConversation, sendMessage } from '../repos/conversations';
 import { resolveUsernames } from '../repos/users';
-import { Conversation, IdParams, Message, MessageBody } from '../schemas';
+import { Conversation, ConversationRead, Id, IdParams, Message, MessageBody } from '../schemas';
 
 export function registerConversationRoutes(app: TandemHttpApp, ctx: SocialContext): void {
   const { db, authenticate } = ctx;
@@ -43,6 +43,8 @@ export function registerConversationRoutes(app: TandemHttpApp, ctx: SocialContex
     return ctx.sendList(request, reply, {
       channel: channels.user(userId),
       scope: `conversations.${userId}`,
+      // Members are drawn with their names and pictures: a profile edit changes the list.
+      alsoDependsOn: [channels.people],
       policy: 'private',
       query: request.query,
       load: (trx, cursor, limit) => listConversations(trx, userId, cursor, limit),
@@ -58,7 +60,9 @@ export function registerConversationRoutes(app: TandemHttpApp, ctx: SocialContex
     // A non-member learns nothing, not even that the conversation exists.
     const conversation = await getConversation(db, id, userId);
     if (conversation === undefined) throw new TandemError('not_found', `Conversation ${id} does not exist`);
-    return sendConditional(request, reply, { etag: etag('conversation', id, conversation.version), policy: 'private', build: () => conversation });
+    // The version moves with every message; the read position is the viewer's own part of the answer.
+    const tag = etag('conversation', id, conversation.version, `r${conversation.lastReadMessageId ?? 0}`);
+    return sendConditional(request, reply, { etag: tag, policy: 'private', build: () => conversation });
   });
 
   app.get('/api/conversations/:id/messages', {
@@ -75,6 +79,7 @@ export function registerConversationRoutes(app: TandemHttpApp, ctx: SocialContex
     return ctx.sendList(request, reply, {
       channel: channels.conversation(id),
       scope: `messages.${id}`,
+      alsoDependsOn: [channels.people],
       policy: 'private',
       query: request.query,
       load: (trx, cursor, limit) => listMessages(trx, id, cursor, limit),
@@ -96,6 +101,30 @@ export function registerConversationRoutes(app: TandemHttpApp, ctx: SocialContex
       if (memberIds === undefined || !memberIds.includes(userId)) throw new TandemError('not_found', `Conversation ${conversationId} does not exist`);
       const message = await sendMessage(trx, log, { conversationId, authorId: userId, body: request.body.body, memberIds });
       return { status: 201, body: message };
+    });
+  });
+
+  app.post('/api/conversations/:id/read', {
+    preHandler: authenticate,
+    schema: {
+      tags, summary: 'Mark a conversation you are in read up to a message (a read position never moves back)', params: IdParams,
+      body: Type.Object({ messageId: Id }, { additionalProperties: false }),
+      response: { 200: ConversationRead, ...problems(400, 401, 404) },
+    },
+  }, async (request) => {
+    const { userId } = claimsOf(request);
+    const conversationId = request.params.id;
+    const { messageId } = request.body;
+    // Safe to retry: the same position twice is the position once, and nothing is appended the second time.
+    return ctx.transaction(async (trx, log) => {
+      // A non-member learns nothing, not even that the conversation exists.
+      if (!(await isMember(trx, conversationId, userId))) throw new TandemError('not_found', `Conversation ${conversationId} does not exist`);
+      if ((await conversationOfMessage(trx, messageId)) !== conversationId) {
+        throw new TandemError('validation_failed', `Message ${messageId} is not in conversation ${conversationId}`, {
+          errors: [{ field: 'body.messageId', message: 'is not a message of this conversation' }],
+        });
+      }
+      return markConversationRead(trx, log, conversationId, userId, messageId);
     });
   });
 }
