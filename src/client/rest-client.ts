@@ -41,6 +41,8 @@ export interface ListOptions {
 }
 export interface CallOptions {
   signal?: AbortSignal;
+  /** fetch's keepalive: the request outlives the page (a delete sent as the tab closes). */
+  keepalive?: boolean;
 }
 export interface CreateOptions extends CallOptions {
   /** Defaults to a new UUID per call, kept across that call's retries. */
@@ -167,6 +169,15 @@ export class RestClient<U = unknown> {
     const session = await this.#body<Session<U>>({ method: 'POST', path: `${this.#authPath}/login`, body: input, auth: 'none', headers: this.#sessionHeaders(), ...options });
     this.tokens.set(this.#keep(session));
     return session;
+  }
+
+  /**
+   * Changes the password (`POST ${authPath}/password`). Every other session of the account ends at
+   * once (their sockets close with 4009); this one stays signed in. A wrong current password fails
+   * with `current_password_wrong` (403) and counts as a failed login.
+   */
+  async changePassword(input: { currentPassword: string; newPassword: string }, options: CallOptions = {}): Promise<void> {
+    await this.#body<void>({ method: 'POST', path: `${this.#authPath}/password`, body: input, ...options });
   }
 
   /** A new access token now (single-flight with any refresh already under way). */

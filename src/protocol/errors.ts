@@ -26,6 +26,7 @@ export const libraryErrors = {
   refresh_token_invalid: { status: 401, title: 'The refresh token is not valid' },
   refresh_token_reused: { status: 401, title: 'The refresh token was already used; the session is revoked' },
   forbidden: { status: 403, title: 'You may not do this' },
+  current_password_wrong: { status: 403, title: 'The current password is wrong' },
   not_found: { status: 404, title: 'Not found' },
   username_taken: { status: 409, title: 'The username is taken' },
   idempotency_in_progress: { status: 409, title: 'A request with this Idempotency-Key is still in progress' },

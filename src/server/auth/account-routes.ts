@@ -9,6 +9,7 @@ import { bearerToken } from './authenticate';
 import { limitKey } from '../http/client-address';
 import type { LoginAttempt, LoginLimiter, LoginRefusal } from './login-guard';
 import { hashPassword, verifyPassword } from './passwords';
+import { registerPasswordRoute } from './password-route';
 import type { IssuedSession, SessionStore } from './sessions';
 import type { TokenService } from './tokens';
 
@@ -80,7 +81,7 @@ export interface AccountRouteDeps<DB extends TandemTables> {
   options: AccountOptions<DB>;
 }
 
-/** Registration, login, refresh (rotating; reuse revokes the session) and logout. */
+/** Registration, login, password change (revokes the other sessions), refresh (rotating; reuse revokes the session) and logout. */
 export function registerAccountRoutes<DB extends TandemTables>(app: FastifyInstance, deps: AccountRouteDeps<DB>): void {
   const { db, tokens, sessions, guard } = deps;
   const path = deps.options.path ?? '/api/auth';
@@ -164,6 +165,8 @@ export function registerAccountRoutes<DB extends TandemTables>(app: FastifyInsta
     attempt.succeeded();
     return answerWithTokens(request, reply, await sessions.create(user.id));
   });
+
+  registerPasswordRoute(app, path, deps);
 
   app.post(`${path}/refresh`, {
     preValidation: absentBodyIsEmpty,

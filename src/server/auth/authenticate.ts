@@ -23,7 +23,7 @@ export function bearerToken(request: FastifyRequest): string | undefined {
  * Verifies the access token (signature, expiry) and that its session is not revoked,
  * on every request: a logged-out token stops working at once, not at its expiry.
  */
-async function verifyRequest(request: FastifyRequest, tokens: TokenService, sessions: SessionStore): Promise<AccessClaims> {
+export async function verifyRequest(request: FastifyRequest, tokens: TokenService, sessions: SessionStore): Promise<AccessClaims> {
   try {
     const token = bearerToken(request);
     if (token === undefined) throw new TandemError('unauthenticated', undefined, { headers: { 'www-authenticate': 'Bearer' } });
