@@ -1,11 +1,14 @@
 import { Type } from 'typebox';
 import {
-  assertIfMatch, Cached, claimsOf, ConditionalHeaders, DisplayName, etag, IfMatchHeaders, NotModified, problems, sendConditional, TandemError,
-  Written, type TandemHttpApp,
+  assertIfMatch, Cached, CachedList, claimsOf, ConditionalHeaders, DisplayName, etag, IfMatchHeaders, NotModified, NotModifiedWithPosition, Page,
+  PageQuery, problems, sendConditional, TandemError, Written, type TandemHttpApp,
 } from 'tandem/server';
+import { channels } from '../channels';
 import type { SocialContext } from '../context';
+import { announceProfile } from '../repos/avatars';
+import { listPosts } from '../repos/posts';
 import { findUserById, findUserByUsername, toPublicUser, updateProfile, userVersionById, userVersionByUsername } from '../repos/users';
-import { Bio, PublicUser } from '../schemas';
+import { Bio, Post, PublicUser } from '../schemas';
 
 const userEtag = (id: number, version: number) => etag('user', id, `v${version}`);
 
@@ -26,6 +29,26 @@ export function registerUserRoutes(app: TandemHttpApp, ctx: SocialContext): void
       etag: userEtag(current.id, current.version),
       policy: 'publicItem',
       build: async () => toPublicUser((await findUserByUsername(db, request.params.username))!),
+    });
+  });
+
+  app.get('/api/users/:username/posts', {
+    schema: {
+      tags, summary: "A user's posts, newest first (their profile page)", querystring: PageQuery, headers: ConditionalHeaders,
+      params: Type.Object({ username: Type.String({ minLength: 1, maxLength: 64 }) }),
+      response: { 200: CachedList(Page(Post)), 304: NotModifiedWithPosition, ...problems(400, 404) },
+    },
+  }, async (request, reply) => {
+    const author = await userVersionByUsername(db, request.params.username);
+    if (author === undefined) throw new TandemError('not_found', 'No such user');
+    // On the feed's channel: every post of theirs is created, edited and deleted there.
+    return ctx.sendList(request, reply, {
+      channel: channels.feed,
+      scope: `posts-by.${author.id}`,
+      alsoDependsOn: [channels.people],
+      policy: 'publicList',
+      query: request.query,
+      load: (trx, cursor, limit) => listPosts(trx, cursor, limit, author.id),
     });
   });
 
@@ -58,11 +81,14 @@ export function registerUserRoutes(app: TandemHttpApp, ctx: SocialContext): void
     },
   }, async (request, reply) => {
     const { userId } = claimsOf(request);
-    const user = await db.transaction().execute(async (trx) => {
+    const user = await ctx.transaction(async (trx, log) => {
       const version = await userVersionById(trx, userId);
       if (version === undefined) throw new TandemError('unauthenticated', 'The account no longer exists');
       assertIfMatch(request, userEtag(userId, version));
-      return updateProfile(trx, userId, request.body);
+      const updated = await updateProfile(trx, userId, request.body);
+      // Open pages redraw the name; lists that embed it get new ETags (they depend on `people`).
+      if (updated.version !== version) await announceProfile(log, updated);
+      return updated;
     });
     reply.header('etag', userEtag(user.id, user.version)).header('cache-control', 'no-store');
     return toPublicUser(user);
