@@ -3,31 +3,53 @@ import { describeError } from '../api';
 import type { SessionContext, View } from '../context';
 import { actionButton, announce, h, Keyed, replace, syncChildren, timeAgo } from '../dom';
 import { composer, errorLine } from '../forms';
+import { applyCommentCount, commentsLink } from '../comment-counts';
+import { editable, editedMark, postEditing } from '../editor';
+import { richBody } from '../rich-text';
+import { applyReactionEvent, reactionBar } from '../reactions';
+import { deferDelete, isPendingDelete } from '../toast';
+import { LIMITS } from '../../../src/apps/social/limits';
 
 /** One post as a card; `link` adds the way to its page. */
-export function postCard(post: Post, ctx: SessionContext, options: { link: boolean; onDeleted?: () => void }): HTMLElement {
+export function postCard(post: Post, ctx: SessionContext, options: { link: boolean; onDeleted?: () => void; onEdited?: (post: Post) => void }): HTMLElement {
   const mine = post.author.id === ctx.session.me.id;
   const edited = post.updatedAt !== post.createdAt;
+  // The text (links, mentions, folded when long) and, on your own post, its inline editor (web/src/editor.ts).
+  const text = () => richBody(post.body, { 'data-testid': 'post-body' });
+  const editing = mine ? editable(postEditing(ctx, post, (saved) => options.onEdited?.(saved)), text) : undefined;
   const error = errorLine();
-  const remove = async () => {
-    if (!window.confirm('Delete this post and its comments?')) return;
-    try {
-      await ctx.api.deletePost(post.id);
-      options.onDeleted?.();
-    } catch (e) {
-      error.show(describeError(e));
-    }
+  // Hidden at once, sent when the Undo toast expires (web/src/toast.ts); the element is looked up
+  // by id then, since a live update may have redrawn the card meanwhile.
+  const remove = () => {
+    const card = () => document.getElementById(`post-${post.id}`);
+    const hadFocus = card()?.contains(document.activeElement) ?? false;
+    card()?.setAttribute('hidden', '');
+    deferDelete({
+      key: `post:${post.id}`,
+      message: 'Post deleted.',
+      commit: async () => {
+        await ctx.api.deletePost(post.id, { keepalive: true });
+        if (card() !== null) options.onDeleted?.();
+      },
+      restore: () => card()?.removeAttribute('hidden'),
+      failed: (e) => {
+        card()?.removeAttribute('hidden');
+        error.show(describeError(e));
+      },
+    }, { focusUndo: hadFocus });
   };
-  return h('article', { class: 'card post', id: `post-${post.id}`, 'data-post-id': post.id, tabindex: '-1' },
+  return h('article', { class: 'card post', id: `post-${post.id}`, 'data-post-id': post.id, tabindex: '-1', hidden: isPendingDelete(`post:${post.id}`) },
     h('header', { class: 'meta' },
       h('span', { class: 'author' }, `@${post.author.username}`),
       h('span', { 'aria-hidden': 'true' }, ' · '),
       timeAgo(post.createdAt),
-      edited ? h('span', { class: 'muted' }, ' (edited)') : null),
-    h('p', { class: 'body', 'data-testid': 'post-body' }, post.body),
+      edited ? editedMark(post.updatedAt) : null),
+    editing?.slot ?? text(),
+    reactionBar(ctx, 'post', post.id, post.reactions),
     h('footer', { class: 'actions' },
-      options.link ? h('a', { href: `/posts/${post.id}` }, 'Comments', h('span', { class: 'visually-hidden' }, ` on @${post.author.username}'s post`)) : null,
-      mine ? actionButton('Delete', () => void remove(), { 'aria-label': 'Delete this post' }) : null),
+      options.link ? commentsLink(post) : null,
+      editing?.button,
+      mine ? actionButton('Delete', remove, { 'aria-label': 'Delete this post' }) : null),
     error.el,
   );
 }
@@ -40,7 +62,7 @@ export function feedView(ctx: SessionContext): View {
   const status = h('p', { class: 'muted', role: 'status' }, 'Loading posts…');
   const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load older posts');
   const heading = h('h1', { tabindex: '-1' }, 'Feed');
-  const cards = new Keyed<Post>((p) => p.id, (p) => String(p.version), (p) => postCard(p, ctx, { link: true, onDeleted: () => drop(p.id) }));
+  const cards = new Keyed<Post>((p) => p.id, (p) => String(p.version), (p) => postCard(p, ctx, { link: true, onDeleted: () => drop(p.id), onEdited: (saved) => merge([saved]) }));
 
   const render = () => {
     syncChildren(list, cards.elements(posts));
@@ -82,9 +104,12 @@ export function feedView(ctx: SessionContext): View {
       render();
     },
     message: (m) => {
+      if (applyReactionEvent(m.event, m.data)) return;
       if (m.event === 'post.created') {
         const post = m.data as Post;
         if (merge([post]) && post.author.id !== ctx.session.me.id) announce(`New post from ${post.author.username}`);
+      } else if (m.event === 'post.comments') {
+        posts = applyCommentCount(posts, m.data);
       } else if (m.event === 'post.updated') {
         // An edit changes a post shown; one not loaded (older than the pages read) stays out of the list.
         const post = m.data as Post;
@@ -109,8 +134,8 @@ export function feedView(ctx: SessionContext): View {
   });
 
   const write = composer({
-    id: 'new-post', label: 'New post', placeholder: `What's on your mind, ${ctx.session.me.displayName}?`, button: 'Post', maxLength: 5000,
-    send: async (body) => void merge([await ctx.api.createPost({ body })]),
+    id: 'new-post', label: 'New post', placeholder: `What's on your mind, ${ctx.session.me.displayName}?`, button: 'Post', maxLength: LIMITS.post,
+    send: async (body, { idempotencyKey }) => void merge([await ctx.api.createPost({ body }, { idempotencyKey })]),
   });
   void follower.start();
   const el = h('section', { class: 'feed' },

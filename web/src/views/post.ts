@@ -5,6 +5,11 @@ import { describeError } from '../api';
 import type { SessionContext, View } from '../context';
 import { actionButton, announce, h, replace, syncChildren, timeAgo } from '../dom';
 import { composer, errorLine } from '../forms';
+import { commentEditing, editable, editedMark } from '../editor';
+import { richBody } from '../rich-text';
+import { applyReactionEvent, reactionBar } from '../reactions';
+import { deferDelete, isPendingDelete } from '../toast';
+import { LIMITS } from '../../../src/apps/social/limits';
 import { postCard } from './feed';
 
 interface PostSnapshot extends Snapshot {
@@ -102,7 +107,13 @@ export function postView(ctx: SessionContext, params: Record<string, string>): V
   };
   const showPost = (next: Post) => {
     post = next;
-    replace(postSlot, postCard(next, ctx, { link: false, onDeleted: () => ctx.navigate('/') }));
+    replace(postSlot, postCard(next, ctx, {
+      link: false,
+      onDeleted: () => ctx.navigate('/'),
+      onEdited: (saved) => {
+        if (post === undefined || saved.version > post.version) showPost(saved);
+      },
+    }));
   };
   /** No post to comment on (not found, or deleted): a notice instead, and no comments card with its forms. */
   const gone = (notice: HTMLElement) => {
@@ -121,12 +132,20 @@ export function postView(ctx: SessionContext, params: Record<string, string>): V
     const error = errorLine();
     const replySlot = h('div', { class: 'reply-slot' });
     const replyButton = actionButton('Reply', () => openReply(), { 'aria-label': `Reply to ${comment.author.username}` });
+    /** Escape closes the box (its draft kept for the next Reply) and focus goes back to the button. */
+    const closeReply = () => {
+      replace(replySlot);
+      replyButton.focus();
+    };
+    let draft: ReturnType<typeof composer> | undefined;
     const openReply = () => {
       if (replySlot.firstChild !== null) return replace(replySlot);
-      const box = composer({
-        id: `reply-${comment.id}`, label: `Reply to ${comment.author.username}`, placeholder: `Reply to @${comment.author.username}`, button: 'Reply', maxLength: 2000,
-        send: async (body) => {
-          upsert(await ctx.api.createComment(id, { body, parentId: comment.id }));
+      const box = draft ??= composer({
+        id: `reply-${comment.id}`, label: `Reply to ${comment.author.username}`, placeholder: `Reply to @${comment.author.username}`, button: 'Reply', maxLength: LIMITS.comment,
+        onCancel: closeReply,
+        send: async (body, { idempotencyKey }) => {
+          upsert(await ctx.api.createComment(id, { body, parentId: comment.id }, { idempotencyKey }));
+          draft = undefined;
           replace(replySlot);
           // The form is gone: back to the button that opened it (the new reply is right below it).
           replyButton.focus();
@@ -135,17 +154,36 @@ export function postView(ctx: SessionContext, params: Record<string, string>): V
       replace(replySlot, box.el);
       box.textarea.focus();
     };
-    const remove = () => ctx.api.deleteComment(comment.id).catch((e: unknown) => error.show(describeError(e)));
+    // Hidden at once, sent when the Undo toast expires (web/src/toast.ts); its replies stay.
+    const remove = () => {
+      const item = () => document.querySelector<HTMLElement>(`#comment-${comment.id} > article`);
+      const hadFocus = item()?.contains(document.activeElement) ?? false;
+      item()?.setAttribute('hidden', '');
+      deferDelete({
+        key: `comment:${comment.id}`,
+        message: 'Comment deleted.',
+        commit: () => ctx.api.deleteComment(comment.id, { keepalive: true }),
+        restore: () => item()?.removeAttribute('hidden'),
+        failed: (e) => {
+          item()?.removeAttribute('hidden');
+          error.show(describeError(e));
+        },
+      }, { focusUndo: hadFocus });
+    };
     const body = comment.deleted
       ? h('p', { class: 'body deleted' }, 'This comment was deleted.')
-      : h('p', { class: 'body', 'data-testid': 'comment-body' }, comment.body ?? '');
+      : richBody(comment.body ?? '', { 'data-testid': 'comment-body' });
+    // Your own comment's text can be edited in place (web/src/editor.ts); the saved version is drawn at once.
+    const editing = mine && !comment.deleted ? editable(commentEditing(ctx, comment, (saved) => void upsert(saved)), () => body) : undefined;
     return h('li', { class: 'comment', id: `comment-${comment.id}`, 'data-comment-id': comment.id },
-      h('article', { 'aria-label': `Comment by ${comment.author.username}` },
-        h('header', { class: 'meta' }, h('span', { class: 'author' }, `@${comment.author.username}`), h('span', { 'aria-hidden': 'true' }, ' · '), timeAgo(comment.createdAt)),
-        body,
+      h('article', { 'aria-label': `Comment by ${comment.author.username}`, hidden: !comment.deleted && isPendingDelete(`comment:${comment.id}`) },
+        h('header', { class: 'meta' }, h('span', { class: 'author' }, `@${comment.author.username}`), h('span', { 'aria-hidden': 'true' }, ' · '), timeAgo(comment.createdAt), comment.deleted ? null : editedMark(comment.editedAt)),
+        editing?.slot ?? body,
+        comment.deleted ? null : reactionBar(ctx, 'comment', comment.id, comment.reactions),
         comment.deleted ? null : h('div', { class: 'actions' },
           replyButton,
-          mine ? actionButton('Delete', () => void remove(), { 'aria-label': 'Delete your comment' }) : null),
+          editing?.button,
+          mine ? actionButton('Delete', remove, { 'aria-label': 'Delete your comment' }) : null),
         error.el, replySlot),
       replies);
   }
@@ -160,7 +198,8 @@ export function postView(ctx: SessionContext, params: Record<string, string>): V
       markSeen();
     },
     message: (m) => {
-      if (m.event === 'comment.created' || m.event === 'comment.deleted') {
+      if (applyReactionEvent(m.event, m.data)) return;
+      if (m.event === 'comment.created' || m.event === 'comment.deleted' || m.event === 'comment.updated') {
         const comment = m.data as Comment;
         if (upsert(comment) && comment.author.id !== ctx.session.me.id) announce(`New comment from ${comment.author.username}`);
       } else if (m.event === 'post.updated') {
@@ -176,8 +215,8 @@ export function postView(ctx: SessionContext, params: Record<string, string>): V
   });
 
   const write = composer({
-    id: 'new-comment', label: 'Add a comment', placeholder: 'Write a comment…', button: 'Comment', maxLength: 2000, visibleLabel: true,
-    send: async (body) => void upsert(await ctx.api.createComment(id, { body })),
+    id: 'new-comment', label: 'Add a comment', placeholder: 'Write a comment…', button: 'Comment', maxLength: LIMITS.comment, visibleLabel: true,
+    send: async (body, { idempotencyKey }) => void upsert(await ctx.api.createComment(id, { body }, { idempotencyKey })),
   });
   const commentsCard = h('section', { class: 'card', 'aria-labelledby': 'comments-title' }, count, status, thread.el, write.el);
   const el = h('section', { class: 'post-page' },

@@ -1,0 +1,131 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_PASSWORD } from '../../src/apps/social/seed';
+import { CHROMIUM, close, connected, launch, type Person, SHOTS } from './browser';
+import { type Site, siteKind, startSite } from './site';
+import { builtWebUi } from './web-build';
+
+/**
+ * Reactions in two browsers: bob likes alice's post and she sees the count change live on her
+ * feed, and is told; a click is shown at once (aria-pressed) and kept after a reload.
+ */
+
+const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);
+const IN_CI = process.env.CI === 'true';
+const SITE = HAVE_CHROMIUM || IN_CI ? await siteKind() : 'embedded';
+
+let site: Site | undefined;
+const people: Person[] = [];
+let dataDir: string | undefined;
+
+async function signIn(person: Person): Promise<void> {
+  const { page } = person;
+  await page.goto(`${site!.url}/login`);
+  await page.fill('#signin-username', person.username);
+  await page.fill('#signin-password', DEMO_PASSWORD);
+  await page.click('form.auth-form button[type=submit]');
+  await page.locator('h1', { hasText: 'Feed' }).waitFor();
+  await connected(page);
+}
+
+async function postIdOf(startsWith: string): Promise<number> {
+  const { items } = (await (await site!.request('/api/posts')).json()) as { items: Array<{ id: number; body: string }> };
+  const post = items.find((p) => p.body.startsWith(startsWith));
+  if (post === undefined) throw new Error(`no post starting with ${startsWith}`);
+  return post.id;
+}
+
+const button = (page: Page, scope: string, reaction: string) => page.locator(`${scope} .reactions button[data-reaction=${reaction}]`);
+
+describe.skipIf(!HAVE_CHROMIUM && !IN_CI)(`reactions in the web UI (${SITE})`, () => {
+  beforeAll(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-e2e-reactions-'));
+    const webRoot = await builtWebUi();
+    const [started, ...launched] = await Promise.allSettled([startSite(SITE, { webRoot, dataDir, env: {} }), launch('alice'), launch('bob')]);
+    for (const result of launched) if (result.status === 'fulfilled') people.push(result.value);
+    if (started.status === 'fulfilled') site = started.value;
+    for (const result of [started, ...launched]) if (result.status === 'rejected') throw result.reason;
+    await Promise.all(people.map(signIn));
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const person of people) await close(person);
+    await site?.close();
+    if (dataDir !== undefined) fs.rmSync(dataDir, { recursive: true, force: true });
+  }, 30_000);
+
+  it('bob likes alice’s post: his button is pressed at once, alice sees the count live and is notified', async () => {
+    const [alice, bob] = people as [Person, Person];
+    const id = await postIdOf('Hello, Tandem!');
+    const card = `#post-${id}`;
+    await expect.poll(() => button(alice.page, card, 'like').getAttribute('aria-pressed')).toBe('false');
+    const like = button(bob.page, card, 'like');
+    await expect.poll(() => like.getAttribute('aria-pressed')).toBe('false');
+    const started = Date.now();
+    await like.click();
+    expect(await like.getAttribute('aria-pressed')).toBe('true');
+    await expect.poll(() => like.getAttribute('aria-label')).toBe('Like: 1');
+    // Alice did not reload: the coalesced frame on `feed` updated her card.
+    await expect.poll(() => button(alice.page, card, 'like').getAttribute('aria-label'), { timeout: 5_000 }).toBe('Like: 1');
+    const seenAfter = Date.now() - started;
+    expect(await button(alice.page, card, 'like').getAttribute('aria-pressed')).toBe('false');
+    expect(seenAfter).toBeLessThan(5_000);
+    // She is told (the bell's notification list has it).
+    const login = await site!.request('/api/auth/login', { method: 'POST', json: { username: 'alice', password: DEMO_PASSWORD } });
+    const { accessToken } = (await login.json()) as { accessToken: string };
+    await expect.poll(async () => {
+      const page = (await (await site!.request('/api/notifications', { token: accessToken })).json()) as { items: Array<{ kind: string; postId: number | null; actor: { username: string } }> };
+      return page.items.some((n) => n.kind === 'reaction' && n.postId === id && n.actor.username === 'bob');
+    }).toBe(true);
+
+    // Alice reacts too, with love; bob sees it live; his own like stays pressed.
+    await button(alice.page, card, 'love').click();
+    await expect.poll(() => button(bob.page, card, 'love').getAttribute('aria-label'), { timeout: 5_000 }).toBe('Love: 1');
+    expect(await like.getAttribute('aria-pressed')).toBe('true');
+
+    // After a reload bob's reaction is still his (GET /api/me/reactions), and the counts are the server's.
+    await bob.page.reload();
+    await connected(bob.page);
+    await expect.poll(() => button(bob.page, card, 'like').getAttribute('aria-pressed')).toBe('true');
+    expect(await button(bob.page, card, 'like').getAttribute('aria-label')).toBe('Like: 1');
+
+    // Taking it back: alice's count goes live to none.
+    await button(bob.page, card, 'like').click();
+    await expect.poll(() => button(alice.page, card, 'like').getAttribute('aria-label'), { timeout: 5_000 }).toBe('Like');
+    await button(bob.page, card, 'like').click();
+    await expect.poll(() => button(alice.page, card, 'like').getAttribute('aria-label'), { timeout: 5_000 }).toBe('Like: 1');
+    expect(alice.problems).toEqual([]);
+    expect(bob.problems).toEqual([]);
+  }, 60_000);
+
+  it('reacts to comments on the post page, live for the other person; screenshots at desktop and phone width', async () => {
+    const [alice, bob] = people as [Person, Person];
+    const id = await postIdOf('Hello, Tandem!');
+    await Promise.all([alice.page.goto(`${site!.url}/posts/${id}`), bob.page.goto(`${site!.url}/posts/${id}`)]);
+    const comment = alice.page.locator('.comment', { hasText: 'Welcome, Alice!' }).first();
+    const commentId = await comment.getAttribute('data-comment-id');
+    const scope = `#comment-${commentId} > article`;
+    await button(alice.page, scope, 'laugh').click();
+    await expect.poll(() => button(bob.page, scope, 'laugh').getAttribute('aria-label'), { timeout: 5_000 }).toBe('Laugh: 1');
+    await button(bob.page, scope, 'laugh').click();
+    await expect.poll(() => button(alice.page, scope, 'laugh').getAttribute('aria-label'), { timeout: 5_000 }).toBe('Laugh: 2');
+    expect(await button(alice.page, scope, 'laugh').getAttribute('aria-pressed')).toBe('true');
+
+    fs.mkdirSync(SHOTS, { recursive: true });
+    for (const [width, height, name] of [[1280, 900, 'desktop'], [390, 844, 'phone']] as const) {
+      await alice.page.setViewportSize({ width, height });
+      await alice.page.locator(`#post-${id}`).waitFor();
+      await alice.page.screenshot({ path: path.join(SHOTS, `reactions-post-${name}.png`), fullPage: true });
+      await alice.page.goto(`${site!.url}/`);
+      await alice.page.locator(`#post-${id} .reactions`).waitFor();
+      await alice.page.locator(`#post-${id}`).screenshot({ path: path.join(SHOTS, `reactions-card-${name}.png`) });
+      await alice.page.goto(`${site!.url}/posts/${id}`);
+    }
+    await alice.page.setViewportSize({ width: 1024, height: 768 });
+    expect(alice.problems).toEqual([]);
+    expect(bob.problems).toEqual([]);
+  }, 60_000);
+});
