@@ -9,7 +9,7 @@ interface TokenBody {
   expiresAt: number;
   refreshToken: string;
   refreshExpiresAt: number;
-  user: { id: number; username: string; displayName: string; bio: string; createdAt: string; version: number };
+  user: { id: number; username: string; displayName: string; bio: string; avatarUrl: string; createdAt: string; version: number };
 }
 
 const PASSWORD = 'correct horse battery';
@@ -109,8 +109,8 @@ describe('register', () => {
     expect(body.tokenType).toBe('Bearer');
     expect(body.expiresIn).toBe(server.config.auth.accessTokenTtlSeconds);
     expect(body.refreshToken).toMatch(/^[A-Za-z0-9_-]{40,}$/);
-    expect(body.user).toEqual({ id: expect.any(Number), username: username.toLowerCase(), displayName: 'Regina', bio: '', createdAt: expect.any(String), version: 1 });
-    expect(Object.keys(body.user).sort()).toEqual(['bio', 'createdAt', 'displayName', 'id', 'username', 'version']);
+    expect(body.user).toEqual({ id: expect.any(Number), username: username.toLowerCase(), displayName: 'Regina', bio: '', avatarUrl: expect.stringMatching(/^\/api\/avatars\/initials\/R-\d+\.svg$/), createdAt: expect.any(String), version: 1 });
+    expect(Object.keys(body.user).sort()).toEqual(['avatarUrl', 'bio', 'createdAt', 'displayName', 'id', 'username', 'version']);
 
     const header = jwtHeader(body.accessToken);
     expect(header).toMatchObject({ alg: 'HS256', typ: 'at+jwt' });

@@ -68,13 +68,15 @@ export function registerAvatarRoutes(app: TandemHttpApp, ctx: SocialContext): vo
     return toPublicUser(user);
   });
 
-  app.get('/api/avatars/:hash(^[0-9a-f]{32}$).webp', {
+  app.get('/api/avatars/:hash.webp', {
     schema: {
       tags, summary: 'An uploaded avatar (WebP, immutable)',
-      params: Type.Object({ hash: Type.String({ pattern: '^[0-9a-f]{32}$' }) }),
+      params: Type.Object({ hash: Type.String({ maxLength: 64, description: 'The content hash: 32 lower-case hex digits' }) }),
       response: { 200: Binary('image/webp', 'The picture; cached for a year (the URL changes with it)'), 304: { description: 'Not modified' }, ...problems(404) },
     },
   }, async (request, reply) => {
+    // Not a hash: no such avatar (a 404 like any unknown one, not a validation problem).
+    if (!/^[0-9a-f]{32}$/.test(request.params.hash)) throw new TandemError('not_found', 'No such avatar');
     const tag = `"${request.params.hash}"`;
     if (cachedCopyIsCurrent(request.headers['if-none-match'], tag)) return reply.code(304).header('etag', tag).header('cache-control', IMMUTABLE).send();
     const bytes = await readAvatar(db, request.params.hash);
