@@ -1,12 +1,14 @@
 import type { PublicUser } from '../../src/apps/social/schemas';
 import { CloseCode } from '../../src/client';
-import { createClients, describeError, isSignedOut, type Clients } from './api';
+import { createClients, describeError, isSignedOut, mayHaveSession, type Clients } from './api';
 import type { AppContext, Session, SessionContext, View } from './context';
 import { h } from './dom';
+import { installBrowserNotifications } from './browser-notifications';
 import { Inbox } from './inbox';
 import { OnlineUsers } from './online';
 import { Router, type Match } from './router';
 import { Shell } from './shell';
+import { installToasts } from './toast';
 import { signInView, signUpView } from './views/auth';
 import { conversationView } from './views/conversation';
 import { feedView } from './views/feed';
@@ -14,6 +16,7 @@ import { conversationsView } from './views/messages';
 import { notificationsView } from './views/notifications';
 import { postView } from './views/post';
 import { profileView } from './views/profile';
+import { searchView } from './views/search';
 
 /** The client routes; each is also a server route answering index.html (src/apps/social/web.ts). */
 const ROUTES = {
@@ -25,6 +28,7 @@ const ROUTES = {
   messages: '/messages',
   conversation: '/messages/:id',
   profile: '/profile',
+  search: '/search',
 } as const;
 
 const SIGNED_IN_VIEWS: Record<string, (ctx: SessionContext, params: Record<string, string>) => View> = {
@@ -34,6 +38,7 @@ const SIGNED_IN_VIEWS: Record<string, (ctx: SessionContext, params: Record<strin
   messages: conversationsView,
   conversation: conversationView,
   profile: profileView,
+  search: searchView,
 };
 
 /** Closes after which the session is over (not a network problem): unauthorized, forbidden, revoked. */
@@ -66,6 +71,7 @@ export class App {
   /** Restores the session from the refresh cookie (if any), then shows the address bar's screen. */
   async boot(): Promise<void> {
     this.#router.start();
+    installToasts();
     this.#shell.main.append(h('p', { class: 'muted', role: 'status' }, 'Loading…'));
     try {
       await this.#restore();
@@ -95,6 +101,8 @@ export class App {
   /** A refresh with the cookie: signed in if it works, signed out if refused; network errors propagate. */
   async #restore(): Promise<void> {
     let me: PublicUser;
+    // No marker cookie, no session: skip the refresh that could only be refused (a 401 in the console).
+    if (!mayHaveSession()) return;
     try {
       await this.#clients.api.refresh();
       me = await this.#clients.api.me();
@@ -111,8 +119,12 @@ export class App {
     const session: Session = { me, inbox: new Inbox(api, realtime, me.id), online: new OnlineUsers(realtime) };
     this.#session = session;
     this.#notice = undefined;
-    session.inbox.onChange(() => this.#shell.setUnread(session.inbox.unreadCount));
+    session.inbox.onChange(() => {
+      this.#shell.setUnread(session.inbox.unreadCount);
+      this.#shell.setUnreadMessages(session.inbox.unreadMessages);
+    });
     session.online.start();
+    installBrowserNotifications(session.inbox, (path) => this.#router.navigate(path));
     realtime.connect();
     void session.inbox.start();
     this.#shell.setUser(me);
@@ -192,9 +204,13 @@ export class App {
   }
 }
 
+/** Any path no route knows (the server answers these with 404 and this page, src/server/http/static-site.ts). */
 function notFound(): View {
   return {
-    title: 'Not found',
-    el: h('section', { class: 'card narrow' }, h('h1', { tabindex: '-1' }, 'Page not found'), h('p', {}, h('a', { href: '/' }, 'Back to the feed'))),
+    title: 'Page not found',
+    el: h('section', { class: 'card narrow not-found', 'data-testid': 'not-found' },
+      h('h1', { tabindex: '-1' }, 'Page not found'),
+      h('p', {}, 'There is no page at ', h('code', {}, location.pathname), '. The link may be mistyped, or the page may have moved.'),
+      h('p', { class: 'not-found-links' }, h('a', { href: '/', class: 'button primary' }, 'Go to the feed'), ' ', h('a', { href: '/messages' }, 'Messages'))),
   };
 }

@@ -2,6 +2,7 @@ import type { PublicUser } from '../../src/apps/social/schemas';
 import type { RealtimeClient } from '../../src/client';
 import { connectionIndicator } from './connection';
 import { h, icon, icons, installAnnouncer, replace } from './dom';
+import { topbarSearch } from './views/search';
 
 /**
  * The frame around every screen: the top bar (navigation, the notification bell, the connection
@@ -12,6 +13,8 @@ export class Shell {
   readonly #nav = h('nav', { 'aria-label': 'Main', class: 'nav', hidden: true });
   readonly #bellCount = h('span', { class: 'badge', 'aria-hidden': 'true', 'data-testid': 'bell-count', hidden: true });
   readonly #bell = h('a', { href: '/notifications', class: 'nav-link bell', 'data-nav': '/notifications', 'aria-label': 'Notifications' }, icon(icons.bell), this.#bellCount);
+  readonly #messagesCount = h('span', { class: 'badge', 'aria-hidden': 'true', 'data-testid': 'messages-count', hidden: true });
+  readonly #messagesUnread = h('span', { id: 'messages-unread', class: 'visually-hidden' });
   readonly #profile = h('a', { href: '/profile', class: 'nav-link', 'data-nav': '/profile' }, icon(icons.user), h('span', { class: 'label' }));
   readonly #connection: HTMLElement;
 
@@ -21,8 +24,10 @@ export class Shell {
     this.#connection.hidden = true;
     const signOut = h('button', { type: 'button', class: 'nav-link sign-out', on: { click: onSignOut } }, 'Sign out');
     replace(this.#nav, h('ul', {},
+      h('li', { class: 'nav-search' }, topbarSearch()),
       h('li', {}, h('a', { href: '/', class: 'nav-link', 'data-nav': '/' }, icon(icons.feed), h('span', { class: 'label' }, 'Feed'))),
-      h('li', {}, h('a', { href: '/messages', class: 'nav-link', 'data-nav': '/messages' }, icon(icons.message), h('span', { class: 'label' }, 'Messages'))),
+      h('li', {}, h('a', { href: '/messages', class: 'nav-link messages-link', 'data-nav': '/messages', 'aria-describedby': 'messages-unread' },
+        icon(icons.message), h('span', { class: 'label' }, 'Messages'), this.#messagesCount), this.#messagesUnread),
       h('li', {}, this.#bell),
       h('li', {}, this.#profile),
       h('li', {}, signOut)));
@@ -54,12 +59,23 @@ export class Shell {
     else this.#profile.setAttribute('title', me.displayName);
     this.#profile.setAttribute('aria-label', me === undefined ? 'Profile' : `Your profile (${me.username})`);
     if (me === undefined) this.setUnread(0);
+    if (me === undefined) this.setUnreadMessages(0);
   }
 
   setUnread(count: number): void {
     this.#bellCount.hidden = count === 0;
     replace(this.#bellCount, count > 99 ? '99+' : String(count));
     this.#bell.setAttribute('aria-label', count === 0 ? 'Notifications' : `Notifications (${count} unread)`);
+  }
+
+  /**
+   * The Messages badge: unread messages over the conversations. The link keeps its name
+   * ("Messages"); the count is its description, read after it.
+   */
+  setUnreadMessages(count: number): void {
+    this.#messagesCount.hidden = count === 0;
+    replace(this.#messagesCount, count > 99 ? '99+' : String(count));
+    replace(this.#messagesUnread, count === 0 ? '' : `${count} unread`);
   }
 
   /** Marks the navigation link of the current section with aria-current. */

@@ -10,7 +10,7 @@ const ID = ':id(^[1-9]\\d{0,9}$)';
  * The web UI's client routes (web/src/app.ts, ROUTES): each answers index.html, so a reload or a
  * shared link opens the same screen. Ids are digits, as the client router expects.
  */
-export const WEB_PAGES = ['/', '/login', '/signup', `/posts/${ID}`, '/notifications', '/messages', `/messages/${ID}`, '/profile'] as const;
+export const WEB_PAGES = ['/', '/login', '/signup', `/posts/${ID}`, '/notifications', '/messages', `/messages/${ID}`, '/profile', '/search'] as const;
 
 const NOT_BUILT = `<!doctype html>
 <html lang="en">
