@@ -47,6 +47,8 @@ export interface RequestSpec {
   path: string;
   query?: Record<string, string | number | undefined>;
   body?: unknown;
+  /** A body sent as it is, not as JSON (an image upload); `body` must be absent. */
+  rawBody?: { bytes: Blob | ArrayBuffer | Uint8Array<ArrayBuffer>; contentType: string };
   auth?: AuthMode;
   /** A creating POST: it gets an Idempotency-Key (this one, or a new one) kept across retries. */
   create?: boolean;
@@ -56,6 +58,8 @@ export interface RequestSpec {
   ifMatch?: string;
   /** More request headers (e.g. `Tandem-Session: cookie` on the account routes). */
   headers?: Record<string, string>;
+  /** fetch's keepalive: the request outlives the page that sent it (small bodies only, 64 KiB in all). */
+  keepalive?: boolean;
   signal?: AbortSignal;
 }
 
@@ -209,8 +213,10 @@ export class HttpEngine {
     if (spec.ifMatch !== undefined) headers['if-match'] = spec.ifMatch;
     if (cached !== undefined) headers['if-none-match'] = cached.etag;
     if (spec.body !== undefined) headers['content-type'] = 'application/json';
-    const init: RequestInit = { method: spec.method, headers, body: spec.body === undefined ? undefined : JSON.stringify(spec.body) };
+    if (spec.rawBody !== undefined) headers['content-type'] = spec.rawBody.contentType;
+    const init: RequestInit = { method: spec.method, headers, body: spec.rawBody?.bytes ?? (spec.body === undefined ? undefined : JSON.stringify(spec.body)) };
     if (this.#options.credentials !== undefined) init.credentials = this.#options.credentials;
+    if (spec.keepalive) init.keepalive = true;
     const { response, text } = await this.#fetchWithTimeout(url, init, spec.signal);
     if (response.status === 304 && cached !== undefined) return this.#fromCache<T>(response, cached);
     if (!response.ok) return errorFromResponse(response.status, response.headers, text, this.#now());

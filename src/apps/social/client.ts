@@ -43,6 +43,23 @@ export class SocialClient extends RestClient<Static<typeof PublicUser>> {
     return this.#body({ method: 'PATCH', path: '/api/me', body: changes, ...options });
   }
 
+  // --- identity: profiles and avatars ------------------------------------------------------
+
+  /** A user's posts, newest first (their profile page); their channel is `feed`. */
+  listUserPosts(username: string, page: PageOptions = {}): Promise<ListResult<Static<typeof Post>>> {
+    return this.list(`/api/users/${encodeURIComponent(username)}/posts`, page, { auth: 'none' });
+  }
+
+  /** Uploads your avatar: a JPEG, PNG or WebP (at most 5 MiB), stored as a 256×256 WebP without metadata. */
+  uploadAvatar(image: Blob | ArrayBuffer | Uint8Array<ArrayBuffer>, contentType: 'image/jpeg' | 'image/png' | 'image/webp', options: CallOptions = {}): Promise<Static<typeof PublicUser>> {
+    return this.#body({ method: 'PUT', path: '/api/me/avatar', rawBody: { bytes: image, contentType }, ...options });
+  }
+
+  /** Removes your avatar: the generated initials are shown again. */
+  removeAvatar(options: CallOptions = {}): Promise<Static<typeof PublicUser>> {
+    return this.#body({ method: 'DELETE', path: '/api/me/avatar', ...options });
+  }
+
   // --- posts and comments -------------------------------------------------------------------
 
   /** The feed, newest first; its channel is `feed`. */
