@@ -4,6 +4,8 @@ import { describeError } from '../api';
 import type { SessionContext, View } from '../context';
 import { h, Keyed, replace, syncChildren, timeAgo } from '../dom';
 import { composer } from '../forms';
+import { richText } from '../rich-text';
+import { LIMITS } from '../../../src/apps/social/limits';
 import { membersLabel, presenceBadge } from './messages';
 
 const TYPING_REPEAT_MS = 2_500;
@@ -64,6 +66,11 @@ class TypingIndicator {
     for (const { timer } of this.#typers.values()) window.clearTimeout(timer);
     this.#typers.clear();
   }
+
+  /** Typing ends when its user goes offline (they closed the tab mid-word): no "bob is typing…" beside "bob offline". */
+  dropOffline(isOnline: (userId: number) => boolean): void {
+    for (const [id, { name }] of [...this.#typers]) if (!isOnline(id)) this.set({ id, n: name }, false);
+  }
 }
 
 /** One conversation: messages over REST, new ones live, typing, and the other members' presence. */
@@ -84,7 +91,7 @@ export function conversationView(ctx: SessionContext, params: Record<string, str
   const sender = new TypingSender(ctx.realtime, channel);
   const bubbles = new Keyed<Message>((m) => m.id, () => '', (m) => h('li', { class: m.author.id === me.id ? 'message mine' : 'message', 'data-message-id': m.id },
     h('span', { class: 'meta' }, h('span', { class: 'author' }, m.author.username), ' ', timeAgo(m.createdAt)),
-    h('p', { class: 'body', 'data-testid': 'message-body' }, m.body)));
+    h('p', { class: 'body', 'data-testid': 'message-body' }, ...richText(m.body))));
 
   const renderMembers = () => replace(members, ...others.map((u) => presenceBadge(u, online)));
   const render = (stick: boolean) => {
@@ -98,10 +105,15 @@ export function conversationView(ctx: SessionContext, params: Record<string, str
     if (messages.some((m) => m.id === message.id)) return false;
     messages = [...messages, message].sort((a, b) => a.id - b.id);
     render(message.author.id === me.id);
+    markSeen();
     return true;
   };
+  /** Seen while the tab is visible: read up to the newest message shown (the badge and the other devices follow). */
   const markSeen = () => {
-    if (document.visibilityState === 'visible') void inbox.markReadWhere((n) => n.conversationId === id).catch(() => {});
+    if (document.visibilityState !== 'visible') return;
+    void inbox.markReadWhere((n) => n.conversationId === id).catch(() => {});
+    const newest = messages.at(-1);
+    if (newest !== undefined) void inbox.markConversationRead(id, newest.id).catch(() => {});
   };
 
   // Named here, not taken from the list: typing goes out on it even before the first load answers.
@@ -142,10 +154,10 @@ export function conversationView(ctx: SessionContext, params: Record<string, str
   });
 
   const write = composer({
-    id: 'new-message', label: 'Message', placeholder: 'Write a message…', button: 'Send', maxLength: 4000,
-    send: async (body) => {
+    id: 'new-message', label: 'Message', placeholder: 'Write a message…', button: 'Send', maxLength: LIMITS.message,
+    send: async (body, { idempotencyKey }) => {
       sender.stop();
-      add(await ctx.api.sendMessage(id, { body }));
+      add(await ctx.api.sendMessage(id, { body }, { idempotencyKey }));
     },
   });
   write.textarea.rows = 2;
@@ -170,7 +182,7 @@ export function conversationView(ctx: SessionContext, params: Record<string, str
     document.title = `${membersLabel(others)} · Tandem`;
     renderMembers();
   }, (e: unknown) => replace(status, describeError(e)));
-  const stops = [online.onChange(renderMembers), inbox.onChange(markSeen)];
+  const stops = [online.onChange(renderMembers), online.onChange(() => typing.dropOffline((userId) => online.isOnline(userId))), inbox.onChange(markSeen)];
   document.addEventListener('visibilitychange', markSeen);
   void follower.start();
 
