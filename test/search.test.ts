@@ -60,7 +60,8 @@ describe('GET /api/users?q= (people)', () => {
     expect(await names(await people('%'))).not.toContain(`${tag}_ab`);
     expect(await names(await people('100%'))).toContain(`${tag}_a_b`);
     expect(await names(await people(`${tag}`, '&limit=2'))).toHaveLength(2);
-    for (const hostile of ['\\', '"', "' or 1=1 --", 'NEAR(a b)', '🙂', '*']) expect((await people(hostile)).status, hostile).toBe(200);
+    for (const hostile of ['\\', '"', "' or 1=1 --", 'NEAR(a b)', '🙂', '*', '\u0000', `${tag}\u0000`, '\uFFFD', '\u202E']) expect((await people(hostile)).status, hostile).toBe(200);
+    expect((await server.request('/api/users?q=%ED%A0%80')).status).toBe(200); // a lone surrogate, as UTF-8
   });
 
   it('refuses an empty, blank or too long query and a limit over 20 with validation_failed', async () => {
@@ -113,6 +114,7 @@ describe('GET /api/search/posts?q= (posts)', () => {
     const hostile = [
       '"', '"unbalanced', '*', `${word('syntax')}*`, 'NEAR(a b)', 'OR', 'AND', 'NOT x', 'a OR b', `-${word('syntax')}`, 'body:x', ':', '(', ')', '((a)', '^a',
       "'; drop table posts; --", "' or 1=1 --", '\\', '%', '_', '&', '|', '!', '<->', 'a:*', '🙂🙂🙂', '...', '"""', 'x'.repeat(200), 'ǅ', '\u0301',
+      '\u0000', `${word('syntax')}\u0000`, '\uFFFD', 'x\u0000y',
     ];
     for (const q of hostile) {
       const res = await searchPosts(q);

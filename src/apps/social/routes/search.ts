@@ -44,7 +44,8 @@ export function registerSearchRoutes(app: TandemHttpApp, ctx: SocialContext): vo
     },
   }, async (request, reply) => {
     const prefix = request.query.q.trim().replace(/^@/, '');
-    const items = prefix === '' ? [] : await searchPeople(db, dialect, prefix, request.query.limit ?? 10);
+    // No name holds U+0000 (PostgreSQL text cannot), and PostgreSQL refuses it as a parameter.
+    const items = prefix === '' || prefix.includes('\u0000') ? [] : await searchPeople(db, dialect, prefix, request.query.limit ?? 10);
     const body = { items };
     return sendConditional(request, reply, { etag: etag('people', digest(JSON.stringify(body))), policy: 'publicItem', build: () => body });
   });
