@@ -89,8 +89,9 @@ async function start<T>(spec: EditSpec<T>, slot: HTMLElement, button: HTMLButton
   try {
     current = await spec.read();
   } catch (e) {
-    button.disabled = false;
-    announce(`Could not start editing: ${describeError(e)}`);
+    // Shown under the text (role=alert reads it out); e.g. the post was deleted meanwhile.
+    slot.querySelector('.edit-failed')?.remove();
+    slot.append(h('p', { class: 'form-error edit-failed', role: 'alert' }, `Could not start editing: ${describeError(e)}`));
     return;
   } finally {
     button.disabled = false;
