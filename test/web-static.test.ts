@@ -34,12 +34,12 @@ afterAll(async () => {
 });
 
 /** A concrete URL for each client route pattern. */
-const pageUrls = WEB_PAGES.map((page) => page.replace(/:id\([^)]*\)/, '7'));
+const pageUrls = WEB_PAGES.map((page) => page.replace(/:id\([^)]*\)/, '7').replace(/:username\([^)]*\)/, 'alice_1'));
 
 describe('the web UI pages', () => {
   it('answers index.html at / and at every client route, revalidated on each use (no-cache + ETag)', async () => {
     expect(server.social.webUi).toBe(true);
-    expect(pageUrls).toEqual(expect.arrayContaining(['/', '/login', '/posts/7', '/messages/7', '/notifications', '/profile']));
+    expect(pageUrls).toEqual(expect.arrayContaining(['/', '/login', '/posts/7', '/messages/7', '/notifications', '/profile', '/u/alice_1']));
     for (const url of pageUrls) {
       const res = await server.request(url);
       expect(res.status, url).toBe(200);

@@ -6,6 +6,7 @@ import { h } from './dom';
 import { installBrowserNotifications } from './browser-notifications';
 import { Inbox } from './inbox';
 import { OnlineUsers } from './online';
+import { PeopleLive } from './people-live';
 import { Router, type Match } from './router';
 import { Shell } from './shell';
 import { installToasts } from './toast';
@@ -17,6 +18,7 @@ import { notificationsView } from './views/notifications';
 import { postView } from './views/post';
 import { profileView } from './views/profile';
 import { searchView } from './views/search';
+import { userView } from './views/user';
 
 /** The client routes; each is also a server route answering index.html (src/apps/social/web.ts). */
 const ROUTES = {
@@ -29,6 +31,7 @@ const ROUTES = {
   conversation: '/messages/:id',
   profile: '/profile',
   search: '/search',
+  user: '/u/:username',
 } as const;
 
 const SIGNED_IN_VIEWS: Record<string, (ctx: SessionContext, params: Record<string, string>) => View> = {
@@ -39,6 +42,7 @@ const SIGNED_IN_VIEWS: Record<string, (ctx: SessionContext, params: Record<strin
   conversation: conversationView,
   profile: profileView,
   search: searchView,
+  user: userView,
 };
 
 /** Closes after which the session is over (not a network problem): unauthorized, forbidden, revoked. */
@@ -116,7 +120,7 @@ export class App {
   #startSession(me: PublicUser): void {
     this.#stopSession();
     const { api, realtime } = this.#clients;
-    const session: Session = { me, inbox: new Inbox(api, realtime, me.id), online: new OnlineUsers(realtime) };
+    const session: Session = { me, inbox: new Inbox(api, realtime, me.id), online: new OnlineUsers(realtime), people: new PeopleLive(realtime) };
     this.#session = session;
     this.#notice = undefined;
     session.inbox.onChange(() => {
@@ -124,6 +128,13 @@ export class App {
       this.#shell.setUnreadMessages(session.inbox.unreadMessages);
     });
     session.online.start();
+    session.people.start();
+    // Your own name and picture in the header follow your edits made anywhere (another tab, device).
+    session.people.onChange((user) => {
+      if (user.id !== session.me.id || user.version < session.me.version) return;
+      session.me = user;
+      this.#shell.setUser(user);
+    });
     installBrowserNotifications(session.inbox, (path) => this.#router.navigate(path));
     realtime.connect();
     void session.inbox.start();
@@ -137,6 +148,7 @@ export class App {
     this.#unmount();
     session.inbox.stop();
     session.online.stop();
+    session.people.stop();
     this.#clients.realtime.disconnect();
     this.#shell.setUser(undefined);
   }

@@ -3,12 +3,15 @@ import type { PublicUser } from '../../src/apps/social/schemas';
 import type { RealtimeClient } from '../../src/client';
 import type { Inbox } from './inbox';
 import type { OnlineUsers } from './online';
+import type { PeopleLive } from './people-live';
 
 /** What exists while someone is signed in. */
 export interface Session {
   me: PublicUser;
   inbox: Inbox;
   online: OnlineUsers;
+  /** Profile edits, live (the `people` channel). */
+  people: PeopleLive;
 }
 
 /** What every view gets. */

@@ -5,12 +5,14 @@ import { installStaticSite, type TandemHttpApp } from 'tandem/server';
 const REPOSITORY_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
 const ID = ':id(^[1-9]\\d{0,9}$)';
+/** A username as accounts allow it (letters, digits, _); an unknown one still opens the page, which says so. */
+const USERNAME = ':username(^[A-Za-z0-9_]{1,64}$)';
 
 /**
  * The web UI's client routes (web/src/app.ts, ROUTES): each answers index.html, so a reload or a
  * shared link opens the same screen. Ids are digits, as the client router expects.
  */
-export const WEB_PAGES = ['/', '/login', '/signup', `/posts/${ID}`, '/notifications', '/messages', `/messages/${ID}`, '/profile', '/search'] as const;
+export const WEB_PAGES = ['/', '/login', '/signup', `/posts/${ID}`, '/notifications', '/messages', `/messages/${ID}`, '/profile', '/search', `/u/${USERNAME}`] as const;
 
 const NOT_BUILT = `<!doctype html>
 <html lang="en">

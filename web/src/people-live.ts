@@ -1,0 +1,45 @@
+import type { PublicUser } from '../../src/apps/social/schemas';
+import type { RealtimeClient, Subscription } from '../../src/client';
+import { forgetPeople, redrawPerson, rememberPerson } from './people';
+
+type Listener = (user: PublicUser) => void;
+
+/**
+ * Profile edits, live: the `people` channel, which every signed-in page joins once. Each
+ * `profile.updated` is remembered (cards drawn later use the new name and picture) and redrawn
+ * wherever the person is on screen (elements marked `data-user-id`); listeners (the profile page
+ * on view, the header for your own name) hear it too.
+ */
+export class PeopleLive {
+  #subscription: Subscription | undefined;
+  readonly #realtime: RealtimeClient;
+  readonly #listeners = new Set<{ listener: Listener }>();
+
+  constructor(realtime: RealtimeClient) {
+    this.#realtime = realtime;
+  }
+
+  start(): void {
+    this.#subscription = this.#realtime.subscribe('people', (message) => {
+      if (message.event !== 'profile.updated') return;
+      const user = message.data as PublicUser;
+      rememberPerson(user);
+      redrawPerson(document, user);
+      for (const { listener } of [...this.#listeners]) listener(user);
+    });
+  }
+
+  stop(): void {
+    this.#subscription?.unsubscribe();
+    this.#subscription = undefined;
+    this.#listeners.clear();
+    forgetPeople();
+  }
+
+  /** Called with every profile edit; returns an unsubscribe. */
+  onChange(listener: Listener): () => void {
+    const entry = { listener };
+    this.#listeners.add(entry);
+    return () => this.#listeners.delete(entry);
+  }
+}
