@@ -3,6 +3,18 @@ import { h, replace } from './dom';
 
 type Shown = 'connecting' | 'connected' | 'reconnecting' | 'offline' | 'disconnected';
 
+const backOnline = new Set<{ listener: () => void }>();
+
+/**
+ * Calls `listener` each time the page shows Connected again after it did not (offline, a
+ * reconnect): the moment to retry a send that failed. Returns the unsubscribe function.
+ */
+export function onBackOnline(listener: () => void): () => void {
+  const entry = { listener };
+  backOnline.add(entry);
+  return () => backOnline.delete(entry);
+}
+
 /**
  * The connection indicator: connected, reconnecting (with the next attempt's countdown and a
  * "Retry now" button), or offline when the browser says it has no network. The countdown text is
@@ -15,10 +27,15 @@ export function connectionIndicator(realtime: RealtimeClient): { el: HTMLElement
   const el = h('div', { class: 'conn', role: 'status', 'data-testid': 'connection' }, h('span', { class: 'conn-dot', 'aria-hidden': 'true' }), label, countdown, retry);
   let last: ConnectionStateChange | undefined;
   let timer: number | undefined;
+  let shownBefore: Shown | undefined;
 
   const render = () => {
     const shown = stateToShow(last, navigator.onLine);
     el.dataset.state = shown;
+    if (shown === 'connected' && shownBefore !== undefined && shownBefore !== 'connected') {
+      for (const { listener } of [...backOnline]) listener();
+    }
+    shownBefore = shown;
     // The SSE fallback works the same for the person; say so quietly, for whoever debugs a network.
     const text = shown === 'connected' && realtime.transport === 'sse' ? `${TEXT.connected} (SSE)` : TEXT[shown];
     el.dataset.transport = realtime.transport ?? '';
