@@ -4,6 +4,7 @@ import { describeError } from '../api';
 import type { SessionContext, View } from '../context';
 import { h, Keyed, replace, syncChildren, timeAgo } from '../dom';
 import { composer } from '../forms';
+import { userLink } from '../people';
 import { richText } from '../rich-text';
 import { LIMITS } from '../../../src/apps/social/limits';
 import { membersLabel, presenceBadge } from './messages';
@@ -90,10 +91,11 @@ export function conversationView(ctx: SessionContext, params: Record<string, str
   const typing = new TypingIndicator();
   const sender = new TypingSender(ctx.realtime, channel);
   const bubbles = new Keyed<Message>((m) => m.id, () => '', (m) => h('li', { class: m.author.id === me.id ? 'message mine' : 'message', 'data-message-id': m.id },
-    h('span', { class: 'meta' }, h('span', { class: 'author' }, m.author.username), ' ', timeAgo(m.createdAt)),
+    h('span', { class: 'meta' }, h('span', { class: 'author' }, userLink(m.author, { withAvatar: true })), ' ', timeAgo(m.createdAt)),
     h('p', { class: 'body', 'data-testid': 'message-body' }, ...richText(m.body))));
 
-  const renderMembers = () => replace(members, ...others.map((u) => presenceBadge(u, online)));
+  // With one other person the title names them: their badge shows the state only.
+  const renderMembers = () => replace(members, ...others.map((u) => presenceBadge(u, online, others.length > 1)));
   const render = (stick: boolean) => {
     const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
     syncChildren(list, bubbles.elements(messages));

@@ -5,6 +5,7 @@ import { actionButton, announce, h, Keyed, replace, syncChildren, timeAgo } from
 import { composer, errorLine } from '../forms';
 import { applyCommentCount, commentsLink } from '../comment-counts';
 import { editable, editedMark, postEditing } from '../editor';
+import { userLink } from '../people';
 import { richBody } from '../rich-text';
 import { applyReactionEvent, reactionBar } from '../reactions';
 import { deferDelete, isPendingDelete } from '../toast';
@@ -40,7 +41,7 @@ export function postCard(post: Post, ctx: SessionContext, options: { link: boole
   };
   return h('article', { class: 'card post', id: `post-${post.id}`, 'data-post-id': post.id, tabindex: '-1', hidden: isPendingDelete(`post:${post.id}`) },
     h('header', { class: 'meta' },
-      h('span', { class: 'author' }, `@${post.author.username}`),
+      h('span', { class: 'author' }, userLink(post.author, { withAvatar: true })),
       h('span', { 'aria-hidden': 'true' }, ' · '),
       timeAgo(post.createdAt),
       edited ? editedMark(post.updatedAt) : null),

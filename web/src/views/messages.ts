@@ -4,15 +4,18 @@ import type { SessionContext, View } from '../context';
 import { h, Keyed, replace, syncChildren, timeAgo } from '../dom';
 import { errorLine, onSubmit } from '../forms';
 import type { OnlineUsers } from '../online';
-import { avatar } from '../people';
+import { avatar, freshest } from '../people';
 
-/** A member's name with an online/offline dot; the state is also written out for screen readers. */
-export function presenceBadge(user: UserRef, online: OnlineUsers): HTMLElement {
+/**
+ * A member's name with an online/offline dot; the state is also written out for screen readers.
+ * `showName: false` keeps the name for screen readers only (a heading next to it already shows it).
+ */
+export function presenceBadge(user: UserRef, online: OnlineUsers, showName = true): HTMLElement {
   const isOnline = online.isOnline(user.id);
   const state = isOnline ? 'online' : 'offline';
-  return h('span', { class: `presence ${state}`, 'data-user': user.username, 'data-presence': state },
+  return h('span', { class: `presence ${state}`, 'data-user': user.username, 'data-user-id': user.id, 'data-presence': state },
     h('span', { class: 'dot', 'aria-hidden': 'true' }),
-    h('span', { class: 'name' }, user.username),
+    h('span', { class: showName ? 'name display-name' : 'name display-name visually-hidden' }, freshest(user).displayName || user.username),
     h('span', { class: 'presence-label' }, state));
 }
 
@@ -40,8 +43,8 @@ function conversationRow(c: Conversation, others: readonly UserRef[], meId: numb
   const face = others[0];
   const names = others.flatMap((u, i) => {
     const state = online.isOnline(u.id) ? 'online' : 'offline';
-    const name = h('span', { class: `presence ${state}`, 'data-user': u.username, 'data-presence': state },
-      h('span', { class: 'name' }, u.displayName || u.username), h('span', { class: 'visually-hidden' }, ` (${state})`));
+    const name = h('span', { class: `presence ${state}`, 'data-user': u.username, 'data-user-id': u.id, 'data-presence': state },
+      h('span', { class: 'name display-name' }, freshest(u).displayName || u.username), h('span', { class: 'visually-hidden' }, ` (${state})`));
     return i === 0 ? [name] : [', ', name];
   });
   const unread = c.unreadCount > 0

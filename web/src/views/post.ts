@@ -6,6 +6,7 @@ import type { SessionContext, View } from '../context';
 import { actionButton, announce, h, replace, syncChildren, timeAgo } from '../dom';
 import { composer, errorLine } from '../forms';
 import { commentEditing, editable, editedMark } from '../editor';
+import { userLink } from '../people';
 import { richBody } from '../rich-text';
 import { applyReactionEvent, reactionBar } from '../reactions';
 import { deferDelete, isPendingDelete } from '../toast';
@@ -177,7 +178,7 @@ export function postView(ctx: SessionContext, params: Record<string, string>): V
     const editing = mine && !comment.deleted ? editable(commentEditing(ctx, comment, (saved) => void upsert(saved)), () => body) : undefined;
     return h('li', { class: 'comment', id: `comment-${comment.id}`, 'data-comment-id': comment.id },
       h('article', { 'aria-label': `Comment by ${comment.author.username}`, hidden: !comment.deleted && isPendingDelete(`comment:${comment.id}`) },
-        h('header', { class: 'meta' }, h('span', { class: 'author' }, `@${comment.author.username}`), h('span', { 'aria-hidden': 'true' }, ' · '), timeAgo(comment.createdAt), comment.deleted ? null : editedMark(comment.editedAt)),
+        h('header', { class: 'meta' }, h('span', { class: 'author' }, userLink(comment.author, { withAvatar: true })), h('span', { 'aria-hidden': 'true' }, ' · '), timeAgo(comment.createdAt), comment.deleted ? null : editedMark(comment.editedAt)),
         editing?.slot ?? body,
         comment.deleted ? null : reactionBar(ctx, 'comment', comment.id, comment.reactions),
         comment.deleted ? null : h('div', { class: 'actions' },
