@@ -38,17 +38,11 @@ function avatarSection(ctx: SessionContext): HTMLElement {
   const remove = h('button', { type: 'button', class: 'secondary', hidden: !isUploaded(ctx.session.me) }, 'Remove picture');
   const status = h('p', { class: 'notice-inline', role: 'status' });
   const error = errorLine();
-  let previewUrl: string | undefined;
-  const showPreview = (src: string) => {
-    const img = avatar({ avatarUrl: src }, 'large');
-    replace(preview, img);
-  };
-  const releasePreview = () => {
-    if (previewUrl !== undefined) URL.revokeObjectURL(previewUrl);
-    previewUrl = undefined;
-  };
+  // The generation of the file chosen last: a slow read of an earlier choice never shows over it.
+  let chosenGeneration = 0;
+  const showPreview = (src: string) => replace(preview, avatar({ avatarUrl: src }, 'large'));
   const done = (user: PublicUser, message: string) => {
-    releasePreview();
+    chosenGeneration += 1;
     file.value = '';
     upload.disabled = true;
     remove.hidden = !isUploaded(user);
@@ -58,13 +52,18 @@ function avatarSection(ctx: SessionContext): HTMLElement {
   };
   file.addEventListener('change', () => {
     replace(status);
-    releasePreview();
+    const generation = ++chosenGeneration;
     const chosen = file.files?.[0];
     upload.disabled = chosen === undefined;
     if (chosen === undefined) return showPreview(ctx.session.me.avatarUrl);
-    previewUrl = URL.createObjectURL(chosen);
-    showPreview(previewUrl);
-    replace(status, 'Preview. Upload it to use it.');
+    // A data: URL, not a blob: one: the page's CSP lets images come from itself and data: only.
+    const reader = new FileReader();
+    reader.addEventListener('load', () => {
+      if (generation !== chosenGeneration || typeof reader.result !== 'string') return;
+      showPreview(reader.result);
+      replace(status, 'Preview. Upload it to use it.');
+    });
+    reader.readAsDataURL(chosen);
   });
   const form = h('form', { class: 'card avatar-form', 'aria-labelledby': 'avatar-title' },
     h('h2', { id: 'avatar-title' }, 'Picture'),

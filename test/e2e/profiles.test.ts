@@ -1,0 +1,163 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_PASSWORD } from '../../src/apps/social/seed';
+import { eventually } from '../support/wait';
+import { CHROMIUM, close, connected, launch, type Person, SHOTS } from './browser';
+import { type Site, siteKind, startSite } from './site';
+import { builtWebUi } from './web-build';
+
+/**
+ * Identity in two browsers (issue 11): alice renames herself and uploads a picture on /profile,
+ * and bob's open feed shows the new name and picture at once (profile.updated on `people`); bob
+ * opens /u/alice (her picture, name, bio, join date and posts) and messages her from there; an
+ * unknown name is a "No such person" screen; alice changes her password in one browser and her
+ * other browser is signed out at once (its socket closed with 4009).
+ */
+
+const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);
+const IN_CI = process.env.CI === 'true';
+const SITE = HAVE_CHROMIUM || IN_CI ? await siteKind() : 'embedded';
+
+let site: Site | undefined;
+const people: Person[] = [];
+let dataDir: string | undefined;
+let aliceId = 0;
+
+async function signIn(person: Person, username = person.username, password = DEMO_PASSWORD): Promise<void> {
+  const { page } = person;
+  await page.goto(`${site!.url}/login`);
+  await page.fill('#signin-username', username);
+  await page.fill('#signin-password', password);
+  await page.click('form.auth-form button[type=submit]');
+  await page.locator('h1', { hasText: 'Feed' }).waitFor();
+  await connected(page);
+}
+
+/** Screenshots of the page at desktop (1280) and phone (390) widths. */
+async function shots(page: Page, name: string): Promise<void> {
+  const before = page.viewportSize();
+  try {
+    for (const [width, kind] of [[1280, 'desktop'], [390, 'phone']] as const) {
+      await page.setViewportSize({ width, height: width > 600 ? 800 : 844 });
+      // Wait for every picture on screen to have loaded (a broken one has naturalWidth 0).
+      await page.waitForFunction(() => [...document.querySelectorAll('img')].every((img) => img.complete));
+      await page.screenshot({ path: path.join(SHOTS, `identity-${name}-${kind}.png`), fullPage: true });
+    }
+  } finally {
+    if (before !== null) await page.setViewportSize(before);
+  }
+}
+
+describe.skipIf(!HAVE_CHROMIUM && !IN_CI)(`profiles, pictures and passwords in chromium (${SITE})`, () => {
+  beforeAll(async () => {
+    fs.mkdirSync(SHOTS, { recursive: true });
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-e2e-profiles-'));
+    const webRoot = await builtWebUi();
+    const [started, ...launched] = await Promise.allSettled([startSite(SITE, { webRoot, dataDir, env: {} }), launch('alice'), launch('bob'), launch('alice')]);
+    for (const result of launched) if (result.status === 'fulfilled') people.push(result.value);
+    if (started.status === 'fulfilled') site = started.value;
+    for (const result of [started, ...launched]) if (result.status === 'rejected') throw result.reason;
+    await Promise.all(people.slice(0, 2).map((p) => signIn(p)));
+    aliceId = ((await (await site!.request('/api/users/alice')).json()) as { id: number }).id;
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const person of people) await close(person);
+    await site?.close();
+    if (dataDir !== undefined) fs.rmSync(dataDir, { recursive: true, force: true });
+  }, 30_000);
+
+  it("alice renames herself and uploads a picture: bob's open feed shows both at once", async () => {
+    const [alice, bob] = people as [Person, Person];
+    const herName = bob.page.locator(`.post .author [data-user-id="${aliceId}"] .display-name`).first();
+    expect(await herName.textContent()).toBe('Alice Liddell');
+    expect(await bob.page.locator('.post .author .handle').first().textContent()).toMatch(/@\w+/);
+    await alice.page.click('a[data-nav="/profile"]');
+    await alice.page.locator('h1', { hasText: 'Your profile' }).waitFor();
+
+    await alice.page.fill('#profile-display', 'Alice in Wonderland');
+    await alice.page.fill('#profile-bio', 'Curiouser and curiouser.');
+    const renamed = Date.now();
+    await alice.page.click('form[aria-labelledby=names-title] button[type=submit]');
+    await eventually(async () => (await herName.textContent()) === 'Alice in Wonderland', "alice's new name on bob's feed");
+    const renameMs = Date.now() - renamed;
+
+    const png = await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 232, g: 89, b: 12 } } })
+      .composite([{ input: Buffer.from('<svg width="640" height="480"><circle cx="320" cy="240" r="180" fill="#fff"/></svg>'), top: 0, left: 0 }])
+      .png().toBuffer();
+    await alice.page.setInputFiles('#profile-avatar', { name: 'me.png', mimeType: 'image/png', buffer: png });
+    await alice.page.locator('.avatar-form [role=status]', { hasText: 'Preview' }).waitFor();
+    await alice.page.click('.avatar-form button[type=submit]');
+    await alice.page.locator('.avatar-form [role=status]', { hasText: 'Picture saved.' }).waitFor();
+    const herPicture = bob.page.locator(`.post .author img[data-user-id="${aliceId}"]`).first();
+    await eventually(async () => /^\/api\/avatars\/[0-9a-f]{32}\.webp$/.test((await herPicture.getAttribute('src')) ?? ''), "alice's picture on bob's feed");
+    await eventually(() => herPicture.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth === 256), 'the picture loaded');
+    await shots(bob.page, 'feed-live');
+    // Her own header follows too.
+    expect(await alice.page.locator('a[data-nav="/profile"] .label').textContent()).toBe('Alice in Wonderland');
+    await shots(alice.page, 'profile-edit');
+
+    // A hostile file is refused next to the field, and nothing changes.
+    await alice.page.setInputFiles('#profile-avatar', { name: 'evil.png', mimeType: 'image/png', buffer: Buffer.from('<svg onload=alert(1)>') });
+    await alice.page.click('.avatar-form button[type=submit]');
+    await alice.page.locator('#profile-avatar-error', { hasText: 'could not be read as a picture' }).waitFor();
+    expect(await herPicture.getAttribute('src')).toMatch(/\.webp$/);
+    console.info(`identity e2e: a rename reached the other browser in ${renameMs} ms (upper bound, polled)`);
+  });
+
+  it('bob opens /u/alice: her picture, name, bio, join date and posts; Message opens their conversation', async () => {
+    const [, bob] = people as [Person, Person];
+    await bob.page.locator(`.post .author a[data-user-id="${aliceId}"]`).first().click();
+    await bob.page.waitForURL(/\/u\/alice$/);
+    const head = bob.page.locator('.profile-head');
+    await head.locator('h1', { hasText: 'Alice in Wonderland' }).waitFor();
+    expect(await head.locator('.handle').textContent()).toBe('@alice');
+    expect(await head.locator('.bio').textContent()).toBe('Curiouser and curiouser.');
+    expect(await head.locator('.joined').textContent()).toMatch(/^Joined \w+ \d{4}$/);
+    expect(await head.locator('img.avatar-large').getAttribute('src')).toMatch(/\.webp$/);
+    await bob.page.locator('.post [data-testid=post-body]', { hasText: 'Hello, Tandem!' }).waitFor();
+    expect(await bob.page.locator('.post').count()).toBe(1);
+    expect(await bob.page.title()).toBe('Alice in Wonderland (@alice) · Tandem');
+    await shots(bob.page, 'user-page');
+
+    await head.locator('button', { hasText: 'Message' }).click();
+    await bob.page.waitForURL(/\/messages\/\d+$/);
+    await bob.page.locator('[data-testid=message-body]', { hasText: 'coffee later' }).waitFor();
+
+    await bob.page.goto(`${site!.url}/u/nobody_here`);
+    await bob.page.locator('h1', { hasText: 'No such person' }).waitFor();
+    await shots(bob.page, 'no-such-person');
+    expect(bob.problems).toEqual([]);
+  });
+
+  it('alice changes her password in one browser: her other browser is signed out at once', async () => {
+    const [alice, , laptop] = people as [Person, Person, Person];
+    await signIn(laptop, 'alice');
+    await alice.page.goto(`${site!.url}/profile`);
+    await alice.page.fill('#password-current', 'not the password');
+    await alice.page.fill('#password-new', 'a new tandem secret');
+    await alice.page.fill('#password-confirm', 'a new tandem secret');
+    await alice.page.click('form[aria-labelledby=password-title] button[type=submit]');
+    await alice.page.locator('#password-current-error', { hasText: 'not your current password' }).waitFor();
+    expect(await laptop.page.locator('h1', { hasText: 'Feed' }).isVisible()).toBe(true);
+
+    await alice.page.fill('#password-current', DEMO_PASSWORD);
+    const changed = Date.now();
+    await alice.page.click('form[aria-labelledby=password-title] button[type=submit]');
+    await alice.page.locator('form[aria-labelledby=password-title] [role=status]', { hasText: 'Password changed' }).waitFor();
+    await laptop.page.waitForURL(/\/login/, { timeout: 5_000 });
+    console.info(`identity e2e: the other browser was signed out ${Date.now() - changed} ms after the change`);
+    await laptop.page.locator('text=Your session has ended').waitFor();
+    // This browser stays signed in and connected; the new password works, the old one not.
+    await connected(alice.page);
+    await alice.page.reload();
+    await alice.page.locator('h1', { hasText: 'Your profile' }).waitFor();
+    expect((await site!.request('/api/auth/login', { method: 'POST', json: { username: 'alice', password: DEMO_PASSWORD } })).status).toBe(401);
+    await signIn(laptop, 'alice', 'a new tandem secret');
+    expect(alice.problems).toEqual([]);
+  });
+});
