@@ -1,9 +1,22 @@
 import type { SocialClient } from '../../src/apps/social/client';
-import type { Conversation, Message, Notification } from '../../src/apps/social/schemas';
+import type { Conversation, ConversationRead, Message, Notification } from '../../src/apps/social/schemas';
 import { TandemClientError, type Follow, type RealtimeClient, type RealtimeMessage, type Snapshot } from '../../src/client';
 import { announce } from './dom';
 
 type Listener = () => void;
+
+/** A message's preview in the conversations list, as the server cuts it (140 characters, then "…"). */
+const PREVIEW_LENGTH = 140;
+
+/** Newest activity first: the last message's time, or the opening's for a conversation without one. */
+function byActivity(a: Conversation, b: Conversation): number {
+  return (b.lastMessageAt ?? b.createdAt).localeCompare(a.lastMessageAt ?? a.createdAt) || b.id - a.id;
+}
+
+function previewOf(body: string): string {
+  const chars = Array.from(body);
+  return chars.length <= PREVIEW_LENGTH ? body : `${chars.slice(0, PREVIEW_LENGTH).join('').trimEnd()}…`;
+}
 
 interface InboxSnapshot extends Snapshot {
   notifications: Notification[];
@@ -27,6 +40,7 @@ export class Inbox {
   readonly #api: SocialClient;
   readonly #follower: Follow;
   readonly #listeners = new Set<{ listener: Listener }>();
+  readonly #arrivals = new Set<(n: Notification) => void>();
   readonly #me: number;
 
   constructor(api: SocialClient, realtime: RealtimeClient, me: number) {
@@ -46,6 +60,28 @@ export class Inbox {
   stop(): void {
     this.#follower.stop();
     this.#listeners.clear();
+    this.#arrivals.clear();
+  }
+
+  /** Calls `listener` with each notification that arrives live, new or grouped (browser notifications); returns the remover. */
+  onArrival(listener: (n: Notification) => void): () => void {
+    this.#arrivals.add(listener);
+    return () => this.#arrivals.delete(listener);
+  }
+
+  /** Unread messages over the loaded conversations: the Messages badge. */
+  get unreadMessages(): number {
+    return this.conversations.reduce((sum, c) => sum + c.unreadCount, 0);
+  }
+
+  /**
+   * Marks a conversation read up to `messageId` (when that moves its position); the badge follows
+   * the server's answer, and the other devices hear `conversation.read`.
+   */
+  async markConversationRead(conversationId: number, messageId: number): Promise<void> {
+    const known = this.conversations.find((c) => c.id === conversationId);
+    if (known !== undefined && (known.lastReadMessageId ?? 0) >= messageId) return;
+    this.#readPosition(await this.#api.markConversationRead(conversationId, messageId));
   }
 
   /** Calls `listener` after every change; returns the remover. */
@@ -113,7 +149,7 @@ export class Inbox {
     this.notifications = [...s.notifications, ...older];
     this.unreadCount = s.unreadCount;
     this.nextCursor = older.length > 0 ? this.nextCursor : s.nextCursor;
-    this.conversations = s.conversations;
+    this.conversations = [...s.conversations].sort(byActivity);
     this.loaded = true;
     this.#changed();
   }
@@ -126,8 +162,23 @@ export class Inbox {
         this.notifications = [notification, ...this.notifications].sort((a, b) => b.id - a.id);
         if (!notification.read) this.unreadCount += 1;
         announce(`New notification: ${describeNotification(notification)}`);
+        this.#arrived(notification);
         return this.#changed();
       }
+      case 'notification.updated': {
+        // A repeat grouped into an unread notification: it stays unread, so the count does not move.
+        const notification = m.data as Notification;
+        const known = this.notifications.find((n) => n.id === notification.id);
+        if (known !== undefined && known.version >= notification.version) return;
+        if (known === undefined) return this.#follower.reload();
+        this.notifications = this.notifications.map((n) => (n.id === notification.id ? notification : n));
+        announce(`Notification: ${describeNotification(notification)}`);
+        this.#arrived(notification);
+        return this.#changed();
+      }
+      case 'conversation.read':
+        this.#readPosition(m.data as ConversationRead);
+        return;
       case 'notifications.read':
         this.#markLocally((m.data as { ids: number[] }).ids);
         // Which of those were counted here is not known for pages not loaded: the count comes from REST.
@@ -147,14 +198,38 @@ export class Inbox {
   #messageCreated(message: Message): void {
     const conversation = this.conversations.find((c) => c.id === message.conversationId);
     if (conversation === undefined) return this.#follower.reload();
-    if (conversation.lastMessageAt !== null && conversation.lastMessageAt >= message.createdAt) return;
-    this.#upsertConversation({ ...conversation, lastMessageAt: message.createdAt });
+    if (conversation.lastMessage !== null && conversation.lastMessage.id >= message.id) return;
+    const mine = message.author.id === this.#me;
+    this.#upsertConversation({
+      ...conversation,
+      lastMessageAt: message.createdAt,
+      lastMessage: { id: message.id, author: message.author, preview: previewOf(message.body), createdAt: message.createdAt },
+      // Writing moves one's own read position to the message (as the server does); others' count.
+      unreadCount: mine ? 0 : conversation.unreadCount + 1,
+      lastReadMessageId: mine ? message.id : conversation.lastReadMessageId,
+    });
     this.#changed();
+  }
+
+  /**
+   * A read position from this device's answer or the channel's event. Only a position further on
+   * is taken: the same position again (the event after the answer, or the answer after the event
+   * and a newer message) carries a count that may be older than what is shown.
+   */
+  #readPosition(read: ConversationRead): void {
+    const conversation = this.conversations.find((c) => c.id === read.conversationId);
+    if (conversation === undefined || (read.lastReadMessageId ?? 0) <= (conversation.lastReadMessageId ?? 0)) return;
+    this.#upsertConversation({ ...conversation, lastReadMessageId: read.lastReadMessageId, unreadCount: read.unreadCount });
+    this.#changed();
+  }
+
+  #arrived(notification: Notification): void {
+    for (const listener of [...this.#arrivals]) listener(notification);
   }
 
   #upsertConversation(conversation: Conversation): void {
     const others = this.conversations.filter((c) => c.id !== conversation.id);
-    this.conversations = [conversation, ...others].sort((a, b) => (b.lastMessageAt ?? b.createdAt).localeCompare(a.lastMessageAt ?? a.createdAt));
+    this.conversations = [conversation, ...others].sort(byActivity);
   }
 
   #markLocally(ids: number[]): void {
@@ -172,19 +247,45 @@ export class Inbox {
   }
 }
 
-/** "bob commented on your post", as text. */
+/** "Bob", "Bob and Carol", "Bob and 12 others": who did it, the newest first. */
+export function actorsText(n: Pick<Notification, 'actor' | 'actors' | 'actorCount'>): string {
+  const names = (n.actors.length > 0 ? n.actors : [n.actor]).map((u) => u.displayName || u.username);
+  const count = Math.max(n.actorCount, names.length);
+  if (count === 1) return names[0]!;
+  if (count === 2 && names.length >= 2) return `${names[0]} and ${names[1]}`;
+  return `${names[0]} and ${count - 1} ${count - 1 === 1 ? 'other' : 'others'}`;
+}
+
+const quoted = (text: string): string => `“${text.replace(/\s+/g, ' ').trim()}”`;
+
+/** A post is named by its first words: up to 40 characters, cut at a word, with "…" when cut. */
+const POST_TITLE_LENGTH = 40;
+
+function postTitle(excerpt: string): string {
+  const flat = excerpt.replace(/\s+/g, ' ').replace(/…$/, '').trim();
+  const chars = Array.from(flat);
+  if (chars.length <= POST_TITLE_LENGTH && !excerpt.endsWith('…')) return flat;
+  const cut = chars.slice(0, POST_TITLE_LENGTH).join('');
+  const atWord = cut.lastIndexOf(' ');
+  return `${(atWord > POST_TITLE_LENGTH / 2 ? cut.slice(0, atWord) : cut).replace(/[\s,.;:!?]+$/, '')}…`;
+}
+
+/** `Bob commented on “Hello, Tandem!”: “nice…”`: what happened, with what it was about, as text. */
 export function describeNotification(n: Notification): string {
+  const who = actorsText(n);
+  const post = n.postExcerpt === null ? 'your post' : quoted(postTitle(n.postExcerpt));
+  const said = n.commentExcerpt === null ? '' : `: ${quoted(n.commentExcerpt)}`;
   switch (n.kind) {
     case 'comment':
-      return `${n.actor.username} commented on your post`;
+      return `${who} commented on ${post}${said}`;
     case 'reply':
-      return `${n.actor.username} replied to your comment`;
+      return `${who} replied to your comment on ${post}${said}`;
     case 'message':
-      return `${n.actor.username} sent you a message`;
+      return `${who} sent you a message`;
     case 'mention':
-      return `${n.actor.username} mentioned you`;
+      return n.commentId === null ? `${who} mentioned you in ${post}` : `${who} mentioned you in a comment on ${post}${said}`;
     case 'reaction':
-      return `${n.actor.username} reacted to your ${n.commentId === null ? 'post' : 'comment'}`;
+      return n.commentId === null ? `${who} reacted to your post ${post === 'your post' ? '' : post}`.trimEnd() : `${who} reacted to your comment${n.commentExcerpt === null ? '' : ` ${quoted(n.commentExcerpt)}`}`;
   }
 }
 

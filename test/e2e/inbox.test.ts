@@ -1,0 +1,238 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_PASSWORD } from '../../src/apps/social/seed';
+import { eventually } from '../support/wait';
+import { bellCount, CHROMIUM, close, connected, launch, type Person, SHOTS } from './browser';
+import { type Site, siteKind, startSite } from './site';
+import { builtWebUi } from './web-build';
+
+/**
+ * The inbox and notifications in two browsers (issue 11): bob messages alice and her Messages
+ * badge and conversation row update live with the preview and the unread count; she opens the
+ * conversation in one tab and the badge clears in her other tab; bob's and carol's comments on her
+ * post arrive as ONE notification that says who and what ("Carol Danvers and Bob Builder commented
+ * on “Hello, Tandem!…”: “…”"), updated live while the bell stays put; and with notifications on
+ * for her browser, one arriving while her tab is hidden is shown by the system, once per browser
+ * (tag = the notification's id), and clicking it opens its target.
+ */
+
+const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);
+const IN_CI = process.env.CI === 'true';
+const SITE = HAVE_CHROMIUM || IN_CI ? await siteKind() : 'embedded';
+
+let site: Site | undefined;
+const people: Person[] = [];
+let dataDir: string | undefined;
+
+interface Shown { title: string; body: string; tag: string }
+
+async function signIn(person: Person): Promise<void> {
+  const { page } = person;
+  await page.goto(`${site!.url}/login`);
+  await page.fill('#signin-username', person.username);
+  await page.fill('#signin-password', DEMO_PASSWORD);
+  await page.click('form.auth-form button[type=submit]');
+  await page.locator('h1', { hasText: 'Feed' }).waitFor();
+  await connected(page);
+}
+
+async function token(username: string): Promise<string> {
+  const res = await site!.request('/api/auth/login', { method: 'POST', json: { username, password: DEMO_PASSWORD } });
+  return ((await res.json()) as { accessToken: string }).accessToken;
+}
+
+async function postIdOf(startsWith: string): Promise<number> {
+  const { items } = (await (await site!.request('/api/posts')).json()) as { items: Array<{ id: number; body: string }> };
+  return items.find((p) => p.body.startsWith(startsWith))!.id;
+}
+
+/** The Messages badge's number (0 when hidden). */
+async function messagesBadge(page: Page): Promise<number> {
+  const badge = page.locator('[data-testid=messages-count]');
+  return (await badge.isVisible()) ? Number(await badge.textContent()) : 0;
+}
+
+async function shotAt(page: Page, name: string, width: number): Promise<void> {
+  const before = page.viewportSize();
+  await page.setViewportSize({ width, height: width > 600 ? 800 : 844 });
+  try {
+    await page.screenshot({ path: path.join(SHOTS, `${name}-${width > 600 ? 'desktop' : 'phone'}.png`), fullPage: true });
+  } finally {
+    if (before !== null) await page.setViewportSize(before);
+  }
+}
+
+/**
+ * Records the system notifications a page shows, keeping the browser's own permission (granted
+ * by the test) and request; and lets the test hide the page (`window.tandemHidden`), which a
+ * headless tab cannot be made to be.
+ */
+function recordNotifications(): void {
+  const Real = window.Notification;
+  const shown: Array<{ title: string; body: string; tag: string; click: () => void }> = [];
+  (window as unknown as { tandemShown: typeof shown }).tandemShown = shown;
+  class Recorded extends EventTarget {
+    static get permission(): NotificationPermission {
+      return Real.permission;
+    }
+    static requestPermission(): Promise<NotificationPermission> {
+      return Real.requestPermission();
+    }
+    constructor(title: string, options: NotificationOptions = {}) {
+      super();
+      shown.push({ title, body: options.body ?? '', tag: options.tag ?? '', click: () => this.dispatchEvent(new Event('click')) });
+    }
+    close(): void {}
+  }
+  Object.defineProperty(window, 'Notification', { configurable: true, value: Recorded });
+  Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => ((window as unknown as { tandemHidden?: boolean }).tandemHidden ? 'hidden' : 'visible') });
+}
+
+describe.skipIf(!HAVE_CHROMIUM && !IN_CI)(`the inbox and notifications in the web UI (${SITE})`, () => {
+  beforeAll(async () => {
+    fs.mkdirSync(SHOTS, { recursive: true });
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-e2e-inbox-'));
+    const webRoot = await builtWebUi();
+    const [started, ...launched] = await Promise.allSettled([startSite(SITE, { webRoot, dataDir, env: {} }), launch('alice'), launch('bob')]);
+    for (const result of launched) if (result.status === 'fulfilled') people.push(result.value);
+    if (started.status === 'fulfilled') site = started.value;
+    for (const result of [started, ...launched]) if (result.status === 'rejected') throw result.reason;
+    const alice = people[0]!;
+    await alice.context.grantPermissions(['notifications'], { origin: site!.url });
+    await alice.context.addInitScript(recordNotifications);
+    await Promise.all(people.map(signIn));
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const person of people) await close(person);
+    await site?.close();
+    if (dataDir !== undefined) fs.rmSync(dataDir, { recursive: true, force: true });
+  }, 30_000);
+
+  it('bob messages alice: her row and badge update live; she opens it in one tab and her other tab’s badge clears', async () => {
+    const [alice, bob] = people as [Person, Person];
+    const other = await alice.context.newPage();
+    await Promise.all([alice.page.goto(`${site!.url}/messages`), other.goto(`${site!.url}/`)]);
+    await connected(other);
+    const row = alice.page.locator('.conversation', { has: alice.page.locator('[data-user=bob]') });
+    await row.waitFor();
+    // The seed's "Hi Alice, coffee later?" is unread: the row and both tabs' badges say so.
+    await eventually(async () => (await messagesBadge(alice.page)) === 1 && (await messagesBadge(other)) === 1, 'the seeded unread message on both badges');
+    expect(await row.locator('.name').allTextContents()).toEqual(['Bob Builder']);
+    expect(await row.locator('img.avatar').count()).toBe(1);
+    const id = Number(await row.getAttribute('data-conversation-id'));
+
+    await bob.page.goto(`${site!.url}/messages/${id}`);
+    await connected(bob.page);
+    const text = `Lunch at noon? ${Date.now()}`;
+    await bob.page.fill('#new-message', text);
+    const sent = Date.now();
+    await bob.page.press('#new-message', 'Enter');
+    await row.locator('[data-testid=conversation-preview]', { hasText: text }).waitFor({ timeout: 5_000 });
+    console.info(`alice's conversation row showed bob's message ${Date.now() - sent} ms after he sent it`);
+    expect(await row.locator('[data-testid=conversation-unread]').textContent()).toMatch(/^2/);
+    await eventually(async () => (await messagesBadge(alice.page)) === 2 && (await messagesBadge(other)) === 2, 'both of alice’s badges at 2');
+    // The newest conversation is first.
+    expect(await alice.page.locator('.conversation').first().getAttribute('data-conversation-id')).toBe(String(id));
+    expect(await alice.page.locator('a.messages-link').getAttribute('aria-describedby')).toBe('messages-unread');
+    expect(await alice.page.locator('#messages-unread').textContent()).toBe('2 unread');
+    await shotAt(alice.page, 'inbox-messages', 1280);
+    await shotAt(alice.page, 'inbox-messages', 390);
+
+    await row.locator('a.conversation-link').click();
+    await alice.page.locator('[data-testid=message-body]', { hasText: text }).waitFor();
+    await eventually(async () => (await messagesBadge(other)) === 0, 'the badge in alice’s other tab to clear', 5_000);
+    expect(await messagesBadge(alice.page)).toBe(0);
+    const res = await site!.request(`/api/conversations/${id}`, { token: await token('alice') });
+    expect(await res.json()).toMatchObject({ unreadCount: 0, lastMessage: { preview: text } });
+    await shotAt(alice.page, 'inbox-conversation', 1280);
+    await shotAt(alice.page, 'inbox-conversation', 390);
+    await other.close();
+  }, 60_000);
+
+  it('bob and carol comment on alice’s post: one notification says who and what, updated live, and the bell stays put', async () => {
+    const [alice, bob] = people as [Person, Person];
+    const postId = await postIdOf('Hello, Tandem!');
+    await alice.page.goto(`${site!.url}/notifications`);
+    await alice.page.locator('h1', { hasText: 'Notifications' }).waitFor();
+    await connected(alice.page);
+    // The seed's "Welcome, Alice!" from bob is unread: bob's new comment joins it.
+    await alice.page.locator('.notification.unread[data-kind=comment]', { hasText: '“Welcome, Alice!”' }).waitFor();
+    const bellBefore = await bellCount(alice.page);
+    expect(bellBefore).toBeGreaterThan(0);
+    await bob.page.goto(`${site!.url}/posts/${postId}`);
+    await connected(bob.page);
+    await bob.page.fill('#new-comment', 'Nice to see this live');
+    await bob.page.click('form:has(#new-comment) button[type=submit]');
+    const item = alice.page.locator('.notification.unread[data-kind=comment]').first();
+    await item.filter({ hasText: '“Nice to see this live”' }).waitFor({ timeout: 5_000 });
+    expect(await item.textContent()).toContain('Bob Builder commented on “Hello, Tandem!');
+
+    const res = await site!.request(`/api/posts/${postId}/comments`, { method: 'POST', token: await token('carol'), json: { body: 'Same here, carol' } });
+    expect(res.status).toBe(201);
+    const comment = (await res.json()) as { id: number };
+    await item.filter({ hasText: 'Carol Danvers and Bob Builder commented on “Hello, Tandem!' }).waitFor({ timeout: 5_000 });
+    expect(await item.textContent()).toContain('“Same here, carol”');
+    expect(await item.locator('a').getAttribute('href')).toBe(`/posts/${postId}#comment-${comment.id}`);
+    expect(await item.locator('img.avatar').count()).toBe(2);
+    expect(await alice.page.locator('.notification[data-kind=comment]', { hasText: 'Hello, Tandem!' }).count()).toBe(1);
+    expect(await bellCount(alice.page)).toBe(bellBefore);
+    await shotAt(alice.page, 'inbox-notifications', 1280);
+    await shotAt(alice.page, 'inbox-notifications', 390);
+  }, 30_000);
+
+  it('with notifications on for her browser, one arriving while alice’s tab is hidden is shown once and opens its target', async () => {
+    const [alice] = people as [Person];
+    const { page } = alice;
+    const control = page.locator('[data-testid=browser-notifications]');
+    await control.locator('button', { hasText: 'Notify me on this device' }).click();
+    await control.locator('button', { hasText: 'Turn off' }).waitFor();
+    expect(await page.evaluate(() => localStorage.getItem('tandem.browser-notifications'))).toBe('on');
+
+    // Visible: nothing is shown by the system (the page shows it).
+    const postId = await postIdOf('Hello, Tandem!');
+    const bobToken = await token('bob');
+    const comments = await site!.request(`/api/posts/${postId}/comments`, { token: bobToken });
+    const mine = ((await comments.json()) as { items: Array<{ id: number; author: { username: string }; body: string }> }).items.find((c) => c.author.username === 'alice')!;
+    const reacted = await site!.request(`/api/comments/${mine.id}/reactions/like`, { method: 'PUT', token: bobToken });
+    expect(reacted.status).toBe(200);
+    await page.locator('.notification[data-kind=reaction]').first().waitFor();
+    expect(await page.evaluate(() => (window as unknown as { tandemShown: Shown[] }).tandemShown.length)).toBe(0);
+
+    await page.evaluate(() => {
+      (window as unknown as { tandemHidden: boolean }).tandemHidden = true;
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+    const res = await site!.request(`/api/posts/${postId}/comments`, { method: 'POST', token: await token('carol'), json: { body: `@alice are you there?`, parentId: mine.id } });
+    expect(res.status).toBe(201);
+    const reply = (await res.json()) as { id: number };
+    const shown = await eventually(async () => {
+      const all = await page.evaluate(() => (window as unknown as { tandemShown: Shown[] }).tandemShown.map(({ title, body, tag }) => ({ title, body, tag })));
+      return all.find((n) => n.body.includes('are you there?'));
+    }, 'a system notification for carol’s reply');
+    expect(shown.title).toBe('Tandem');
+    expect(shown.body).toMatch(/^Carol Danvers replied to your comment on “Hello, Tandem!.*”: “@alice are you there\?”$/);
+    const inbox = (await (await site!.request('/api/notifications', { token: await token('alice') })).json()) as { items: Array<{ id: number; commentId: number | null; kind: string }> };
+    // Alice wrote the comment answered and the post: one notification, a reply (the mention adds none).
+    const target = inbox.items.find((n) => n.commentId === reply.id)!;
+    expect(target.kind).toBe('reply');
+    const tags = await page.evaluate(() => (window as unknown as { tandemShown: Shown[] }).tandemShown.map((n) => n.tag));
+    expect(tags).toContain(String(target.id));
+
+    await page.evaluate((tag) => {
+      const all = (window as unknown as { tandemShown: Array<Shown & { click: () => void }> }).tandemShown;
+      (window as unknown as { tandemHidden: boolean }).tandemHidden = false;
+      all.find((n) => n.tag === tag)!.click();
+    }, String(target.id));
+    await page.waitForURL(`${site!.url}/posts/${postId}#comment-${reply.id}`);
+
+    await page.goto(`${site!.url}/notifications`);
+    await page.locator('[data-testid=browser-notifications] button', { hasText: 'Turn off' }).click();
+    await page.locator('[data-testid=browser-notifications] button', { hasText: 'Notify me on this device' }).waitFor();
+    expect(await page.evaluate(() => localStorage.getItem('tandem.browser-notifications'))).toBe('off');
+    expect(alice.problems).toEqual([]);
+  }, 30_000);
+});

@@ -1,0 +1,79 @@
+import type { Notification as SocialNotification } from '../../src/apps/social/schemas';
+import { announce, h, replace } from './dom';
+import { describeNotification, notificationHref, type Inbox } from './inbox';
+
+/** Where the choice is kept, per browser profile: 'on' or 'off' (nothing: never asked). */
+const STORAGE_KEY = 'tandem.browser-notifications';
+
+function supported(): boolean {
+  return typeof window !== 'undefined' && 'Notification' in window;
+}
+
+function chosen(): boolean {
+  try {
+    return localStorage.getItem(STORAGE_KEY) === 'on';
+  } catch {
+    return false; // storage refused (a private window's policy): nothing is remembered
+  }
+}
+
+function remember(on: boolean): void {
+  try {
+    localStorage.setItem(STORAGE_KEY, on ? 'on' : 'off');
+  } catch {
+    // Not remembered; the choice still holds for this page.
+  }
+}
+
+/** On for this browser: the person turned it on here, and the browser still allows it. */
+export function browserNotificationsOn(): boolean {
+  return supported() && chosen() && Notification.permission === 'granted';
+}
+
+/**
+ * Shows a system notification for each notification that arrives (new, or grouped into an unread
+ * one) while the page is hidden, when the person turned them on. The tag is the notification's id:
+ * several tabs of one browser, each hearing the same event, show one notification, and a grouped
+ * update replaces the one already shown. Clicking it brings the tab forward at the notification's target.
+ */
+export function installBrowserNotifications(inbox: Inbox, navigate: (path: string) => void): () => void {
+  return inbox.onArrival((n: SocialNotification) => {
+    if (!browserNotificationsOn() || document.visibilityState !== 'hidden' || n.read) return;
+    const shown = new Notification('Tandem', { body: describeNotification(n), tag: String(n.id), icon: n.actor.avatarUrl });
+    shown.addEventListener('click', () => {
+      window.focus();
+      navigate(notificationHref(n));
+      shown.close();
+    });
+  });
+}
+
+/**
+ * The control on the notifications page: "Notify me on this device" (the browser asks for
+ * permission only after that click), or the state with a way to turn it off.
+ */
+export function browserNotificationsControl(): HTMLElement {
+  const el = h('div', { class: 'browser-notifications', 'data-testid': 'browser-notifications' });
+  const render = () => {
+    if (!supported()) return replace(el, h('p', {}, 'This browser cannot show notifications.'));
+    if (Notification.permission === 'denied') {
+      return replace(el, h('p', {}, 'Notifications from Tandem are blocked in this browser’s site settings; allow them there to get them on this device.'));
+    }
+    if (browserNotificationsOn()) {
+      return replace(el,
+        h('p', {}, 'This device shows a notification when something happens while Tandem is in the background.'),
+        h('button', { type: 'button', class: 'secondary small', on: { click: () => { remember(false); announce('Notifications on this device are off'); render(); } } }, 'Turn off'));
+    }
+    const ask = h('button', { type: 'button', class: 'secondary small' }, 'Notify me on this device');
+    ask.addEventListener('click', () => {
+      ask.disabled = true;
+      Notification.requestPermission().then((permission) => {
+        remember(permission === 'granted');
+        announce(permission === 'granted' ? 'Notifications on this device are on' : 'Notifications were not allowed');
+      }, () => {}).finally(render);
+    });
+    return replace(el, h('p', {}, 'Get a notification on this device when something happens while Tandem is in the background.'), ask);
+  };
+  render();
+  return el;
+}
