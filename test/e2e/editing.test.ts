@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LIMITS } from '../../src/apps/social/limits';
 import { DEMO_PASSWORD } from '../../src/apps/social/seed';
 import { eventually } from '../support/wait';
 import { CHROMIUM, close, connected, launch, type Person, SHOTS } from './browser';
@@ -113,7 +114,16 @@ describe.skipIf(!HAVE_CHROMIUM)('editing, feed cards and links, in a browser', (
     expect(await currentBody(id)).toBe('A post to edit');
 
     await page.click(`${card} button[data-action=edit]`);
+    // Blank, or over the limit: said next to the box, nothing sent, nothing cut.
+    await editor.fill('   ');
+    await page.click(`${card} form.editor button[type=submit]`);
+    await page.locator(`#edit-post-${id}-error`, { hasText: 'Write something' }).waitFor();
+    await editor.fill('x'.repeat(LIMITS.post + 2));
+    await page.locator(`#edit-post-${id}-error`, { hasText: 'Too long by 2 characters' }).waitFor();
+    expect((await editor.inputValue()).length).toBe(LIMITS.post + 2);
+    expect(await currentBody(id)).toBe('A post to edit');
     await editor.fill('A post, edited in place.\nWith a second line.');
+    await page.locator(`#edit-post-${id}-error`).waitFor({ state: 'detached' });
     await shot(page, 'editor', 'desktop', card);
     await shot(page, 'editor', 'phone', card);
     await page.setViewportSize(DESKTOP);

@@ -4,7 +4,7 @@ import { TandemClientError } from '../../src/client';
 import { describeError } from './api';
 import type { SessionContext } from './context';
 import { announce, h, replace, submitOnModEnter } from './dom';
-import { errorLine } from './forms';
+import { characterCount, errorLine, setFieldError } from './forms';
 
 /**
  * Editing your posts and comments in place, without ever overwriting someone else's edit silently.
@@ -110,7 +110,7 @@ function buildEditor<T>(
   place: { slot: HTMLElement; button: HTMLButtonElement; render: () => Node },
 ): Session {
   const id = `edit-${spec.key.replace(':', '-')}`;
-  const textarea = h('textarea', { id, name: 'body', rows: String(Math.min(12, Math.max(3, current.body.split('\n').length + 1))), maxlength: spec.maxLength, required: true });
+  const textarea = h('textarea', { id, name: 'body', rows: String(Math.min(12, Math.max(3, current.body.split('\n').length + 1))) });
   textarea.value = current.body;
   submitOnModEnter(textarea);
   const error = errorLine();
@@ -162,10 +162,18 @@ function buildEditor<T>(
     return submit();
   };
 
+  // As in the composers: nothing is cut; over the limit the text stays and the field says by how much.
+  const tooLong = () => {
+    const over = characterCount(textarea.value) - spec.maxLength;
+    return over > 0 ? `Too long by ${over} ${over === 1 ? 'character' : 'characters'}: at most ${spec.maxLength}.` : undefined;
+  };
+  textarea.addEventListener('input', () => setFieldError(textarea, tooLong()));
+
   const submit = async () => {
     const body = textarea.value;
-    if (body.trim() === '') {
-      error.show(`Write something, or cancel to keep the ${spec.what} as it is.`);
+    const problem = body.trim() === '' ? `Write something, or cancel to keep the ${spec.what} as it is.` : tooLong();
+    if (problem !== undefined) {
+      setFieldError(textarea, problem, { alert: true });
       textarea.focus();
       return;
     }
