@@ -117,10 +117,12 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)(`reactions in the web UI (${SITE})`, (
     fs.mkdirSync(SHOTS, { recursive: true });
     for (const [width, height, name] of [[1280, 900, 'desktop'], [390, 844, 'phone']] as const) {
       await alice.page.setViewportSize({ width, height });
-      await alice.page.locator(`#post-${id}`).waitFor();
+      // Her own reactions are read after the page draws (GET /api/me/reactions): shown pressed before the picture.
+      await alice.page.locator(`#post-${id} .reactions button[data-reaction=love][aria-pressed=true]`).waitFor();
+      await alice.page.locator(`${scope} .reactions button[data-reaction=laugh][aria-pressed=true]`).waitFor();
       await alice.page.screenshot({ path: path.join(SHOTS, `reactions-post-${name}.png`), fullPage: true });
       await alice.page.goto(`${site!.url}/`);
-      await alice.page.locator(`#post-${id} .reactions`).waitFor();
+      await alice.page.locator(`#post-${id} .reactions button[data-reaction=love][aria-pressed=true]`).waitFor();
       await alice.page.locator(`#post-${id}`).screenshot({ path: path.join(SHOTS, `reactions-card-${name}.png`) });
       await alice.page.goto(`${site!.url}/posts/${id}`);
     }

@@ -100,7 +100,10 @@ export function reactionBar(ctx: SessionContext, target: ReactionTarget, id: num
     mine.clear();
   }
   const k = key(target, id);
-  if (![...sending].some((s) => s.startsWith(`${k}:`))) counts.set(k, initial);
+  // A card redrawn for another reason (an edit, a comment count) comes with the counts its view
+  // read back then; a bar still on the page has had every frame since, so its counts stay.
+  const live = [...(bars.get(k) ?? [])].some((bar) => bar.el.isConnected);
+  if (!live && ![...sending].some((s) => s.startsWith(`${k}:`))) counts.set(k, initial);
   if (!mine.has(k)) askMine(ctx, target, id);
 
   const what = target === 'post' ? 'this post' : 'this comment';
