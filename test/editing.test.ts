@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SocialClient } from '../src/apps/social/client';
+import { TandemClientError } from '../src/client/index';
 import { TestSocket } from './support/realtime';
 import { problemOf, registerUser, startServer, type TestServer, type TestUser } from './support/server';
 
@@ -219,5 +221,22 @@ describe('two editors with the same tag', () => {
     expect(((await reread.json()) as Post).body).toBe('unchanged text');
     const ok = await server.request(`/api/posts/${post.id}`, { method: 'PATCH', token: alice.accessToken, json: { body: 'edit' }, headers: { 'if-match': fresh } });
     expect(ok.status).toBe(200);
+  });
+});
+
+describe('the typed client (SocialClient.getComment, updateComment)', () => {
+  it('edits with the tag a GET gave, and a stale tag fails with a TandemClientError coded precondition_failed', async () => {
+    const api = new SocialClient({ baseUrl: server.url });
+    await api.login({ username: bob.username, password: bob.password });
+    const { post } = await createPost(alice);
+    const created = await api.createComment(post.id, { body: 'typed' });
+    expect(await api.getComment(created.id)).toMatchObject({ id: created.id, body: 'typed', editedAt: null });
+    const { etag } = await api.request<Comment>({ method: 'GET', path: `/api/comments/${created.id}`, auth: 'none' });
+    const edited = await api.updateComment(created.id, { body: 'typed, edited' }, { ifMatch: etag });
+    expect(edited.body).toBe('typed, edited');
+    const stale = await api.updateComment(created.id, { body: 'lost' }, { ifMatch: etag }).catch((e: unknown) => e);
+    expect(stale).toBeInstanceOf(TandemClientError);
+    expect((stale as TandemClientError).code).toBe('precondition_failed');
+    expect((await api.getComment(created.id)).body).toBe('typed, edited');
   });
 });
