@@ -247,6 +247,8 @@ const shaped = {
   conversation: fc.record({ members: fc.array(username, { maxLength: 4 }) }),
   message: fc.record({ body: text(4000) }),
   read: fc.record({ ids: fc.array(knownId(() => ids.notifications), { maxLength: 5 }) }, { requiredKeys: [] }),
+  // Never the right current password (it is 21 characters): a change would sign the suite's other sessions out.
+  password: fc.record({ currentPassword: fc.string({ maxLength: 20 }), newPassword: fc.oneof(fc.constant('a brand new secret'), fc.string({ maxLength: 20 })) }, { requiredKeys: [] }),
 };
 
 interface RouteTemplate {
@@ -262,6 +264,11 @@ const routeTemplates: RouteTemplate[] = [
   { methods: ['POST'], path: () => fc.constant('/api/auth/logout'), body: shaped.refresh },
   { methods: ['GET', 'PATCH'], path: () => fc.constant('/api/me'), body: shaped.profile },
   { methods: ['GET'], path: () => usernameSegment.map((u) => `/api/users/${u}`) },
+  { methods: ['GET'], path: () => usernameSegment.map((u) => `/api/users/${u}/posts`) },
+  { methods: ['POST'], path: () => fc.constant('/api/auth/password'), body: shaped.password },
+  { methods: ['PUT', 'DELETE'], path: () => fc.constant('/api/me/avatar'), body: shaped.profile },
+  { methods: ['GET'], path: () => fc.stringMatching(/^[0-9a-fA-F]{0,40}$/).map((hash) => `/api/avatars/${hash}.webp`) },
+  { methods: ['GET'], path: () => fc.tuple(fc.string({ maxLength: 6 }), fc.integer({ min: -5, max: 400 })).map(([initials, hue]) => `/api/avatars/initials/${encodeURIComponent(initials)}-${hue}.svg`) },
   { methods: ['GET', 'POST'], path: () => fc.constant('/api/posts'), body: shaped.post },
   { methods: ['GET', 'PATCH', 'DELETE'], path: () => idSegment(() => ids.posts).map((id) => `/api/posts/${id}`), body: shaped.post },
   { methods: ['GET', 'POST'], path: () => idSegment(() => ids.posts).map((id) => `/api/posts/${id}/comments`), body: shaped.comment },
