@@ -24,6 +24,10 @@ describe('segments', () => {
     expect(safeHref('https://ok.example/')).toBe('https://ok.example/');
   });
 
+  it('finds mentions side by side and at the start, not in emails', () => {
+    expect(segments('@alice @bob_2! cc x@example.org').filter((p) => p.kind === 'mention').map((p) => p.text)).toEqual(['@alice', '@bob_2']);
+  });
+
   it('keeps an @ inside an address part of the address, not a mention', () => {
     expect(segments('https://mastodon.example/@alice').map((p) => p.kind)).toEqual(['link']);
   });

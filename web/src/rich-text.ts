@@ -1,5 +1,5 @@
 import { find } from 'linkifyjs';
-import { MENTION } from '../../src/apps/social/mention-syntax';
+import { findMentions } from '../../src/apps/social/mention-syntax';
 import { h } from './dom';
 import { profileHref } from './people';
 
@@ -31,10 +31,10 @@ export function safeHref(href: string): string | undefined {
 function mentionsIn(text: string): Segment[] {
   const out: Segment[] = [];
   let at = 0;
-  for (const match of text.matchAll(MENTION)) {
-    if (match.index > at) out.push({ kind: 'text', text: text.slice(at, match.index) });
-    out.push({ kind: 'mention', text: match[0], username: match[1]! });
-    at = match.index + match[0].length;
+  for (const mention of findMentions(text)) {
+    if (mention.index > at) out.push({ kind: 'text', text: text.slice(at, mention.index) });
+    out.push({ kind: 'mention', text: text.slice(mention.index, mention.index + mention.length), username: mention.username });
+    at = mention.index + mention.length;
   }
   if (at < text.length) out.push({ kind: 'text', text: text.slice(at) });
   return out;
