@@ -183,6 +183,27 @@ describe('avatar upload', () => {
   });
 });
 
+describe('a flood of uploads', () => {
+  it('is decoded a few at a time: every answer is a picture saved or 503 with Retry-After, never a failure, and others are served meanwhile', async () => {
+    const noise = await sharp({ create: { width: 1200, height: 1200, channels: 3, background: 'grey', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).jpeg({ quality: 90 }).toBuffer();
+    const users = await Promise.all(Array.from({ length: 12 }, () => registerUser(server)));
+    const uploads = users.map((user) => upload(user, noise, 'image/jpeg'));
+    const feed = await server.request('/api/posts');
+    expect(feed.status).toBe(200);
+    const answers = await Promise.all(uploads);
+    const statuses = answers.map((r) => r.status);
+    expect(statuses.every((s) => s === 200 || s === 503), statuses.join()).toBe(true);
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(2);
+    for (const busy of answers.filter((r) => r.status === 503)) {
+      expect(busy.headers.get('retry-after')).toBe('2');
+      expect((await problemOf(busy)).code).toBe('unavailable');
+    }
+    // One picture for all of them: the same bytes, the same hash, one stored row.
+    const urls = new Set(await Promise.all(answers.filter((r) => r.status === 200).map(async (r) => ((await r.json()) as PublicUser).avatarUrl)));
+    expect(urls.size).toBe(1);
+  }, 30_000);
+});
+
 describe('serving avatars', () => {
   it('an unknown or malformed hash is 404', async () => {
     expect((await fetch(`${server.url}/api/avatars/${'0'.repeat(32)}.webp`)).status).toBe(404);

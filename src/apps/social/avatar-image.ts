@@ -1,6 +1,10 @@
 import { createHash } from 'node:crypto';
 import sharp, { type Metadata } from 'sharp';
+import { TandemError } from 'tandem/server';
 import { socialErrors } from './errors';
+
+// Every upload is a different picture: libvips' operation cache would only hold memory.
+sharp.cache(false);
 
 /** The Content-Types an avatar upload may have, and the format sharp must find in the bytes. */
 export const AVATAR_TYPES = { 'image/jpeg': 'jpeg', 'image/png': 'png', 'image/webp': 'webp' } as const;
@@ -17,6 +21,33 @@ export const AVATAR_SIZE = 256;
 const MAX_PIXELS = 40_000_000;
 const MAX_SIDE = 10_000;
 
+/**
+ * Decoding a large photo takes tens of milliseconds of CPU and tens of megabytes: at most two at
+ * once per process, a few more waiting, and beyond that 503 with Retry-After (a flood of uploads
+ * must not starve the requests everyone else makes).
+ */
+const MAX_RUNNING = 2;
+const MAX_WAITING = 8;
+let running = 0;
+const waiting: Array<() => void> = [];
+
+async function withDecodeSlot<T>(work: () => Promise<T>): Promise<T> {
+  if (running >= MAX_RUNNING) {
+    if (waiting.length >= MAX_WAITING) throw new TandemError('unavailable', 'Too many pictures are being processed; try again shortly', { headers: { 'retry-after': '2' } });
+    await new Promise<void>((resolve) => waiting.push(resolve));
+  } else {
+    running += 1;
+  }
+  try {
+    return await work();
+  } finally {
+    // The slot passes straight to the next in line, or is freed.
+    const next = waiting.shift();
+    if (next === undefined) running -= 1;
+    else next();
+  }
+}
+
 export interface ProcessedAvatar {
   /** The content hash (sha256 of the WebP, hex, first 32 digits): the avatar's id and URL. */
   hash: string;
@@ -30,7 +61,11 @@ export interface ProcessedAvatar {
  * of the upload's metadata survives (EXIF, GPS, ICC, XMP, comments): sharp writes none unless asked.
  * Throws image_unreadable or image_too_large (both 422).
  */
-export async function processAvatar(upload: Buffer, type: AvatarType): Promise<ProcessedAvatar> {
+export function processAvatar(upload: Buffer, type: AvatarType): Promise<ProcessedAvatar> {
+  return withDecodeSlot(() => decodeAvatar(upload, type));
+}
+
+async function decodeAvatar(upload: Buffer, type: AvatarType): Promise<ProcessedAvatar> {
   const options = { limitInputPixels: MAX_PIXELS, failOn: 'warning', sequentialRead: true } as const;
   let metadata: Metadata;
   try {

@@ -42,8 +42,8 @@ export function registerAvatarRoutes(app: TandemHttpApp, ctx: SocialContext): vo
         tags, summary: 'Upload your avatar (a JPEG, PNG or WebP body, at most 5 MiB)',
         description: 'The picture is turned upright (EXIF), cropped to a 256×256 square and re-encoded as WebP with no metadata (EXIF, GPS, ICC, XMP are dropped). '
           + 'Refused: other types (415), bodies over 5 MiB (413), bytes that are not the declared type or are damaged (422 image_unreadable), more than 40 megapixels (422 image_too_large). '
-          + 'Announces profile.updated on the people channel.',
-        response: { 200: Written(PublicUser), ...problems(401, 413, 415, 422, 429) },
+          + 'At most a few pictures are decoded at once per server; beyond that 503 unavailable with Retry-After. Announces profile.updated on the people channel.',
+        response: { 200: Written(PublicUser), ...problems(400, 401, 413, 415, 422, 429, 503) },
       },
     }, async (request, reply) => {
       const { userId } = claimsOf(request);
