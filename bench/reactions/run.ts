@@ -26,6 +26,8 @@ const RUNS = intOption('runs', 'BENCH_REACTIONS_RUNS', 3);
 const BURST_MS = intOption('burst-ms', 'BENCH_REACTIONS_BURST_MS', 1000);
 const INTERVAL_MS = intOption('interval-ms', 'TANDEM_REACTION_INTERVAL_MS', 100);
 const OUT = option('out', 'BENCH_REACTIONS_OUT', 'bench/results/reactions-latest.json');
+/** More node flags for the server (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"; bench/realtime/profile-summary.ts reads the profiles). */
+const SERVER_NODE_ARGS = option('server-node-args', 'BENCH_REACTIONS_SERVER_NODE_ARGS', '').split(' ').filter((a) => a !== '');
 const HERE = path.dirname(new URL(import.meta.url).pathname);
 
 type Side = 'coalesced' | 'naive';
@@ -69,8 +71,8 @@ const stopAll = () => {
 process.on('exit', stopAll);
 process.on('SIGINT', () => process.exit(130));
 
-function start(script: string, env: NodeJS.ProcessEnv): ChildProcess {
-  const child = fork(path.join(HERE, script), [], { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+function start(script: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = []): ChildProcess {
+  const child = fork(path.join(HERE, script), [], { execArgv: ['--import', 'tsx', ...nodeArgs], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;
@@ -103,7 +105,7 @@ async function burst(url: string, postId: number, tokens: string[]): Promise<{ l
 }
 
 async function runOnce(side: Side, run: number): Promise<RunResult> {
-  const serverChild = start('server.ts', { TANDEM_REACTION_PUSH_EACH: side === 'naive' ? 'true' : 'false', TANDEM_REACTION_INTERVAL_MS: String(INTERVAL_MS) });
+  const serverChild = start('server.ts', { TANDEM_REACTION_PUSH_EACH: side === 'naive' ? 'true' : 'false', TANDEM_REACTION_INTERVAL_MS: String(INTERVAL_MS) }, SERVER_NODE_ARGS);
   const ready = new Promise<{ url: string }>((resolve) => serverChild.once('message', (m) => resolve(m as { url: string })));
   const server: IpcWorker<ServerCommand> = await ipcWorker(serverChild, 'the bench server');
   const { url } = await ready;
