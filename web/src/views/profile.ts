@@ -62,6 +62,9 @@ function avatarSection(ctx: SessionContext): HTMLElement {
       if (generation !== chosenGeneration || typeof reader.result !== 'string') return;
       showPreview(reader.result);
       replace(status, 'Preview. Upload it to use it.');
+      preview.querySelector('img')?.addEventListener('error', () => {
+        if (generation === chosenGeneration) replace(status, 'This file does not look like a picture this browser can show.');
+      });
     });
     reader.readAsDataURL(chosen);
   });
