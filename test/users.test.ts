@@ -64,7 +64,7 @@ describe('GET /api/users/:username', () => {
     const text = await res.text();
     expect(text).not.toMatch(/argon2|password/i);
     const body = JSON.parse(text) as PublicUser;
-    expect(body).toEqual({ id: user.id, username: user.username, displayName: user.username, bio: '', avatarUrl: `/api/avatars/initials/${user.username[0]!.toUpperCase()}-${user.id % 360}.svg`, createdAt: expect.any(String), version: 1 });
+    expect(body).toEqual({ id: user.id, username: user.username, displayName: user.username, bio: '', avatarUrl: `/api/avatars/initials/${user.username[0]!.toUpperCase()}-${(user.id * 137) % 360}.svg`, createdAt: expect.any(String), version: 1 });
     expect(Object.keys(body).sort()).toEqual(['avatarUrl', 'bio', 'createdAt', 'displayName', 'id', 'username', 'version']);
     expect(new Date(body.createdAt).toISOString()).toBe(body.createdAt);
   });

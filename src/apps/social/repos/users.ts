@@ -24,7 +24,12 @@ export function toUserRef(id: number, row: { username: string; display_name: str
  */
 export function avatarUrl(user: { id: number; username: string; display_name: string; avatar_hash: string | null }): string {
   if (user.avatar_hash !== null) return `/api/avatars/${user.avatar_hash}.webp`;
-  return `/api/avatars/initials/${encodeURIComponent(initialsOf(user.display_name || user.username))}-${user.id % 360}.svg`;
+  return `/api/avatars/initials/${encodeURIComponent(initialsOf(user.display_name || user.username))}-${initialsHue(user.id)}.svg`;
+}
+
+/** The generated avatar's hue: ids a step apart land ~137° apart (the golden angle), so neighbours never look alike. */
+export function initialsHue(id: number): number {
+  return (id * 137) % 360;
 }
 
 /** "Alice Liddell" → "AL"; "bob" → "B". */
