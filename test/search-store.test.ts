@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SocialDb } from '../src/apps/social/db';
 import { socialMigrations } from '../src/apps/social/migrations';
 import { createPost, deletePost, updatePost } from '../src/apps/social/repos/posts';
-import { escapeLike, searchPeople, searchPosts } from '../src/apps/social/repos/search';
+import { escapeLike, MAX_CANDIDATES, searchPeople, searchPosts } from '../src/apps/social/repos/search';
 import { updateProfile } from '../src/apps/social/repos/users';
 import { searchTerms } from '../src/apps/social/search-terms';
 import { createAccount } from '../src/server/auth/accounts';
@@ -188,6 +188,24 @@ for (const store of stores) {
       expect(await find('quince', 1)).toEqual([y, x]);
       await tx((trx, log) => deletePost(trx, log, y));
       expect(await find('quince', 1, y)).toEqual([]);
+    });
+
+    it('ranks the newest MAX_CANDIDATES matches only: a word in every post stays cheap', async () => {
+      const now = new Date().toISOString();
+      const rows = Array.from({ length: MAX_CANDIDATES + 1 }, (_, i) => ({ author_id: users.bob!, body: i === 0 ? 'everywhere oldest' : 'everywhere', version: 1, created_at: now, updated_at: now }));
+      for (let i = 0; i < rows.length; i += 250) await s.db.insertInto('posts').values(rows.slice(i, i + 250)).execute();
+      const [oldest] = await find('oldest');
+      expect(oldest).toBeDefined();
+      const all: number[] = [];
+      for (let after: number | undefined, page = await find('everywhere', 400); ; page = await find('everywhere', 400, after)) {
+        all.push(...page.slice(0, 400));
+        if (page.length <= 400) break;
+        after = page[399];
+      }
+      expect(all).toHaveLength(MAX_CANDIDATES);
+      expect(new Set(all).size).toBe(MAX_CANDIDATES);
+      expect(all).not.toContain(oldest); // the 1001st newest
+      expect(await find('everywhere oldest')).toEqual([oldest]); // a narrower query finds it
     });
 
     it('serves the post search from the full-text index', async () => {

@@ -36,7 +36,7 @@ async function fill(db: Kysely<SocialDb>): Promise<void> {
   const next = random(42);
   const now = new Date().toISOString();
   const people = Array.from({ length: PEOPLE }, (_, i) => ({
-    username: `user${i}`, password_hash: 'h', display_name: `${['Ann', 'Bob', 'Cleo', 'Dan', 'Eve'][i % 5]} ${VOCABULARY[i]}`, version: 1, created_at: now, updated_at: now,
+    username: `user${i}`, password_hash: 'h', bio: '', avatar_hash: null, display_name: `${['Ann', 'Bob', 'Cleo', 'Dan', 'Eve'][i % 5]} ${VOCABULARY[i]}`, version: 1, created_at: now, updated_at: now,
   }));
   for (let i = 0; i < people.length; i += 500) await db.insertInto('users').values(people.slice(i, i + 500)).execute();
   // Zipf-ish: low word numbers are common, high ones rare.

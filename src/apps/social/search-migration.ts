@@ -23,7 +23,7 @@ export async function addSearch(db: Kysely<unknown>, dialect: Dialect): Promise<
     return;
   }
   await sql`create index users_display_name_lower on users (lower(display_name))`.execute(db);
-  await sql`create virtual table posts_fts using fts5(body, content='posts', content_rowid='id', tokenize='unicode61 remove_diacritics 0')`.execute(db);
+  await sql`create virtual table posts_fts using fts5(body, content='posts', content_rowid='id', tokenize='unicode61 remove_diacritics 0', prefix='2 3')`.execute(db);
   await sql`create trigger posts_fts_insert after insert on posts begin
     insert into posts_fts(rowid, body) values (new.id, new.body);
   end`.execute(db);

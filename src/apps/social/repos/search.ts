@@ -63,6 +63,14 @@ export async function searchPeople(db: Kysely<SocialDb>, dialect: Dialect, prefi
   return rows.map((row) => toUserRef(row.id, row));
 }
 
+/**
+ * How many of the newest matching posts are ranked. Ranking costs per matching post (bm25; on
+ * PostgreSQL ts_rank over a tsvector computed from the body), so a word in most posts would cost
+ * seconds (bench/search/run.ts); the best matches among the newest thousand cost a few ms, and a
+ * social app's reader wants recent posts anyway.
+ */
+export const MAX_CANDIDATES = 1000;
+
 /** The posts that match, as rows `{ id, score }`: a higher score is a better match. */
 type Hits = RawBuilder<{ id: number; score: number }>;
 
@@ -75,13 +83,13 @@ type Hits = RawBuilder<{ id: number; score: number }>;
 const POST_MATCH: Record<Dialect, (terms: readonly string[]) => Hits> = {
   sqlite: (terms) => {
     const match = terms.map((t, i) => `"${t.replaceAll('"', '""')}"${i === terms.length - 1 ? '*' : ''}`).join(' ');
-    return sql`(select rowid as id, -bm25(posts_fts) as score from posts_fts where posts_fts match ${match})`;
+    return sql`(select rowid as id, -bm25(posts_fts) as score from posts_fts where posts_fts match ${match} order by rowid desc limit ${MAX_CANDIDATES})`;
   },
   postgres: (terms) => {
     const query = terms.map((t, i) => `'${t.replaceAll('\\', '\\\\').replaceAll("'", "''")}'${i === terms.length - 1 ? ':*' : ''}`).join(' & ');
-    return sql`(select p.id, ts_rank(to_tsvector('simple', p.body), q.query, 1)::float8 as score
-      from posts p, to_tsquery('simple', ${query}) as q(query)
-      where to_tsvector('simple', p.body) @@ q.query)`;
+    return sql`(select c.id, ts_rank(to_tsvector('simple', c.body), c.query, 1)::float8 as score
+      from (select p.id, p.body, q.query from posts p, to_tsquery('simple', ${query}) as q(query)
+        where to_tsvector('simple', p.body) @@ q.query order by p.id desc limit ${MAX_CANDIDATES}) as c)`;
   },
 };
 
