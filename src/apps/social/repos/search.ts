@@ -57,7 +57,8 @@ export async function searchPeople(db: Kysely<SocialDb>, dialect: Dialect, prefi
     .select(['id', 'username', 'display_name', 'avatar_hash'])
     .where(PEOPLE_MATCH[dialect](prefix))
     .orderBy(sql`case when username = ${name} then 0 when substr(username, 1, ${name.length}) = ${name} then 1 else 2 end`)
-    .orderBy('username')
+    // By code point on both stores (SQLite's BINARY; PostgreSQL's database collation may differ).
+    .orderBy(dialect === 'postgres' ? sql`username collate "C"` : sql`username`)
     .limit(Math.min(limit, MAX_PEOPLE))
     .execute();
   return rows.map((row) => toUserRef(row.id, row));
