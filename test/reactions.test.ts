@@ -70,11 +70,19 @@ describe('reacting over REST', () => {
     const post = await createPost(alice);
     const first = await createComment(alice, post.id, 'first');
     const second = await createComment(bob, post.id, 'second');
+    const listTag = (await server.request(`/api/posts/${post.id}/comments`)).headers.get('etag')!;
     await state(await react(bob, `comments/${first.id}/reactions/laugh`));
     await state(await react(alice, `comments/${first.id}/reactions/laugh`));
     await state(await react(alice, `comments/${second.id}/reactions/wow`));
     const list = (await (await server.request(`/api/posts/${post.id}/comments`)).json()) as { items: Array<{ id: number; reactions: Counts }> };
     expect(list.items.map((c) => [c.id, c.reactions])).toEqual([[first.id, { laugh: 2 }], [second.id, { wow: 1 }]]);
+    // The list's ETag follows post:<id>, which the coalesced frame moved.
+    let revalidated = 304;
+    for (let i = 0; i < 50 && revalidated === 304; i++) {
+      revalidated = (await server.request(`/api/posts/${post.id}/comments`, { headers: { 'if-none-match': listTag } })).status;
+      if (revalidated === 304) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(revalidated).toBe(200);
     const postRead = (await (await server.request(`/api/posts/${post.id}`)).json()) as { reactions: Counts };
     expect(postRead.reactions).toEqual({});
   });

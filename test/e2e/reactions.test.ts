@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_PASSWORD } from '../../src/apps/social/seed';
-import { CHROMIUM, close, connected, launch, type Person, SHOTS } from './browser';
+import { bellCount, CHROMIUM, close, connected, launch, type Person, SHOTS } from './browser';
 import { type Site, siteKind, startSite } from './site';
 import { builtWebUi } from './web-build';
 
@@ -64,6 +64,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)(`reactions in the web UI (${SITE})`, (
     await expect.poll(() => button(alice.page, card, 'like').getAttribute('aria-pressed')).toBe('false');
     const like = button(bob.page, card, 'like');
     await expect.poll(() => like.getAttribute('aria-pressed')).toBe('false');
+    const bellBefore = await bellCount(alice.page);
     const started = Date.now();
     await like.click();
     expect(await like.getAttribute('aria-pressed')).toBe('true');
@@ -73,7 +74,8 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)(`reactions in the web UI (${SITE})`, (
     const seenAfter = Date.now() - started;
     expect(await button(alice.page, card, 'like').getAttribute('aria-pressed')).toBe('false');
     expect(seenAfter).toBeLessThan(5_000);
-    // She is told (the bell's notification list has it).
+    // She is told: the bell counts one more, live.
+    await expect.poll(() => bellCount(alice.page), { timeout: 5_000 }).toBe(bellBefore + 1);
     const login = await site!.request('/api/auth/login', { method: 'POST', json: { username: 'alice', password: DEMO_PASSWORD } });
     const { accessToken } = (await login.json()) as { accessToken: string };
     await expect.poll(async () => {
@@ -97,6 +99,9 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)(`reactions in the web UI (${SITE})`, (
     await expect.poll(() => button(alice.page, card, 'like').getAttribute('aria-label'), { timeout: 5_000 }).toBe('Like');
     await button(bob.page, card, 'like').click();
     await expect.poll(() => button(alice.page, card, 'like').getAttribute('aria-label'), { timeout: 5_000 }).toBe('Like: 1');
+    // Her notifications say who reacted to what.
+    await alice.page.goto(`${site!.url}/notifications`);
+    await expect.poll(() => alice.page.locator('li[data-kind=reaction]').first().textContent()).toContain('Bob Builder reacted to your post');
     expect(alice.problems).toEqual([]);
     expect(bob.problems).toEqual([]);
   }, 60_000);
