@@ -36,7 +36,8 @@ function tempDir(prefix: string): string {
 const url = (pathname: string) => site!.url + pathname;
 
 async function shot(page: Page, what: string, width: 'desktop' | 'phone'): Promise<void> {
-  await page.screenshot({ path: path.join(SHOTS, `rough-edges-${what}-${width}.png`), fullPage: true });
+  // A phone's screen as it is (a full-page capture re-emulates the device and loses its touch media).
+  await page.screenshot({ path: path.join(SHOTS, `rough-edges-${what}-${width}.png`), fullPage: width === 'desktop' });
 }
 
 async function signIn(page: Page, username: string): Promise<void> {
@@ -179,6 +180,14 @@ describe.skipIf(!HAVE_CHROMIUM)('the rough edges of issue 11, in a browser', () 
     expect(await fieldError(page, '#profile-display')).toMatchObject({ invalid: 'true', message: "Your display name can't be empty." });
     expect(await page.locator('body').textContent()).not.toMatch(/must NOT|displayName/);
 
+    // A refusal with its own code that is about one field (a taken name) goes next to it too.
+    await phone.goto(url('/signup'));
+    await phone.fill('#signup-username', 'alice');
+    await phone.fill('#signup-password', 'long enough 123');
+    await phone.click('form.auth-form button[type=submit]');
+    await phone.locator('.field-error', { hasText: 'That username is taken.' }).waitFor();
+    expect(await fieldError(phone, '#signup-username')).toMatchObject({ invalid: 'true', below: true });
+
     await signIn(phone, 'carol');
     await phone.goto(url('/messages'));
     await phone.fill('#new-conversation-members', 'nobody_here');
@@ -225,6 +234,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the rough edges of issue 11, in a browser', () 
     await phone.locator('#new-post').fill('c'.repeat(5_120));
     await phone.locator('.field-error', { hasText: 'Too long by 120 characters' }).waitFor();
     // A phone has no keyboard shortcut to show; a desktop does.
+    expect(await phone.evaluate(() => matchMedia('(hover: none)').matches)).toBe(true);
     expect(await phone.locator('.composer-hint').isVisible()).toBe(false);
     expect(await page.locator('form:has(#new-post) .composer-hint').textContent()).toBe('Ctrl+Enter to send');
     await shot(phone, 'counter-over', 'phone');
@@ -366,6 +376,10 @@ describe.skipIf(!HAVE_CHROMIUM)('the rough edges of issue 11, in a browser', () 
     const typedAt = Date.now();
     // bob's only page goes (no "typing off" is sent): his presence ends after the grace period.
     await bob.page.close({ runBeforeUnload: false });
+    // Nothing told alice that bob stopped: within the grace period he is online and still "typing".
+    await sleep(200);
+    expect(await typing.textContent()).toBe('bob is typing…');
+    expect(await alice.page.locator('.title-row [data-user=bob][data-presence=online]').count()).toBe(1);
     await alice.page.locator('.title-row [data-user=bob][data-presence=offline]').waitFor({ timeout: PRESENCE_GRACE_MS + 5_000 });
     await eventually(async () => (await typing.textContent()) === '', 'the typing indicator to go with bob', 300);
     expect(Date.now() - typedAt, 'well before a typing indicator times out on its own (6 s)').toBeLessThan(5_000);

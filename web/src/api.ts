@@ -57,6 +57,7 @@ const MESSAGES: Record<string, string> = {
   unavailable: 'The server is busy. Try again in a moment.',
   not_connected: 'Not connected right now.',
   precondition_failed: 'Someone changed this meanwhile. Reload to see the newer version.',
+  current_password_wrong: 'That is not your current password.',
   idempotency_key_reused: 'That was already sent with different text. Send it again.',
 };
 
@@ -108,9 +109,18 @@ function sentenceFor(error: { field: string; message: string; keyword?: string; 
   }
 }
 
-/** The per-field sentences of a validation error (none for any other error). */
+/** Refusals about one field that come as their own code rather than as a validation error. */
+const CODE_FIELDS: Record<string, string> = {
+  username_taken: 'username',
+  current_password_wrong: 'currentPassword',
+};
+
+/** The per-field sentences of a validation error, or of a refusal that concerns one field (none for any other error). */
 export function fieldMessages(error: unknown): FieldMessage[] {
-  if (!(error instanceof TandemClientError) || error.code !== 'validation_failed') return [];
+  if (!(error instanceof TandemClientError)) return [];
+  const field = CODE_FIELDS[error.code];
+  if (field !== undefined) return [{ name: field, sentence: describeError(error) }];
+  if (error.code !== 'validation_failed') return [];
   return (error.problem?.errors ?? []).map(sentenceFor);
 }
 

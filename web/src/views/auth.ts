@@ -1,6 +1,7 @@
 import type { AppContext, View } from '../context';
 import { h } from '../dom';
 import { errorLine, field, onSubmit } from '../forms';
+import { LIMITS } from '../../../src/apps/social/limits';
 
 function nextPath(): string {
   const next = new URLSearchParams(location.search).get('next');
@@ -41,7 +42,7 @@ export function signInView(ctx: AppContext, notice?: string): View {
 
 export function signUpView(ctx: AppContext): View {
   const username = h('input', { name: 'username', autocomplete: 'username', required: true, pattern: '[A-Za-z0-9_]{3,24}', autocapitalize: 'none', spellcheck: 'false' });
-  const displayName = h('input', { name: 'displayName', autocomplete: 'name', maxlength: '50' });
+  const displayName = h('input', { name: 'displayName', autocomplete: 'name', maxlength: String(LIMITS.displayName) });
   const password = h('input', { name: 'password', type: 'password', autocomplete: 'new-password', required: true, minlength: '8' });
   const error = errorLine();
   const form = h('form', { class: 'card auth-form', 'aria-labelledby': 'signup-title' },
