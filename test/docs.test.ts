@@ -4,6 +4,7 @@ import { libraryErrors, type ErrorSpec, type LibraryErrorCode } from '../src/ser
 
 const errorCodes = Object.keys(libraryErrors) as LibraryErrorCode[];
 import { pollsApp } from '../examples/polls/app';
+import { socialApp } from '../src/apps/social/app';
 import { generatedDocuments, renderAsyncApi, renderErrorsDoc } from '../scripts/docs';
 
 describe('generated documents are current (run `npm run docs:generate` when this fails)', () => {
@@ -11,7 +12,7 @@ describe('generated documents are current (run `npm run docs:generate` when this
     const doc = fs.readFileSync('docs/errors.md', 'utf8');
     expect(doc).toBe(renderErrorsDoc());
     const documented = [...doc.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1]);
-    const appCodes = Object.keys(pollsApp.errors?.entries ?? {});
+    const appCodes = [...Object.keys(socialApp.errors?.entries ?? {}), ...Object.keys(pollsApp.errors?.entries ?? {})];
     expect(documented.sort()).toEqual([...errorCodes, ...appCodes].sort());
   });
 
