@@ -9,7 +9,7 @@ import { OnlineUsers } from './online';
 import { PeopleLive } from './people-live';
 import { Router, type Match } from './router';
 import { Shell } from './shell';
-import { installToasts } from './toast';
+import { flushPendingDelete, installToasts } from './toast';
 import { signInView, signUpView } from './views/auth';
 import { conversationView } from './views/conversation';
 import { feedView } from './views/feed';
@@ -90,6 +90,8 @@ export class App {
   }
 
   async signOut(): Promise<void> {
+    // A delete waiting for its Undo goes now, while there is a session to send it with.
+    flushPendingDelete();
     // The other tabs first, and this tab's socket closed by us: the server's answer to the logout
     // is to close every socket of the session with 4009, which must not read as "session ended".
     this.#tabs?.postMessage({ type: 'signed-out' } satisfies TabMessage);
