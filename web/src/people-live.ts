@@ -14,6 +14,8 @@ export class PeopleLive {
   #subscription: Subscription | undefined;
   readonly #realtime: RealtimeClient;
   readonly #listeners = new Set<{ listener: Listener }>();
+  /** The newest profile heard of, per user: a copy a cache kept for a few seconds may be older. */
+  readonly #profiles = new Map<number, PublicUser>();
 
   constructor(realtime: RealtimeClient) {
     this.#realtime = realtime;
@@ -23,6 +25,7 @@ export class PeopleLive {
     this.#subscription = this.#realtime.subscribe('people', (message) => {
       if (message.event !== 'profile.updated') return;
       const user = message.data as PublicUser;
+      this.#profiles.set(user.id, this.newest(user));
       rememberPerson(user);
       redrawPerson(document, user);
       for (const { listener } of [...this.#listeners]) listener(user);
@@ -33,7 +36,14 @@ export class PeopleLive {
     this.#subscription?.unsubscribe();
     this.#subscription = undefined;
     this.#listeners.clear();
+    this.#profiles.clear();
     forgetPeople();
+  }
+
+  /** `user`, or the newer version of them this page heard of live (a public profile may come from a cache a few seconds old). */
+  newest(user: PublicUser): PublicUser {
+    const heard = this.#profiles.get(user.id);
+    return heard !== undefined && heard.version > user.version ? heard : user;
   }
 
   /** Called with every profile edit; returns an unsubscribe. */

@@ -136,12 +136,12 @@ export function userView(ctx: SessionContext, params: Record<string, string>): V
 
   let disposed = false;
   const stopPeople = ctx.session.people.onChange((person) => {
-    if (person.id === user?.id) showHead(person);
+    if (person.id === user?.id && person.version >= user.version) showHead(person);
   });
   ctx.api.getUser(username).then(
     (person) => {
       if (disposed) return;
-      showHead(person);
+      showHead(ctx.session.people.newest(person));
       replace(el, head, h('h2', { class: 'section-title' }, 'Posts'), status, list, more);
       void follower.start();
     },
