@@ -121,6 +121,35 @@ describe('conversations carry the last message and the unread count, for the vie
   });
 });
 
+describe('the list is ordered by last activity', () => {
+  it('a new message moves a conversation first; the cursor pages on from where the last one is', async () => {
+    const alice = await registerUser(server);
+    const friends = [await registerUser(server), await registerUser(server), await registerUser(server)];
+    const convos: Conversation[] = [];
+    for (const friend of friends) convos.push(await open(alice, [friend]));
+    const [a, b, c] = convos.map((x) => x.id) as [number, number, number];
+    const page = async (query: string) => {
+      const res = await server.request(`/api/conversations${query}`, { token: alice.accessToken });
+      expect(res.status).toBe(200);
+      return (await res.json()) as { items: Conversation[]; nextCursor: string | null };
+    };
+    // Without messages, the newest opened first.
+    expect((await page('?limit=10')).items.map((x) => x.id)).toEqual([c, b, a]);
+    await send(friends[0]!, a, 'the oldest speaks up');
+    expect((await page('?limit=10')).items.map((x) => x.id)).toEqual([a, c, b]);
+    await send(alice, b, 'and now b');
+    const first = await page('?limit=2');
+    expect(first.items.map((x) => x.id)).toEqual([b, a]);
+    const second = await page(`?limit=2&cursor=${first.nextCursor}`);
+    expect(second).toMatchObject({ items: [expect.objectContaining({ id: c })], nextCursor: null });
+    // A cursor naming someone else's conversation ends the list (and says nothing about it).
+    const stranger = await registerUser(server);
+    const theirs = await open(stranger, [friends[1]!]);
+    const foreign = Buffer.from(`c1:${theirs.id}`).toString('base64url');
+    expect(await page(`?limit=2&cursor=${foreign}`)).toEqual({ items: [], nextCursor: null });
+  });
+});
+
 describe('POST /api/conversations/:id/read', () => {
   it('never moves back, and reading the same position twice appends nothing', async () => {
     const [alice, bob] = [await registerUser(server), await registerUser(server)];

@@ -115,7 +115,7 @@ export class SocialClient extends RestClient<Static<typeof PublicUser>> {
     return this.#body({ method: 'POST', path: '/api/conversations', body: input, create: true, ...options });
   }
 
-  /** Your conversations; their channel is `user:<me>`. */
+  /** Your conversations, the most recently active first, with your unread counts; their channel is `user:<me>`. */
   listConversations(page: PageOptions = {}): Promise<ListResult<Static<typeof Conversation>>> {
     return this.list('/api/conversations', page);
   }

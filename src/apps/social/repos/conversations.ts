@@ -128,15 +128,29 @@ export async function openConversation(
   return { conversation, created: true };
 }
 
-export async function listConversations(db: Kysely<SocialDb>, userId: number, beforeId: number | undefined, limit: number): Promise<Conversation[]> {
-  let query = db
+/** When a conversation last moved: its newest message, or its opening (ISO strings compare in time order). */
+const activity = sql<string>`coalesce(conversations.last_message_at, conversations.created_at)`;
+
+/**
+ * The user's conversations, the most recently active first (ties: the newer first). The cursor is
+ * the last conversation of the previous page: the next page continues after where that one is now
+ * (a cursor that names none of the user's conversations ends the list).
+ */
+export async function listConversations(db: Kysely<SocialDb>, userId: number, afterId: number | undefined, limit: number): Promise<Conversation[]> {
+  const mine = () => db
     .selectFrom('conversations')
     .innerJoin('conversation_members', 'conversation_members.conversation_id', 'conversations.id')
+    .where('conversation_members.user_id', '=', userId);
+  let query = mine()
     .select(['conversations.id', 'conversations.created_at', 'conversations.last_message_at', 'conversations.version'])
-    .where('conversation_members.user_id', '=', userId)
+    .orderBy(activity, 'desc')
     .orderBy('conversations.id', 'desc')
     .limit(limit + 1);
-  if (beforeId !== undefined) query = query.where('conversations.id', '<', beforeId);
+  if (afterId !== undefined) {
+    const after = await mine().select(activity.as('at')).where('conversations.id', '=', afterId).executeTakeFirst();
+    if (after === undefined) return [];
+    query = query.where((eb) => eb.or([eb(activity, '<', after.at), eb.and([eb(activity, '=', after.at), eb('conversations.id', '<', afterId)])]));
+  }
   return toConversations(db, await query.execute(), userId);
 }
 

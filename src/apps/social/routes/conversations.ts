@@ -37,7 +37,7 @@ export function registerConversationRoutes(app: TandemHttpApp, ctx: SocialContex
 
   app.get('/api/conversations', {
     preHandler: authenticate,
-    schema: { tags, summary: 'Your conversations, newest first', querystring: PageQuery, headers: ConditionalHeaders, response: { 200: CachedList(Page(Conversation)), 304: NotModifiedWithPosition, ...problems(400, 401) } },
+    schema: { tags, summary: 'Your conversations, the most recently active first, each with its last message and your unread count', querystring: PageQuery, headers: ConditionalHeaders, response: { 200: CachedList(Page(Conversation)), 304: NotModifiedWithPosition, ...problems(400, 401) } },
   }, async (request, reply) => {
     const { userId } = claimsOf(request);
     return ctx.sendList(request, reply, {
