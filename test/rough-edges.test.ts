@@ -194,3 +194,40 @@ describe('text limits and blank text', () => {
     expect(messages.items).toEqual([]);
   });
 });
+
+describe('the web UI’s sentences for what the server refuses', () => {
+  // The web UI's own wording (web/src/api.ts), fed with the real server's answers through the real client.
+  it('turn every refusal a person can cause into a sentence without schema jargon', async () => {
+    const { describeError, fieldMessages } = await import('../web/src/api');
+    const { SocialClient } = await import('../src/apps/social/client');
+    const api = new SocialClient({ baseUrl: server.url, retry: { maxAttempts: 1 } });
+    const me = await registerUser(server);
+    await api.login({ username: me.username, password: me.password });
+    const refusal = async (call: () => Promise<unknown>) => {
+      try {
+        await call();
+      } catch (error) {
+        return { sentence: describeError(error), fields: fieldMessages(error) };
+      }
+      throw new Error('not refused');
+    };
+    const cases: Array<[() => Promise<unknown>, string, string]> = [
+      [() => api.updateMe({ displayName: '   ' }), 'displayName', "Your display name can't be empty."],
+      [() => api.updateMe({ displayName: '' }), 'displayName', "Your display name can't be empty."],
+      [() => api.updateMe({ bio: 'b'.repeat(LIMITS.bio + 1) }), 'bio', 'Your bio is too long: at most 500 characters.'],
+      [() => api.openConversation({ members: ['nobody_here'] }), 'members', 'There is no one called nobody_here.'],
+      [() => api.openConversation({ members: [me.username] }), 'members', 'Name someone besides yourself.'],
+      [() => api.createPost({ body: ' \n ' }), 'body', 'Write something first.'],
+      [() => api.createPost({ body: 'x'.repeat(LIMITS.post + 1) }), 'body', 'The text is too long: at most 5,000 characters.'],
+      [() => api.register({ username: 'no spaces', password: 'long enough 1' }), 'username', 'A username is 3 to 24 letters, digits or _ (no spaces).'],
+      [() => api.register({ username: 'shortpw', password: 'short' }), 'password', 'The password needs at least 8 characters.'],
+      [() => api.register({ username: me.username, password: 'long enough 1' }), 'username', 'That username is taken. Try another one.'],
+    ];
+    for (const [call, field, sentence] of cases) {
+      const { sentence: said, fields } = await refusal(call);
+      expect(fields, sentence).toContainEqual({ name: field, sentence });
+      expect(said, sentence).toContain(sentence);
+      expect(said).not.toMatch(/must|NOT|body\.|members\.\d|no user named/);
+    }
+  });
+});
