@@ -93,12 +93,16 @@ describe('GET /api/search/posts?q= (posts)', () => {
   const word = (name: string) => `${tag}${name}`;
 
   it('finds posts by every word (the last as a prefix), best first, and follows create, edit and delete', async () => {
+    for (let i = 0; i < 5; i++) await post(alice, `warm-up ${i}`); // post ids apart from user ids (see the avatar check)
     const a = await post(alice, `The ${word('kiwi')} orchard ${word('kiwi')} ${word('kiwi')}`);
     const b = await post(bob, `A long post about many things, among them one ${word('kiwi')}, and ${word('pear')} too, and more words after`);
     expect(await ids(await searchPosts(word('kiwi')))).toEqual([a.id, b.id]);
     expect(await ids(await searchPosts(`${word('kiwi')} ${word('pe')}`))).toEqual([b.id]);
     const hit = (await (await searchPosts(word('pear'))).json()) as { items: Array<Record<string, unknown>> };
     expect(hit.items[0]).toMatchObject({ id: b.id, author: { id: bob.id, username: bob.username, displayName: `${tag} Bob` } });
+    // The author's avatar is bob's own (the same URL as people search gives), not one made from the post's id.
+    const [bobRef] = ((await (await people(`${tag}_bob`)).json()) as { items: Array<{ avatarUrl: string }> }).items;
+    expect((hit.items[0] as { author: { avatarUrl: string } }).author.avatarUrl).toBe(bobRef!.avatarUrl);
 
     const edit = await server.request(`/api/posts/${b.id}`, { method: 'PATCH', token: bob.accessToken, json: { body: `now about ${word('plum')}` }, headers: { 'if-match': b.etag } });
     expect(edit.status).toBe(200);

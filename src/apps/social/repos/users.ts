@@ -15,7 +15,7 @@ export const USER_REF_COLUMNS = ['users.username', 'users.display_name', 'users.
 
 /** A UserRef from a user's id and the USER_REF_COLUMNS of a joined row. */
 export function toUserRef(id: number, row: { username: string; display_name: string; avatar_hash: string | null }): UserRef {
-  return { id, username: row.username, displayName: row.display_name, avatarUrl: avatarUrl({ id, ...row }) };
+  return { id, username: row.username, displayName: row.display_name, avatarUrl: avatarUrl({ ...row, id }) }; // `id` last: a joined row has an `id` of its own (a post's)
 }
 
 /**
