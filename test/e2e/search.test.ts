@@ -90,6 +90,25 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)(`search in the web UI (${SITE})`, () =
     await expect.poll(() => result.locator('mark').first().textContent()).toBe('Ali');
     expect(await bob.page.locator('.search-person[data-username=alice] a').getAttribute('href')).toBe('/u/alice');
     await shots(bob.page, 'page');
+
+    // A slow answer to an older query never replaces a newer one: "kumquat" is held back 1.5 s,
+    // "marmalade" typed meanwhile is answered at once; the page ends on "marmalade".
+    let held = 0;
+    await bob.page.route(/\/api\/search\/posts\?q=kumquat/, async (route) => {
+      held += 1;
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await route.continue().catch(() => {}); // aborted by the page: nothing to continue
+    });
+    await input.fill('kumquat');
+    await expect.poll(() => held).toBe(1);
+    await input.fill('marmalade');
+    await expect.poll(() => bob.page.locator('[data-testid=search-status]').textContent()).toContain('“marmalade”');
+    await bob.page.waitForTimeout(1_800);
+    expect(await bob.page.locator('[data-testid=search-status]').textContent()).toContain('“marmalade”');
+    expect(await result.locator('mark').first().textContent()).toBe('marmalade');
+    expect(new URL(bob.page.url()).search).toBe('?q=marmalade');
+    await bob.page.unroute(/\/api\/search\/posts\?q=kumquat/);
+
     await result.locator('.search-post-open').click();
     await bob.page.waitForURL(/\/posts\/\d+$/);
   });
