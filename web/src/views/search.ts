@@ -110,7 +110,7 @@ export function searchView(ctx: SessionContext): View {
       // People match a prefix of one name: the whole query, trimmed (capped at the route's limit).
       const [people, posts] = await Promise.all([
         ctx.api.searchPeople(q.trim().slice(0, 64), { signal, limit: 8 }),
-        terms.length === 0 ? Promise.resolve({ items: [] as Post[], nextCursor: null }) : ctx.api.searchPosts(q, { signal, limit: 10 }),
+        terms.length === 0 ? Promise.resolve({ items: [] as Post[], nextCursor: null }) : ctx.api.searchPosts(q.slice(0, MAX_POST_QUERY), { signal, limit: 10 }),
       ]);
       if (signal.aborted) return;
       shown = q;
@@ -136,7 +136,7 @@ export function searchView(ctx: SessionContext): View {
     const controller = new AbortController();
     pending = controller;
     more.disabled = true;
-    ctx.api.searchPosts(shown, { cursor: nextCursor, limit: 10, signal: controller.signal })
+    ctx.api.searchPosts(shown.slice(0, MAX_POST_QUERY), { cursor: nextCursor, limit: 10, signal: controller.signal })
       .then((page) => {
         if (controller.signal.aborted) return;
         postList.append(...page.items.map((p) => postRow(p, terms)));
