@@ -7,7 +7,7 @@ import { LIMITS } from '../../src/apps/social/limits';
 import { DEMO_PASSWORD } from '../../src/apps/social/seed';
 import { eventually, sleep } from '../support/wait';
 import { CHROMIUM, close, connected, launch, type Person, SHOTS, withoutSharedWorker } from './browser';
-import { type Site, startSite } from './site';
+import { type Site, siteKind, startSite } from './site';
 import { builtWebUi } from './web-build';
 
 /**
@@ -16,6 +16,8 @@ import { builtWebUi } from './web-build';
  * send refused), blank posts, retrying a failed send without posting twice, typing that ends when
  * its typist goes offline, deletes with Undo, Escape in a reply box, the send hint, no 401 in the
  * console of a signed-out page, and a sign-in on the API docs page that does not sign the app in.
+ * The site is the same as web-ui.test.ts's: two nodes behind nginx when PostgreSQL, Redis and nginx
+ * are there, else one embedded server (site.ts).
  */
 
 const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);
@@ -89,7 +91,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the rough edges of issue 11, in a browser', () 
     fs.mkdirSync(SHOTS, { recursive: true });
     const webRoot = await builtWebUi();
     const [started, ...launched] = await Promise.allSettled([
-      startSite('embedded', { webRoot, dataDir: tempDir('tandem-rough-'), env: { TANDEM_PRESENCE_GRACE_MS: String(PRESENCE_GRACE_MS) } }),
+      startSite(await siteKind(), { webRoot, dataDir: tempDir('tandem-rough-'), env: { TANDEM_PRESENCE_GRACE_MS: String(PRESENCE_GRACE_MS) } }),
       launch('alice'),
       // bob's tab holds its own connection, so closing it is bob leaving (test: typing ends).
       launch('bob').then(withoutSharedWorker),
