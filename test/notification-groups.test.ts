@@ -157,6 +157,25 @@ describe('grouping repeats while unread', () => {
     expect(mentions).toHaveLength(2);
   });
 
+  it('deleting the comment a group links to keeps the group (it links to the post); a lone comment’s notification goes', async () => {
+    const [alice, bob, carol] = await people(3);
+    const post = await createPost(alice, 'deletions');
+    await comment(bob, post.id, 'from bob');
+    const carols = await comment(carol, post.id, 'from carol');
+    const del = await server.request(`/api/comments/${carols.id}`, { method: 'DELETE', token: carol.accessToken });
+    expect(del.status).toBe(204);
+    const [kept] = (await inbox(alice)).items;
+    expect(kept).toMatchObject({ kind: 'comment', postId: post.id, commentId: null, commentExcerpt: null, actorCount: 2, read: false, version: 3 });
+
+    const other = await createPost(alice, 'a lone comment');
+    const lone = await comment(bob, other.id, 'soon gone');
+    expect((await inbox(alice)).items.some((n) => n.commentId === lone.id)).toBe(true);
+    expect((await server.request(`/api/comments/${lone.id}`, { method: 'DELETE', token: bob.accessToken })).status).toBe(204);
+    const after = await inbox(alice);
+    expect(after.items.map((n) => n.postId)).toEqual([post.id]);
+    expect(after.unreadCount).toBe(1);
+  });
+
   it('once read, the next repeat starts a new row', async () => {
     const [alice, bob, carol] = await people(3);
     const post = await createPost(alice, 'again and again');

@@ -200,8 +200,23 @@ export async function markRead(trx: Transaction<SocialDb>, log: ChannelLog, user
   return changed;
 }
 
-/** Deletes the notifications that point at a post or comment that is gone, telling their owners. */
+/**
+ * Deletes the notifications that point at a post or comment that is gone, telling their owners.
+ * A grouped 'comment' notification of several people that links to the deleted comment stays (the
+ * others' comments are still there): it links to the post instead (`notification.updated`).
+ */
 export async function forgetNotifications(trx: Transaction<SocialDb>, log: ChannelLog, column: 'post_id' | 'comment_id', id: number): Promise<void> {
+  if (column === 'comment_id') {
+    const kept = await trx
+      .updateTable('notifications')
+      .set((eb) => ({ comment_id: null, comment_excerpt: null, version: eb('version', '+', 1) }))
+      .where('comment_id', '=', id)
+      .where('kind', '=', 'comment')
+      .where('actor_count', '>', 1)
+      .returning(['id', 'user_id'])
+      .execute();
+    for (const row of kept) await log.append(channels.user(row.user_id), 'notification.updated', await notificationById(trx, row.id));
+  }
   const doomed = await trx.selectFrom('notifications').select(['id', 'user_id']).where(column, '=', id).execute();
   if (doomed.length === 0) return;
   await trx.deleteFrom('notifications').where(column, '=', id).execute();
