@@ -88,11 +88,13 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)(`reactions in the web UI (${SITE})`, (
     await expect.poll(() => button(bob.page, card, 'love').getAttribute('aria-label'), { timeout: 5_000 }).toBe('Love: 1');
     expect(await like.getAttribute('aria-pressed')).toBe('true');
 
-    // After a reload bob's reaction is still his (GET /api/me/reactions), and the counts are the server's.
+    // After a reload bob's reaction is still his (GET /api/me/reactions, private, never cached), and the
+    // counts are current: the feed page may come from the browser's cache (a public list may be served
+    // stale while it revalidates), and the channel, followed from that page's position, replays the frames since.
     await bob.page.reload();
     await connected(bob.page);
     await expect.poll(() => button(bob.page, card, 'like').getAttribute('aria-pressed')).toBe('true');
-    expect(await button(bob.page, card, 'like').getAttribute('aria-label')).toBe('Like: 1');
+    await expect.poll(() => button(bob.page, card, 'like').getAttribute('aria-label')).toBe('Like: 1');
 
     // Taking it back: alice's count goes live to none.
     await button(bob.page, card, 'like').click();
@@ -118,6 +120,20 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)(`reactions in the web UI (${SITE})`, (
     await button(bob.page, scope, 'laugh').click();
     await expect.poll(() => button(alice.page, scope, 'laugh').getAttribute('aria-label'), { timeout: 5_000 }).toBe('Laugh: 2');
     expect(await button(alice.page, scope, 'laugh').getAttribute('aria-pressed')).toBe('true');
+
+    // A refused toggle rolls back: shown pressed at once, unpressed again with a sentence when the server says no.
+    await bob.page.route('**/api/posts/*/reactions/wow', (route) => route.fulfill({
+      status: 500, contentType: 'application/problem+json', body: JSON.stringify({ type: 'about:blank', title: 'Internal Server Error', status: 500, code: 'internal' }),
+    }));
+    const wow = button(bob.page, `#post-${id}`, 'wow');
+    await wow.click();
+    await expect.poll(() => bob.page.locator(`#post-${id} .reaction-error`).textContent()).toContain('Could not react');
+    expect(await wow.getAttribute('aria-pressed')).toBe('false');
+    expect(await wow.getAttribute('aria-label')).toBe('Wow');
+    await bob.page.unroute('**/api/posts/*/reactions/wow');
+    await wow.click();
+    await expect.poll(() => wow.getAttribute('aria-label')).toBe('Wow: 1');
+    expect(await bob.page.locator(`#post-${id} .reaction-error`).textContent()).toBe('');
 
     fs.mkdirSync(SHOTS, { recursive: true });
     for (const [width, height, name] of [[1280, 900, 'desktop'], [390, 844, 'phone']] as const) {

@@ -141,6 +141,7 @@ export function reactionBar(ctx: SessionContext, target: ReactionTarget, id: num
     counts.set(k, next);
     mine.set(k, new Set(add ? [...before.mine, name] : [...before.mine].filter((n) => n !== name)));
     renderAll(k);
+    replace(problem);
     sending.add(sendKey);
     let answer: ReactionState | undefined;
     try {
