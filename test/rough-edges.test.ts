@@ -231,3 +231,27 @@ describe('the web UI’s sentences for what the server refuses', () => {
     }
   });
 });
+
+describe('the RestClient and the session cookies', () => {
+  it('asks for the cookie session only in cookie mode (credentials: include); a body-token client works as before', async () => {
+    const { RestClient } = await import('../src/client');
+    const me = await registerUser(server);
+    const seen: Array<{ path: string; session: string | null; cookies: string[] }> = [];
+    const recording: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      seen.push({ path: new URL(String(input)).pathname, session: new Headers(init?.headers).get('tandem-session'), cookies: res.headers.getSetCookie().map((c) => c.split('=')[0]!) });
+      return res;
+    };
+    const node = new RestClient({ baseUrl: server.url, fetch: recording });
+    await node.login({ username: me.username, password: me.password });
+    await node.refresh();
+    expect(seen).toEqual([
+      { path: '/api/auth/login', session: null, cookies: [] },
+      { path: '/api/auth/refresh', session: null, cookies: [] },
+    ]);
+    seen.length = 0;
+    const browserLike = new RestClient({ baseUrl: server.url, fetch: recording, credentials: 'include' });
+    await browserLike.login({ username: me.username, password: me.password });
+    expect(seen).toEqual([{ path: '/api/auth/login', session: 'cookie', cookies: ['tandem_refresh', 'tandem_session'] }]);
+  });
+});
