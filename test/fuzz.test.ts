@@ -278,6 +278,8 @@ const routeTemplates: RouteTemplate[] = [
   { methods: ['GET', 'POST'], path: () => idSegment(() => ids.conversations).map((id) => `/api/conversations/${id}/messages`), body: shaped.message },
   { methods: ['POST'], path: () => idSegment(() => ids.conversations).map((id) => `/api/conversations/${id}/read`), body: shaped.conversationRead },
   { methods: ['GET'], path: () => fc.constant('/api/notifications') },
+  // Search: FTS5 / tsquery / LIKE syntax and anything printable as the query (the fuzzed query string follows it).
+  { methods: ['GET'], path: () => fc.tuple(fc.constantFrom('/api/users', '/api/search/posts'), fc.oneof(printable, fc.constantFrom('"', 'a OR b', 'NEAR(a b)', '-a*', 'x:*', '%_\\', '\u0000', "' or 1=1 --", '🙂'))).map(([path, q]) => `${path}?q=${encodeURIComponent(q)}`) },
   { methods: ['POST'], path: () => fc.constant('/api/notifications/read'), body: shaped.read },
   { methods: ['GET'], path: () => fc.constantFrom('/api/nope', '/api', '/api/', '//api/posts', '/api/posts/', '/API/POSTS', '/api/posts/1/comments/2', '/api/docs/../../package.json') },
 ];
