@@ -207,6 +207,7 @@ describe('a flood of uploads', () => {
 describe('serving avatars', () => {
   it('an unknown or malformed hash is 404', async () => {
     expect((await fetch(`${server.url}/api/avatars/${'0'.repeat(32)}.webp`)).status).toBe(404);
+    expect((await fetch(`${server.url}/api/avatars/${'0'.repeat(32)}.webp`, { headers: { 'if-none-match': '*' } })).status).toBe(404);
     for (const bad of ['nothex.webp', `${'A'.repeat(32)}.webp`, `${'0'.repeat(32)}.png`, `..%2F..%2Fetc%2Fpasswd.webp`]) {
       expect((await fetch(`${server.url}/api/avatars/${bad}`)).status, bad).toBe(404);
     }

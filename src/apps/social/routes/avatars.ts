@@ -14,7 +14,10 @@ const SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'";
 const Binary = (type: string, description: string) => ({ description, content: { [type]: { schema: { type: 'string', format: 'binary' } } } });
 const userEtag = (id: number, version: number) => etag('user', id, `v${version}`);
 
-/** Whether If-None-Match names `tag` (the weak comparison of RFC 9110 13.1.2, as every GET here uses). */
+/**
+ * Whether If-None-Match names `tag` (the weak comparison of RFC 9110 13.1.2, as every GET here
+ * uses), or is `*` (then only once the caller knows the avatar exists).
+ */
 function cachedCopyIsCurrent(header: string | undefined, tag: string): boolean {
   if (header === undefined) return false;
   return header.trim() === '*' || header.split(',').some((t) => t.trim().replace(/^W\//, '') === tag);
@@ -78,10 +81,14 @@ export function registerAvatarRoutes(app: TandemHttpApp, ctx: SocialContext): vo
     // Not a hash: no such avatar (a 404 like any unknown one, not a validation problem).
     if (!/^[0-9a-f]{32}$/.test(request.params.hash)) throw new TandemError('not_found', 'No such avatar');
     const tag = `"${request.params.hash}"`;
-    if (cachedCopyIsCurrent(request.headers['if-none-match'], tag)) return reply.code(304).header('etag', tag).header('cache-control', IMMUTABLE).send();
+    const ifNoneMatch = request.headers['if-none-match'];
+    // A copy named by its hash is current by construction: no lookup (the bytes behind a hash never change).
+    if (ifNoneMatch?.trim() !== '*' && cachedCopyIsCurrent(ifNoneMatch, tag)) return reply.code(304).header('etag', tag).header('cache-control', IMMUTABLE).send();
     const bytes = await readAvatar(db, request.params.hash);
     if (bytes === undefined) throw new TandemError('not_found', 'No such avatar');
-    return reply.header('etag', tag).header('cache-control', IMMUTABLE).header('x-content-type-options', 'nosniff').type('image/webp').send(bytes);
+    reply.header('etag', tag).header('cache-control', IMMUTABLE).header('x-content-type-options', 'nosniff');
+    if (cachedCopyIsCurrent(ifNoneMatch, tag)) return reply.code(304).send();
+    return reply.type('image/webp').send(bytes);
   });
 
   app.get('/api/avatars/initials/:file', {
