@@ -282,3 +282,31 @@ describe('live counts', () => {
     }
   });
 });
+
+describe('the naive side (TANDEM_REACTION_PUSH_EACH, for the benchmark)', () => {
+  it('appends one frame per change, in the change’s own transaction', async () => {
+    const naive = await startServer({ env: { TANDEM_REACTION_PUSH_EACH: 'true' } });
+    const watcher = await (async () => {
+      const author = await registerUser(naive);
+      const created = await naive.request('/api/posts', { method: 'POST', token: author.accessToken, json: { body: 'each' } });
+      const post = (await created.json()) as { id: number };
+      const socket = await TestSocket.connect(naive, author.accessToken);
+      return { socket, post };
+    })();
+    try {
+      const { socket, post } = watcher;
+      expect((await socket.request({ t: 'sub', ch: `post:${post.id}` })).t).toBe('ack');
+      const people = await Promise.all(Array.from({ length: 5 }, () => registerUser(naive)));
+      for (const p of people) expect((await naive.request(`/api/posts/${post.id}/reactions/like`, { method: 'PUT', token: p.accessToken })).status).toBe(200);
+      // A second PUT changes nothing, so it publishes nothing.
+      expect((await naive.request(`/api/posts/${post.id}/reactions/like`, { method: 'PUT', token: people[0]!.accessToken })).status).toBe(200);
+      const last = (f: Frame) => f.t === 'pub' && f.ev === 'reactions.changed' && (f.d as Changed).posts[0]?.reactions.like === 5;
+      if (!socket.frames.some(last)) await socket.next(last);
+      const frames = socket.publications(`post:${post.id}`).filter((f) => f.ev === 'reactions.changed');
+      expect(frames.map((f) => (f.d as Changed).posts[0]!.reactions.like)).toEqual([1, 2, 3, 4, 5]);
+    } finally {
+      watcher.socket.close();
+      await naive.close();
+    }
+  });
+});
