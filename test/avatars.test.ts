@@ -16,7 +16,10 @@ afterAll(() => server.close());
 async function photoWithMetadata(): Promise<Buffer> {
   // A colour of its own each time: the same picture uploaded by two users is one stored avatar.
   const background = { r: Math.floor(Math.random() * 256), g: Math.floor(Math.random() * 256), b: Math.floor(Math.random() * 256) };
-  return sharp({ create: { width: 600, height: 400, channels: 3, background } })
+  // Its left half is pure red: stored rotated (orientation 6), that half is the top once upright.
+  const red = await sharp({ create: { width: 300, height: 400, channels: 3, background: { r: 255, g: 0, b: 0 } } }).png().toBuffer();
+  const sideways = await sharp({ create: { width: 600, height: 400, channels: 3, background } }).composite([{ input: red, left: 0, top: 0 }]).png().toBuffer();
+  return sharp(sideways)
     .jpeg()
     .withMetadata({ orientation: 6 })
     .withExif({
@@ -24,6 +27,7 @@ async function photoWithMetadata(): Promise<Buffer> {
       IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '48/1 51/1 24/1', GPSLongitudeRef: 'E', GPSLongitude: '2/1 21/1 3/1' },
     })
     .withIccProfile('p3')
+    .withXmp(`<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:description>XmpSecret ${'B'.repeat(10_000)}</dc:description></rdf:Description></rdf:RDF></x:xmpmeta>`)
     .toBuffer();
 }
 
@@ -78,7 +82,14 @@ describe('avatar upload', () => {
   it('turns a photo upright, crops it to a 256×256 WebP and strips every piece of metadata', async () => {
     const user = await registerUser(server);
     const before = await me(user);
-    const res = await upload(user, await photoWithMetadata(), 'image/jpeg');
+    const photo = await photoWithMetadata();
+    // The upload really carries all of it.
+    const input = await sharp(photo).metadata();
+    expect(input.exif).toBeDefined();
+    expect(input.icc).toBeDefined();
+    expect(input.xmp).toBeDefined();
+    expect(input.orientation).toBe(6);
+    const res = await upload(user, photo, 'image/jpeg');
     expect(res.status).toBe(200);
     expect(res.headers.get('cache-control')).toBe('no-store');
     const after = (await res.json()) as PublicUser;
@@ -100,7 +111,14 @@ describe('avatar upload', () => {
     expect(meta.icc).toBeUndefined();
     expect(meta.xmp).toBeUndefined();
     expect(meta.orientation).toBeUndefined();
-    for (const needle of ['HostileCam', 'script', 'onerror', 'GPS', 'Exif']) expect(bytes.includes(needle)).toBe(false);
+    // Upright: the red half, which EXIF says is the top, is at the top.
+    const { data, info } = await sharp(bytes).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const pixel = (x: number, y: number) => [...data.subarray((y * info.width + x) * 3, (y * info.width + x) * 3 + 3)];
+    const [r0, g0, b0] = pixel(128, 4);
+    expect(r0).toBeGreaterThan(200);
+    expect(g0! + b0!).toBeLessThan(80);
+    expect(pixel(128, 251)).not.toEqual(pixel(128, 4));
+    for (const needle of ['HostileCam', 'script', 'onerror', 'GPS', 'Exif', 'XmpSecret', 'xmpmeta']) expect(bytes.includes(needle)).toBe(false);
 
     // Revalidation costs nothing; the bytes never change under this URL.
     const again = await fetch(server.url + after.avatarUrl, { headers: { 'if-none-match': `"${hash}"` } });
