@@ -30,22 +30,69 @@ export function browserNotificationsOn(): boolean {
   return supported() && chosen() && Notification.permission === 'granted';
 }
 
+/** The installed one's remover (one per page). */
+let uninstall: (() => void) | undefined;
+
+/** How long a hidden tab waits for a visible tab of the app to say it is there. */
+const VISIBLE_TAB_ANSWER_MS = 150;
+
+type TabQuestion = { type: 'anyone-visible'; id: string } | { type: 'visible'; id: string };
+
+/**
+ * Whether another tab of the app in this browser is visible (the person sees the notification
+ * there): asked over a BroadcastChannel, answered by the visible tabs, unanswered after a moment.
+ */
+function askVisibleTabs(channel: BroadcastChannel | undefined): Promise<boolean> {
+  if (channel === undefined) return Promise.resolve(false);
+  const id = Math.random().toString(36).slice(2);
+  return new Promise((resolve) => {
+    const answered = (event: MessageEvent<TabQuestion>) => {
+      if (event.data.type !== 'visible' || event.data.id !== id) return;
+      finish(true);
+    };
+    const timer = window.setTimeout(() => finish(false), VISIBLE_TAB_ANSWER_MS);
+    const finish = (visible: boolean) => {
+      window.clearTimeout(timer);
+      channel.removeEventListener('message', answered);
+      resolve(visible);
+    };
+    channel.addEventListener('message', answered);
+    channel.postMessage({ type: 'anyone-visible', id } satisfies TabQuestion);
+  });
+}
+
 /**
  * Shows a system notification for each notification that arrives (new, or grouped into an unread
- * one) while the page is hidden, when the person turned them on. The tag is the notification's id:
- * several tabs of one browser, each hearing the same event, show one notification, and a grouped
- * update replaces the one already shown. Clicking it brings the tab forward at the notification's target.
+ * one) while no tab of the app is visible, when the person turned them on. The tag is the
+ * notification's id: several hidden tabs of one browser, each hearing the same event, show one
+ * notification, and a grouped update replaces the one already shown. Clicking it brings the tab
+ * forward at the notification's target.
  */
 export function installBrowserNotifications(inbox: Inbox, navigate: (path: string) => void): () => void {
-  return inbox.onArrival((n: SocialNotification) => {
+  // One per page: a new session's replaces the last one's.
+  uninstall?.();
+  const tabs = typeof BroadcastChannel === 'function' ? new BroadcastChannel('tandem-visibility') : undefined;
+  tabs?.addEventListener('message', (event: MessageEvent<TabQuestion>) => {
+    if (event.data.type === 'anyone-visible' && document.visibilityState === 'visible') tabs.postMessage({ type: 'visible', id: event.data.id } satisfies TabQuestion);
+  });
+  const stop = inbox.onArrival((n: SocialNotification) => {
     if (!browserNotificationsOn() || document.visibilityState !== 'hidden' || n.read) return;
-    const shown = new Notification('Tandem', { body: describeNotification(n), tag: String(n.id), icon: n.actor.avatarUrl });
-    shown.addEventListener('click', () => {
-      window.focus();
-      navigate(notificationHref(n));
-      shown.close();
+    void askVisibleTabs(tabs).then((seenElsewhere) => {
+      if (seenElsewhere || !browserNotificationsOn()) return;
+      const shown = new Notification('Tandem', { body: describeNotification(n), tag: String(n.id), icon: n.actor.avatarUrl });
+      shown.addEventListener('click', () => {
+        window.focus();
+        navigate(notificationHref(n));
+        shown.close();
+      });
     });
   });
+  uninstall = () => {
+    stop();
+    tabs?.close();
+    uninstall = undefined;
+  };
+  return uninstall;
 }
 
 /**
