@@ -50,6 +50,29 @@ export async function countsOf(db: Kysely<SocialDb>, target: ReactionTarget, id:
   return (await reactionCounts(db, target, [id])).get(id) ?? {};
 }
 
+/** One target's counts and which of them this person left, in one grouped query (a change's answer). */
+export async function stateOf(db: Kysely<SocialDb>, target: ReactionTarget, id: number, userId: number): Promise<{ reactions: ReactionCounts; mine: ReactionName[] }> {
+  const rows = await db
+    .selectFrom('reactions')
+    .select((eb) => [
+      'reaction',
+      eb.fn.countAll<number | string>().as('n'),
+      eb.fn.sum<number | string>(eb.case().when('user_id', '=', userId).then(1).else(0).end()).as('mine'),
+    ])
+    .where('target', '=', target)
+    .where('target_id', '=', id)
+    .groupBy('reaction')
+    .execute();
+  const reactions: ReactionCounts = {};
+  const mine: ReactionName[] = [];
+  for (const row of rows) {
+    if (!isReactionName(row.reaction)) continue;
+    reactions[row.reaction] = Number(row.n);
+    if (Number(row.mine) > 0) mine.push(row.reaction);
+  }
+  return { reactions: ordered(reactions), mine: REACTION_NAMES.filter((name) => mine.includes(name)) };
+}
+
 /** Which reactions this person left on these targets (targets without any are absent). */
 export async function myReactions(db: Kysely<SocialDb>, userId: number, target: ReactionTarget, ids: readonly number[]): Promise<Map<number, ReactionName[]>> {
   const mine = new Map<number, ReactionName[]>();
@@ -143,14 +166,23 @@ export async function spendReactionToken(
   nowMs: number,
   budget: Budget,
 ): Promise<{ allowed: true } | { allowed: false; retryAfterSeconds: number }> {
-  await trx
-    .insertInto('reaction_budgets')
-    .values({ user_id: userId, tokens: budget.capacity, updated_ms: nowMs })
-    .onConflict((oc) => oc.column('user_id').doNothing())
-    .execute();
-  let read = trx.selectFrom('reaction_budgets').select(['tokens', 'updated_ms']).where('user_id', '=', userId);
-  if (dialect === 'postgres') read = read.forUpdate();
-  const row = await read.executeTakeFirstOrThrow();
+  const read = () => {
+    const query = trx.selectFrom('reaction_budgets').select(['tokens', 'updated_ms']).where('user_id', '=', userId);
+    return (dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirst();
+  };
+  let row = await read();
+  if (row === undefined) {
+    // The person's first change: a full bucket less this token (unless a concurrent first change made the row).
+    const made = await trx
+      .insertInto('reaction_budgets')
+      .values({ user_id: userId, tokens: budget.capacity - 1, updated_ms: nowMs })
+      .onConflict((oc) => oc.column('user_id').doNothing())
+      .returning('user_id')
+      .executeTakeFirst();
+    if (made !== undefined) return { allowed: true };
+    row = await read();
+    if (row === undefined) throw new Error('reaction budget row vanished');
+  }
   const tokens = Math.min(budget.capacity, Number(row.tokens) + Math.max(0, nowMs - Number(row.updated_ms)) * budget.refillPerMs);
   if (tokens < 1) return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - tokens) / budget.refillPerMs / 1000)) };
   await trx.updateTable('reaction_budgets').set({ tokens: tokens - 1, updated_ms: nowMs }).where('user_id', '=', userId).execute();

@@ -8,7 +8,7 @@ import { MAX_REACTION_LOOKUP_IDS, type ReactionName, type ReactionTarget } from 
 import { commentOwner, touchCommentCounts } from '../repos/comments';
 import { notify } from '../repos/notifications';
 import { postVersion, touchPostCounts } from '../repos/posts';
-import { addReaction, countsOf, myReactions, reactionCounts, removeReaction, firstNotice, spendReactionToken } from '../repos/reactions';
+import { addReaction, countsOf, firstNotice, myReactions, reactionCounts, removeReaction, spendReactionToken, stateOf } from '../repos/reactions';
 import { Id, MyReactions, ReactionName as ReactionNameSchema, ReactionState, type ReactionsChanged } from '../schemas';
 
 /**
@@ -140,8 +140,7 @@ export function registerReactionRoutes(app: TandemHttpApp, ctx: SocialContext): 
         }
         if (settings.reactionPushEach) await pushNow(trx, log, target, id, found.postId);
       }
-      const reactions = await countsOf(trx, target, id);
-      const mine = (await myReactions(trx, userId, target, [id])).get(id) ?? [];
+      const { reactions, mine } = await stateOf(trx, target, id, userId);
       return { changed, postId: found.postId, state: { target, id, reactions, mine } };
     });
     if (outcome.changed && !settings.reactionPushEach) live.changed(target, id, outcome.postId);
