@@ -234,6 +234,16 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)(`the inbox and notifications in the we
     const tags = await page.evaluate(() => (window as unknown as { tandemShown: Shown[] }).tandemShown.map((n) => n.tag));
     expect(tags).toContain(String(target.id));
 
+    // A message is no notification (the Messages badge counts it), but a hidden tab says so too.
+    const conversations = (await (await site!.request('/api/conversations', { token: bobToken })).json()) as { items: Array<{ id: number; members: Array<{ username: string }> }> };
+    const dm = conversations.items.find((c) => c.members.some((u) => u.username === 'alice'))!;
+    expect((await site!.request(`/api/conversations/${dm.id}/messages`, { method: 'POST', token: bobToken, json: { body: 'ping while hidden' } })).status).toBe(201);
+    const message = await eventually(async () => {
+      const all = await page.evaluate(() => (window as unknown as { tandemShown: Shown[] }).tandemShown.map(({ title, body, tag }) => ({ title, body, tag })));
+      return all.find((n) => n.tag === `message-${dm.id}`);
+    }, 'a system notification for bob’s message');
+    expect(message).toEqual({ title: 'Bob Builder', body: 'ping while hidden', tag: `message-${dm.id}` });
+
     await page.evaluate((tag) => {
       const all = (window as unknown as { tandemShown: Array<Shown & { click: () => void }> }).tandemShown;
       (window as unknown as { tandemHidden: boolean }).tandemHidden = false;

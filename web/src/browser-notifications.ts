@@ -1,6 +1,6 @@
-import type { Notification as SocialNotification } from '../../src/apps/social/schemas';
+import type { Message, Notification as SocialNotification } from '../../src/apps/social/schemas';
 import { announce, h, replace } from './dom';
-import { describeNotification, notificationHref, type Inbox } from './inbox';
+import { describeNotification, notificationHref, previewOf, type Inbox } from './inbox';
 
 /** Where the choice is kept, per browser profile: 'on' or 'off' (nothing: never asked). */
 const STORAGE_KEY = 'tandem.browser-notifications';
@@ -63,7 +63,8 @@ function askVisibleTabs(channel: BroadcastChannel | undefined): Promise<boolean>
 
 /**
  * Shows a system notification for each notification that arrives (new, or grouped into an unread
- * one) while no tab of the app is visible, when the person turned them on. The tag is the
+ * one), and each message from someone else (tagged per conversation: a newer one replaces it),
+ * while no tab of the app is visible, when the person turned them on. The tag is the
  * notification's id: several hidden tabs of one browser, each hearing the same event, show one
  * notification, and a grouped update replaces the one already shown. Clicking it brings the tab
  * forward at the notification's target.
@@ -75,20 +76,29 @@ export function installBrowserNotifications(inbox: Inbox, navigate: (path: strin
   tabs?.addEventListener('message', (event: MessageEvent<TabQuestion>) => {
     if (event.data.type === 'anyone-visible' && document.visibilityState === 'visible') tabs.postMessage({ type: 'visible', id: event.data.id } satisfies TabQuestion);
   });
-  const stop = inbox.onArrival((n: SocialNotification) => {
-    if (!browserNotificationsOn() || document.visibilityState !== 'hidden' || n.read) return;
+  const show = (title: string, options: NotificationOptions & { tag: string }, target: string) => {
+    if (!browserNotificationsOn() || document.visibilityState !== 'hidden') return;
     void askVisibleTabs(tabs).then((seenElsewhere) => {
       if (seenElsewhere || !browserNotificationsOn()) return;
-      const shown = new Notification('Tandem', { body: describeNotification(n), tag: String(n.id), icon: n.actor.avatarUrl });
+      const shown = new Notification(title, options);
       shown.addEventListener('click', () => {
         window.focus();
-        navigate(notificationHref(n));
+        navigate(target);
         shown.close();
       });
     });
-  });
+  };
+  const stops = [
+    inbox.onArrival((n: SocialNotification) => {
+      if (!n.read) show('Tandem', { body: describeNotification(n), tag: String(n.id), icon: n.actor.avatarUrl }, notificationHref(n));
+    }),
+    // Messages have no notification of their own (the Messages badge counts them), but a hidden tab should still say so.
+    inbox.onMessage((m: Message) => {
+      show(m.author.displayName, { body: previewOf(m.body), tag: `message-${m.conversationId}`, icon: m.author.avatarUrl }, `/messages/${m.conversationId}`);
+    }),
+  ];
   uninstall = () => {
-    stop();
+    stops.forEach((stop) => stop());
     tabs?.close();
     uninstall = undefined;
   };
@@ -108,7 +118,7 @@ export function browserNotificationsControl(): HTMLElement {
     }
     if (browserNotificationsOn()) {
       return replace(el,
-        h('p', {}, 'This device shows a notification when something happens while Tandem is in the background.'),
+        h('p', {}, 'This device shows a notification for new messages and activity while Tandem is in the background.'),
         h('button', { type: 'button', class: 'secondary small', on: { click: () => { remember(false); announce('Notifications on this device are off'); render(); } } }, 'Turn off'));
     }
     const ask = h('button', { type: 'button', class: 'secondary small' }, 'Notify me on this device');
@@ -119,7 +129,7 @@ export function browserNotificationsControl(): HTMLElement {
         announce(permission === 'granted' ? 'Notifications on this device are on' : 'Notifications were not allowed');
       }, () => {}).finally(render);
     });
-    return replace(el, h('p', {}, 'Get a notification on this device when something happens while Tandem is in the background.'), ask);
+    return replace(el, h('p', {}, 'Get a notification on this device for new messages and activity while Tandem is in the background.'), ask);
   };
   render();
   return el;

@@ -13,7 +13,8 @@ function byActivity(a: Conversation, b: Conversation): number {
   return (b.lastMessageAt ?? b.createdAt).localeCompare(a.lastMessageAt ?? a.createdAt) || b.id - a.id;
 }
 
-function previewOf(body: string): string {
+/** A message's preview, cut as the server cuts it. */
+export function previewOf(body: string): string {
   const chars = Array.from(body);
   return chars.length <= PREVIEW_LENGTH ? body : `${chars.slice(0, PREVIEW_LENGTH).join('').trimEnd()}…`;
 }
@@ -41,6 +42,7 @@ export class Inbox {
   readonly #follower: Follow;
   readonly #listeners = new Set<{ listener: Listener }>();
   readonly #arrivals = new Set<(n: Notification) => void>();
+  readonly #messages = new Set<(m: Message) => void>();
   readonly #me: number;
 
   constructor(api: SocialClient, realtime: RealtimeClient, me: number) {
@@ -61,6 +63,13 @@ export class Inbox {
     this.#follower.stop();
     this.#listeners.clear();
     this.#arrivals.clear();
+    this.#messages.clear();
+  }
+
+  /** Calls `listener` with each message from someone else that arrives live (browser notifications); returns the remover. */
+  onMessage(listener: (m: Message) => void): () => void {
+    this.#messages.add(listener);
+    return () => this.#messages.delete(listener);
   }
 
   /** Calls `listener` with each notification that arrives live, new or grouped (browser notifications); returns the remover. */
@@ -208,6 +217,11 @@ export class Inbox {
       unreadCount: mine ? 0 : conversation.unreadCount + 1,
       lastReadMessageId: mine ? message.id : conversation.lastReadMessageId,
     });
+    if (!mine) {
+      // Messages notify nobody on the bell: said here, unless the conversation is on screen (its log says it).
+      if (location.pathname !== `/messages/${message.conversationId}`) announce(`New message from ${message.author.displayName}: ${previewOf(message.body)}`);
+      for (const listener of [...this.#messages]) listener(message);
+    }
     this.#changed();
   }
 
