@@ -252,6 +252,9 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)(`the inbox and notifications in the we
     await page.waitForURL(`${site!.url}/posts/${postId}#comment-${reply.id}`);
 
     await page.goto(`${site!.url}/notifications`);
+    await page.locator('.notification[data-kind=reply]').waitFor();
+    await shotAt(page, 'inbox-notification-kinds', 1280);
+    await shotAt(page, 'inbox-notification-kinds', 390);
     await page.locator('[data-testid=browser-notifications] button', { hasText: 'Turn off' }).click();
     await page.locator('[data-testid=browser-notifications] button', { hasText: 'Notify me on this device' }).waitFor();
     expect(await page.evaluate(() => localStorage.getItem('tandem.browser-notifications'))).toBe('off');
