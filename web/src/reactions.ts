@@ -104,7 +104,8 @@ export function reactionBar(ctx: SessionContext, target: ReactionTarget, id: num
   // read back then; a bar still on the page has had every frame since, so its counts stay.
   const live = [...(bars.get(k) ?? [])].some((bar) => bar.el.isConnected);
   if (!live && ![...sending].some((s) => s.startsWith(`${k}:`))) counts.set(k, initial);
-  if (!mine.has(k)) askMine(ctx, target, id);
+  // A view drawing it afresh asks again (batched): your reactions may have changed in another tab or device.
+  if (!live || !mine.has(k)) askMine(ctx, target, id);
 
   const what = target === 'post' ? 'this post' : 'this comment';
   const buttons = REACTIONS.map((reaction) => {
