@@ -62,6 +62,8 @@ describe('reacting over REST', () => {
     expect(await state(await react(bob, `posts/${post.id}/reactions/love`))).toMatchObject({ reactions: { like: 1, love: 2 }, mine: ['like', 'love'] });
     expect(await state(await react(bob, `posts/${post.id}/reactions/like`, 'DELETE'))).toMatchObject({ reactions: { love: 2 }, mine: ['love'] });
     expect(await state(await react(bob, `posts/${post.id}/reactions/like`, 'DELETE'))).toMatchObject({ reactions: { love: 2 }, mine: ['love'] });
+    // Nobody takes back another's reaction: a DELETE only ever names the caller's own.
+    expect(await state(await react(alice, `posts/${post.id}/reactions/love`, 'DELETE'))).toMatchObject({ reactions: { love: 2 }, mine: [] });
     const read = (await (await server.request(`/api/posts/${post.id}`)).json()) as { reactions: Counts };
     expect(read.reactions).toEqual({ love: 2 });
   });
