@@ -232,7 +232,7 @@ describe('with the default configuration', () => {
       expect(Object.keys(documented).sort()).toEqual([
         '/api/auth/login', '/api/auth/logout', '/api/auth/password', '/api/auth/refresh', '/api/auth/register', '/api/avatars/initials/{file}', '/api/avatars/{hash}.webp', '/api/comments/{id}', '/api/comments/{id}/reactions/{reaction}', '/api/conversations',
         '/api/conversations/{id}', '/api/conversations/{id}/messages', '/api/conversations/{id}/presence', '/api/conversations/{id}/read', '/api/me', '/api/me/avatar', '/api/me/reactions', '/api/notifications', '/api/notifications/read',
-        '/api/online', '/api/posts', '/api/posts/{id}', '/api/posts/{id}/comments', '/api/posts/{id}/reactions/{reaction}', '/api/users/{username}', '/api/users/{username}/posts',
+        '/api/online', '/api/posts', '/api/posts/{id}', '/api/posts/{id}/comments', '/api/posts/{id}/reactions/{reaction}', '/api/search/posts', '/api/users', '/api/users/{username}', '/api/users/{username}/posts',
       ]);
     });
 

@@ -156,7 +156,7 @@ for (const store of stores) {
       expect((await during).map((r) => r?.version)).toEqual([post.version, post.version]);
       expect((await getPost(s.db, post.id))?.body).toBe('v1');
       await tx((trx, log) => updatePost(trx, log, post.id, 'v2'));
-      expect(await postVersion(s.db, post.id)).toEqual({ version: post.version + 1, countsVersion: 0, authorId: u.id });
+      expect(await postVersion(s.db, post.id)).toEqual({ version: post.version + 1, countsVersion: 0, authorId: u.id, authorVersion: 1 });
       expect(await postVersion(s.db, 999_999)).toBeUndefined();
     });
 
