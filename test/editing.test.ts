@@ -51,7 +51,7 @@ describe('GET /api/comments/:id', () => {
     const first = await read(created.id);
     expect(first.status).toBe(200);
     expect(first.comment).toMatchObject({ id: created.id, postId: post.id, body: 'hello', editedAt: null, version: 1 });
-    expect(first.etag).toBe(`"comment.${created.id}.v1.c0"`);
+    expect(first.etag).toBe(`"comment.${created.id}.v1.c0.a1"`);
     const again = await server.request(`/api/comments/${created.id}`, { headers: { 'if-none-match': first.etag } });
     expect(again.status).toBe(304);
   });

@@ -52,11 +52,23 @@ export async function listComments(db: Kysely<SocialDb>, postId: number, afterId
 export async function commentOwner(
   db: Kysely<SocialDb>,
   id: number,
-): Promise<{ authorId: number; postId: number; version: number; countsVersion: number; deleted: boolean } | undefined> {
-  const row = await db.selectFrom('comments').select(['author_id', 'post_id', 'version', 'counts_version', 'deleted_at']).where('id', '=', id).executeTakeFirst();
+): Promise<{ authorId: number; postId: number; version: number; countsVersion: number; authorVersion: number; deleted: boolean } | undefined> {
+  const row = await db
+    .selectFrom('comments')
+    .innerJoin('users', 'users.id', 'comments.author_id')
+    .select(['comments.author_id', 'comments.post_id', 'comments.version', 'comments.counts_version', 'comments.deleted_at', 'users.version as author_version'])
+    .where('comments.id', '=', id)
+    .executeTakeFirst();
   return row === undefined
     ? undefined
-    : { authorId: row.author_id, postId: row.post_id, version: row.version, countsVersion: row.counts_version, deleted: row.deleted_at !== null };
+    : {
+        authorId: row.author_id,
+        postId: row.post_id,
+        version: row.version,
+        countsVersion: row.counts_version,
+        authorVersion: row.author_version,
+        deleted: row.deleted_at !== null,
+      };
 }
 
 /** Bumps the counts version of a comment (its ETag changes; its edit version does not). */

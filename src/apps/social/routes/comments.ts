@@ -20,7 +20,7 @@ export function registerCommentRoutes(app: TandemHttpApp, ctx: SocialContext): v
     const current = await commentOwner(db, id);
     if (current === undefined || current.deleted) throw new TandemError('not_found', `Comment ${id} does not exist`);
     return sendConditional(request, reply, {
-      etag: commentEtag(id, current.version, current.countsVersion),
+      etag: commentEtag(id, current),
       policy: 'publicItem',
       // Read again for the body: a write between the two reads makes the body newer than the tag,
       // which only costs the client one more 200 later (never a stale body under a newer tag).
@@ -38,14 +38,14 @@ export function registerCommentRoutes(app: TandemHttpApp, ctx: SocialContext): v
   }, async (request, reply) => {
     const { userId } = claimsOf(request);
     const { id } = request.params;
-    const { comment, countsVersion } = await ctx.transaction(async (trx, log) => {
+    const { comment, current } = await ctx.transaction(async (trx, log) => {
       const current = await commentOwner(trx, id);
       if (current === undefined || current.deleted) throw new TandemError('not_found', `Comment ${id} does not exist`);
       if (current.authorId !== userId) throw new TandemError('forbidden', 'Only the author may edit a comment');
-      assertIfMatch(request, commentEtag(id, current.version, current.countsVersion));
-      return { comment: await updateComment(trx, log, id, request.body.body, current), countsVersion: current.countsVersion };
+      assertIfMatch(request, commentEtag(id, current));
+      return { comment: await updateComment(trx, log, id, request.body.body, current), current };
     });
-    reply.header('etag', commentEtag(id, comment.version, countsVersion));
+    reply.header('etag', commentEtag(id, { ...current, version: comment.version }));
     return comment;
   });
 }

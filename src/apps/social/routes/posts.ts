@@ -18,7 +18,8 @@ import { Comment, CommentBody, Id, IdParams, Post, PostBody } from '../schemas';
  */
 const postEtag = (id: number, version: number, countsVersion: number, authorVersion: number) => etag('post', id, `v${version}`, `c${countsVersion}`, `a${authorVersion}`);
 /** A comment's ETag: its edit version and the version of its counts, as a post's. */
-export const commentEtag = (id: number, version: number, countsVersion: number) => etag('comment', id, `v${version}`, `c${countsVersion}`);
+export const commentEtag = (id: number, tag: { version: number; countsVersion: number; authorVersion: number }) =>
+  etag('comment', id, `v${tag.version}`, `c${tag.countsVersion}`, `a${tag.authorVersion}`);
 
 export function registerPostRoutes(app: TandemHttpApp, ctx: SocialContext): void {
   const { db, authenticate } = ctx;
@@ -139,7 +140,9 @@ export function registerPostRoutes(app: TandemHttpApp, ctx: SocialContext): void
     const postId = request.params.id;
     return ctx.createOnce(request, reply, `user:${userId}`, async (trx, log) => {
       const comment = await createComment(trx, log, { postId, parentId: request.body.parentId ?? null, authorId: userId, body: request.body.body });
-      return { status: 201, body: comment, headers: { etag: commentEtag(comment.id, comment.version, 0) } };
+      const tag = await commentOwner(trx, comment.id);
+      if (tag === undefined) throw new Error('comment vanished inside its own transaction');
+      return { status: 201, body: comment, headers: { etag: commentEtag(comment.id, tag) } };
     });
   });
 
@@ -153,7 +156,7 @@ export function registerPostRoutes(app: TandemHttpApp, ctx: SocialContext): void
       const current = await commentOwner(trx, id);
       if (current === undefined || current.deleted) throw new TandemError('not_found', `Comment ${id} does not exist`);
       if (current.authorId !== userId) throw new TandemError('forbidden', 'Only the author may delete a comment');
-      assertIfMatch(request, commentEtag(id, current.version, current.countsVersion));
+      assertIfMatch(request, commentEtag(id, current));
       await deleteComment(trx, log, id);
     });
     return reply.code(204).send(null);
