@@ -89,18 +89,24 @@ describe('profile edits: live, and never stale in a cache', () => {
     }
   });
 
-  it('lists that embed the person change their ETag after a rename: feed, comments, a post, their posts, notifications', async () => {
+  it('answers that embed the person change their ETag after a rename: feed, comments, a post, a comment, their posts, notifications, conversations', async () => {
     const [alice, bob] = [await registerUser(server), await registerUser(server)];
     const hers = await post(alice, 'embedded author');
     const comment = await server.request(`/api/posts/${hers.id}/comments`, { method: 'POST', token: alice.accessToken, json: { body: 'and a comment' } });
     expect(comment.status).toBe(201);
+    const commentId = ((await comment.json()) as { id: number }).id;
     await server.request(`/api/posts/${(await post(bob, "bob's post")).id}/comments`, { method: 'POST', token: alice.accessToken, json: { body: 'notify bob' } });
+    const opened = await server.request('/api/conversations', { method: 'POST', token: bob.accessToken, json: { members: [alice.username] } });
+    const conversationId = ((await opened.json()) as { id: number }).id;
     const urls: Array<[string, string | undefined]> = [
       ['/api/posts?limit=50', undefined],
       [`/api/posts/${hers.id}/comments`, undefined],
       [`/api/posts/${hers.id}`, undefined],
+      [`/api/comments/${commentId}`, undefined],
       [`/api/users/${alice.username}/posts`, undefined],
       ['/api/notifications', bob.accessToken],
+      ['/api/conversations', bob.accessToken],
+      [`/api/conversations/${conversationId}`, bob.accessToken],
     ];
     const before = await Promise.all(urls.map(async ([url, token]) => {
       const res = await server.request(url, token === undefined ? {} : { token });

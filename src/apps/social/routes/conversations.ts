@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Type } from 'typebox';
 import {
   Cached, CachedList, claimsOf, ConditionalHeaders, Created, etag, idempotencyKeyOf, IdempotencyHeaders, NotModified, NotModifiedWithPosition, Page,
@@ -60,8 +61,11 @@ export function registerConversationRoutes(app: TandemHttpApp, ctx: SocialContex
     // A non-member learns nothing, not even that the conversation exists.
     const conversation = await getConversation(db, id, userId);
     if (conversation === undefined) throw new TandemError('not_found', `Conversation ${id} does not exist`);
-    // The version moves with every message; the read position is the viewer's own part of the answer.
-    const tag = etag('conversation', id, conversation.version, `r${conversation.lastReadMessageId ?? 0}`);
+    // The answer is read whole anyway (members, last message, the viewer's read position), and its
+    // members' names and avatars can change without the conversation's version moving: the tag is a
+    // digest of the answer itself, so it changes exactly when anything in it does.
+    const digest = createHash('sha256').update(JSON.stringify(conversation)).digest('base64url').slice(0, 22);
+    const tag = etag('conversation', id, digest);
     return sendConditional(request, reply, { etag: tag, policy: 'private', build: () => conversation });
   });
 
