@@ -108,6 +108,10 @@ describe('GET /api/search/posts?q= (posts)', () => {
     expect(edit.status).toBe(200);
     expect(await ids(await searchPosts(word('pear')))).toEqual([]);
     expect(await ids(await searchPosts(word('plum')))).toEqual([b.id]);
+    // A hit carries its reaction counts, as the feed's posts do.
+    expect((await server.request(`/api/posts/${b.id}/reactions/like`, { method: 'PUT', token: alice.accessToken })).status).toBe(200);
+    const liked = (await (await searchPosts(word('plum'))).json()) as { items: Array<{ reactions: Record<string, number> }> };
+    expect(liked.items[0]!.reactions).toEqual({ like: 1 });
     const gone = await server.request(`/api/posts/${a.id}`, { method: 'DELETE', token: alice.accessToken });
     expect(gone.status).toBe(204);
     expect(await ids(await searchPosts(word('kiwi')))).toEqual([]);

@@ -3,6 +3,7 @@ import type { Dialect } from 'tandem/server';
 import type { SocialDb } from '../db';
 import type { Post, UserRef } from '../schemas';
 import { selectPosts, toPost } from './posts';
+import { withReactions } from './reactions';
 import { toUserRef } from './users';
 
 /**
@@ -116,5 +117,5 @@ export async function searchPosts(db: Kysely<SocialDb>, dialect: Dialect, terms:
     const score = Number(after.score);
     query = query.where((eb) => eb.or([eb('hits.score', '<', score), eb.and([eb('hits.score', '=', score), eb('posts.id', '<', afterId)])]));
   }
-  return (await query.execute()).map(toPost);
+  return withReactions(db, 'post', (await query.execute()).map(toPost));
 }
