@@ -148,7 +148,7 @@ describe('SocialClient (on the RestClient core) against a real server', () => {
     const second = await client.getPost(post.id);
     const reads = recorder.log.filter((e) => e.path === `/api/posts/${post.id}`);
     expect(reads.map((e) => e.status)).toEqual([200, 304]);
-    expect(reads[1]!.headers.get('if-none-match')).toBe('"post.' + post.id + '.v1"');
+    expect(reads[1]!.headers.get('if-none-match')).toBe('"post.' + post.id + '.v1.c0.a1"');
     expect(second).toEqual(first);
 
     const me1 = await client.me();
