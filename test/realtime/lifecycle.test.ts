@@ -99,10 +99,10 @@ describe('slow consumers', () => {
     expect(slow.publications('feed').length).toBeLessThan(produced);
     await until(() => server.social.gateway.stats().connections === 1, 'slow consumer freed', 3_000);
 
-    // Nothing more was written for it: 40 more posts cost only the healthy client's bytes.
+    // Nothing more was written for it: 40 more posts cost only the healthy client's bytes (a post frame is ~5,320 B; two clients would be twice that).
     await Promise.all(Array.from({ length: 40 }, () => createPost(server, bob, 'x'.repeat(5_000))));
     await until(() => healthy.publications('feed').length === produced + 40, 'healthy client got everything', 5_000);
-    expect(await metric(server, 'tandem_ws_bytes_out_total') - written).toBeLessThan(40 * 5_300);
+    expect(await metric(server, 'tandem_ws_bytes_out_total') - written).toBeLessThan(40 * 5_500);
     expect(healthy.closed).toBeUndefined();
   });
 });

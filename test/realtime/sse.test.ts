@@ -448,10 +448,10 @@ describe('GET /realtime/sse', () => {
     await client.sub(`conversation:${conversation}`);
     await client.sub(`user:${bob.id}`);
     const before = client.messages.length;
-    // One REST write publishes three frames on two channels in one event-loop turn: one event, a data line each.
+    // One REST write publishes two frames on two channels in one event-loop turn: one event, a data line each.
     await sendMessage(shared, alice, conversation, 'one write, two channels');
     const userChannel = `user:${bob.id}`;
-    await until(() => client.publications(userChannel).some((f) => f.ev === 'notification.created') && client.publications(`conversation:${conversation}`).length === 1, 'the publications');
+    await until(() => client.publications(userChannel).some((f) => f.ev === 'message.created') && client.publications(`conversation:${conversation}`).length === 1, 'the publications');
     await client.roundTrip();
     const written = client.messages.slice(before, -1);
     expect(written).toHaveLength(1);
@@ -459,7 +459,6 @@ describe('GET /realtime/sse', () => {
     expect(lines.map((f) => [f.t, f.ch, f.ev])).toEqual([
       ['pub', `conversation:${conversation}`, 'message.created'],
       ['pub', userChannel, 'message.created'],
-      ['pub', userChannel, 'notification.created'],
     ]);
     expect(client.seqs).toEqual(client.messages.map((_, i) => i + 1));
     // Nothing in the raw text but what the contract allows: hello, id/data events, comments.
