@@ -27,9 +27,9 @@ function counted(text: string): string[] {
 
 /**
  * Notifies (kind `mention`) each existing user a post or comment mentions with `@username`, once:
- * not the writer, not someone this write already notified, not unknown names, and on an edit only
- * names the previous text did not have. Runs in the write's transaction, so the notifications exist
- * exactly when the text does. Returns the ids notified.
+ * not the writer, not someone this write already notified, not unknown names, on an edit only
+ * names the previous text did not have, and never twice for the same post or comment. Runs in the
+ * write's transaction, so the notifications exist exactly when the text does. Returns the ids notified.
  */
 export async function notifyMentions(trx: Transaction<SocialDb>, log: ChannelLog, input: MentionInput): Promise<number[]> {
   const previous = new Set(input.before === undefined ? [] : counted(input.before));
@@ -37,6 +37,18 @@ export async function notifyMentions(trx: Transaction<SocialDb>, log: ChannelLog
   if (names.length === 0) return [];
   const users = await trx.selectFrom('users').select(['id', 'username']).where('username', 'in', names).execute();
   const skip = new Set([input.actorId, ...(input.alreadyNotified ?? [])]);
+  // Told about this very post or comment before (an edit that took a name out and put it back):
+  // not again, or toggling a name by edits would notify its owner without end.
+  if (users.length > 0) {
+    let told = trx
+      .selectFrom('notifications')
+      .select('user_id')
+      .where('kind', '=', 'mention')
+      .where('post_id', '=', input.postId)
+      .where('user_id', 'in', users.map((u) => u.id));
+    told = input.commentId === undefined ? told.where('comment_id', 'is', null) : told.where('comment_id', '=', input.commentId);
+    for (const row of await told.execute()) skip.add(row.user_id);
+  }
   // In the text's order, so the notifications are created in the order the names were written.
   const ids = names
     .map((name) => users.find((u) => u.username === name)?.id)

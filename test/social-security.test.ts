@@ -1,0 +1,54 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerUser, startServer, type TestServer, type TestUser } from './support/server';
+
+/** Security review of the social app's new features: each test fails without its fix. */
+
+interface Notification { id: number; kind: string; postId: number | null; commentId: number | null }
+
+let server: TestServer;
+let alice: TestUser;
+let bob: TestUser;
+
+beforeAll(async () => {
+  server = await startServer();
+  alice = await registerUser(server);
+  bob = await registerUser(server);
+});
+afterAll(() => server.close());
+
+async function mentionsOf(user: TestUser, postId: number): Promise<Notification[]> {
+  const res = await server.request('/api/notifications?limit=100', { token: user.accessToken });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { items: Notification[] }).items.filter((n) => n.kind === 'mention' && n.postId === postId);
+}
+
+describe('mentions', () => {
+  it('an edit that takes a name out and puts it back does not notify its owner again (no notification flood by edits)', async () => {
+    const created = await server.request('/api/posts', { method: 'POST', token: alice.accessToken, json: { body: `hi @${bob.username}` } });
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: number };
+    let tag = created.headers.get('etag')!;
+    for (const body of ['hi', `hi @${bob.username}`, 'hi again', `hi @${bob.username} again`]) {
+      const res = await server.request(`/api/posts/${id}`, { method: 'PATCH', token: alice.accessToken, json: { body }, headers: { 'if-match': tag } });
+      expect(res.status).toBe(200);
+      tag = res.headers.get('etag')!;
+    }
+    expect(await mentionsOf(bob, id)).toHaveLength(1);
+  });
+
+  it('the same holds for a comment edited back and forth', async () => {
+    const created = await server.request('/api/posts', { method: 'POST', token: alice.accessToken, json: { body: 'a post' } });
+    const { id: postId } = (await created.json()) as { id: number };
+    const carol = await registerUser(server);
+    const made = await server.request(`/api/posts/${postId}/comments`, { method: 'POST', token: carol.accessToken, json: { body: `@${bob.username} look` } });
+    expect(made.status).toBe(201);
+    const { id } = (await made.json()) as { id: number };
+    let tag = made.headers.get('etag')!;
+    for (const body of ['look', `@${bob.username} look`, 'look!', `@${bob.username} look!`]) {
+      const res = await server.request(`/api/comments/${id}`, { method: 'PATCH', token: carol.accessToken, json: { body }, headers: { 'if-match': tag } });
+      expect(res.status).toBe(200);
+      tag = res.headers.get('etag')!;
+    }
+    expect((await mentionsOf(bob, postId)).filter((n) => n.commentId === id)).toHaveLength(1);
+  });
+});
