@@ -11,7 +11,7 @@ import { richBody } from '../rich-text';
 import { applyReactionEvent, reactionBar } from '../reactions';
 import { deferDelete, isPendingDelete } from '../toast';
 import { LIMITS } from '../../../src/apps/social/limits';
-import { postCard } from './feed';
+import { postCard } from '../post-card';
 
 interface PostSnapshot extends Snapshot {
   post: Post;

@@ -1,13 +1,11 @@
-import type { Post, PublicUser } from '../../../src/apps/social/schemas';
+import type { PublicUser } from '../../../src/apps/social/schemas';
 import { TandemClientError } from '../../../src/client';
-import { applyCommentCount } from '../comment-counts';
 import { describeError } from '../api';
 import type { SessionContext, View } from '../context';
-import { announce, h, Keyed, replace, syncChildren } from '../dom';
+import { announce, h, replace } from '../dom';
 import { errorLine } from '../forms';
 import { avatar } from '../people';
-import { applyReactionEvent } from '../reactions';
-import { postCard } from './feed';
+import { livePostList } from '../post-list';
 
 /** "March 2026": when someone joined. */
 function joined(iso: string): HTMLTimeElement {
@@ -62,77 +60,22 @@ export function userView(ctx: SessionContext, params: Record<string, string>): V
   const el = h('section', { class: 'user-page' }, h('p', { class: 'muted', role: 'status' }, 'Loading…'));
   const view: View = { title: `@${username}`, el };
   let user: PublicUser | undefined;
-  let posts: Post[] = [];
-  let nextCursor: string | null = null;
-  const list = h('div', { class: 'post-list', role: 'feed', 'aria-busy': 'true' });
-  const status = h('p', { class: 'muted', role: 'status' });
-  const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load older posts');
   const head = h('div', { class: 'profile-head-slot' });
-  const cards = new Keyed<Post>((p) => p.id, (p) => String(p.version), (p) => postCard(p, ctx, { link: true, onDeleted: () => drop(p.id), onEdited: (saved) => merge([saved]) }));
-
-  const render = () => {
-    syncChildren(list, cards.elements(posts));
-    list.setAttribute('aria-busy', 'false');
-    replace(status, posts.length === 0 ? `${user?.displayName ?? username} has not posted yet.` : '');
-    more.hidden = nextCursor === null;
-  };
-  const merge = (items: readonly Post[]) => {
-    const byId = new Map(posts.map((p) => [p.id, p]));
-    for (const post of items) {
-      const current = byId.get(post.id);
-      if (current === undefined || post.version > current.version) byId.set(post.id, post);
-    }
-    posts = [...byId.values()].sort((a, b) => b.id - a.id);
-    render();
-  };
-  const drop = (id: number) => {
-    posts = posts.filter((p) => p.id !== id);
-    render();
-  };
+  const posts = livePostList(ctx, {
+    load: (page) => ctx.api.listUserPosts(username, page),
+    accept: (post) => post.author.id === user?.id,
+    created: (post) => {
+      if (post.author.id !== ctx.session.me.id) announce(`New post from ${post.author.displayName}`);
+    },
+    empty: () => `${user?.displayName ?? username} has not posted yet.`,
+    failed: 'Could not load the posts',
+  });
   const showHead = (person: PublicUser) => {
     user = person;
     view.title = `${person.displayName} (@${person.username})`;
     document.title = `${view.title} · Tandem`;
     replace(head, profileHead(person, ctx));
   };
-
-  const follower = ctx.realtime.follow({
-    load: () => ctx.api.listUserPosts(username, { limit: 20 }),
-    snapshot: (page) => {
-      posts = page.items;
-      nextCursor = page.nextCursor;
-      render();
-    },
-    message: (m) => {
-      if (applyReactionEvent(m.event, m.data)) return;
-      if (m.event === 'post.created') {
-        const post = m.data as Post;
-        if (post.author.id !== user?.id) return;
-        merge([post]);
-        if (post.author.id !== ctx.session.me.id) announce(`New post from ${post.author.displayName}`);
-      } else if (m.event === 'post.comments') {
-        posts = applyCommentCount(posts, m.data);
-      } else if (m.event === 'post.updated') {
-        const post = m.data as Post;
-        if (posts.some((p) => p.id === post.id)) merge([post]);
-      } else if (m.event === 'post.deleted') {
-        drop((m.data as { id: number }).id);
-      }
-    },
-    failed: (e) => replace(status, `Could not load the posts: ${describeError(e)}`),
-  });
-
-  more.addEventListener('click', () => {
-    if (nextCursor === null) return;
-    more.disabled = true;
-    ctx.api.listUserPosts(username, { cursor: nextCursor, limit: 20 }).then(
-      (page) => {
-        nextCursor = page.nextCursor;
-        merge(page.items);
-      },
-      (e: unknown) => replace(status, describeError(e)),
-    ).finally(() => (more.disabled = false));
-  });
 
   let disposed = false;
   const stopPeople = ctx.session.people.onChange((person) => {
@@ -142,8 +85,8 @@ export function userView(ctx: SessionContext, params: Record<string, string>): V
     (person) => {
       if (disposed) return;
       showHead(ctx.session.people.newest(person));
-      replace(el, head, h('h2', { class: 'section-title' }, 'Posts'), status, list, more);
-      void follower.start();
+      replace(el, head, h('h2', { class: 'section-title' }, 'Posts'), ...posts.elements);
+      posts.start();
     },
     (e: unknown) => {
       if (disposed) return;
@@ -160,7 +103,7 @@ export function userView(ctx: SessionContext, params: Record<string, string>): V
   view.dispose = () => {
     disposed = true;
     stopPeople();
-    follower.stop();
+    posts.stop();
   };
   return view;
 }
