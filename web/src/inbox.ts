@@ -2,8 +2,7 @@ import type { SocialClient } from '../../src/apps/social/client';
 import type { Conversation, ConversationRead, Message, Notification } from '../../src/apps/social/schemas';
 import { TandemClientError, type Follow, type RealtimeClient, type RealtimeMessage, type Snapshot } from '../../src/client';
 import { announce } from './dom';
-
-type Listener = () => void;
+import { Listeners } from './listeners';
 
 /** A message's preview in the conversations list, as the server cuts it (140 characters, then "…"). */
 const PREVIEW_LENGTH = 140;
@@ -40,7 +39,7 @@ export class Inbox {
   loaded = false;
   readonly #api: SocialClient;
   readonly #follower: Follow;
-  readonly #listeners = new Set<{ listener: Listener }>();
+  readonly #listeners = new Listeners();
   readonly #arrivals = new Set<(n: Notification) => void>();
   readonly #messages = new Set<(m: Message) => void>();
   readonly #me: number;
@@ -94,10 +93,8 @@ export class Inbox {
   }
 
   /** Calls `listener` after every change; returns the remover. */
-  onChange(listener: Listener): () => void {
-    const entry = { listener };
-    this.#listeners.add(entry);
-    return () => this.#listeners.delete(entry);
+  onChange(listener: () => void): () => void {
+    return this.#listeners.add(listener);
   }
 
   /** Marks the given notifications (or all) read; the bell follows the server's count. */
@@ -252,7 +249,7 @@ export class Inbox {
   }
 
   #changed(): void {
-    for (const { listener } of [...this.#listeners]) listener();
+    this.#listeners.emit();
   }
 
   /** The other members of a conversation (everyone but the signed-in user). */

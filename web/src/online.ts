@@ -1,6 +1,5 @@
 import type { RealtimeClient, Subscription } from '../../src/client';
-
-type Listener = () => void;
+import { Listeners } from './listeners';
 
 /**
  * Who is online: the presence of the `online` channel, which every signed-in page joins. A user
@@ -11,7 +10,7 @@ export class OnlineUsers {
   #ids = new Set<number>();
   #subscription: Subscription | undefined;
   readonly #realtime: RealtimeClient;
-  readonly #listeners = new Set<{ listener: Listener }>();
+  readonly #listeners = new Listeners();
 
   constructor(realtime: RealtimeClient) {
     this.#realtime = realtime;
@@ -22,7 +21,7 @@ export class OnlineUsers {
     this.#subscription = subscription;
     subscription.on('presence', ({ users }) => {
       this.#ids = new Set((users ?? []).map((u) => u.id));
-      for (const { listener } of [...this.#listeners]) listener();
+      this.#listeners.emit();
     });
   }
 
@@ -35,9 +34,7 @@ export class OnlineUsers {
     return this.#ids.has(userId);
   }
 
-  onChange(listener: Listener): () => void {
-    const entry = { listener };
-    this.#listeners.add(entry);
-    return () => this.#listeners.delete(entry);
+  onChange(listener: () => void): () => void {
+    return this.#listeners.add(listener);
   }
 }

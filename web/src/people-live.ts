@@ -1,8 +1,7 @@
 import type { PublicUser } from '../../src/apps/social/schemas';
 import type { RealtimeClient, Subscription } from '../../src/client';
+import { Listeners } from './listeners';
 import { forgetPeople, redrawPerson, rememberPerson } from './people';
-
-type Listener = (user: PublicUser) => void;
 
 /**
  * Profile edits, live: the `people` channel, which every signed-in page joins once. Each
@@ -13,7 +12,7 @@ type Listener = (user: PublicUser) => void;
 export class PeopleLive {
   #subscription: Subscription | undefined;
   readonly #realtime: RealtimeClient;
-  readonly #listeners = new Set<{ listener: Listener }>();
+  readonly #listeners = new Listeners<[user: PublicUser]>();
   /** The newest profile heard of, per user: a copy a cache kept for a few seconds may be older. */
   readonly #profiles = new Map<number, PublicUser>();
 
@@ -28,7 +27,7 @@ export class PeopleLive {
       this.#profiles.set(user.id, this.newest(user));
       rememberPerson(user);
       redrawPerson(document, user);
-      for (const { listener } of [...this.#listeners]) listener(user);
+      this.#listeners.emit(user);
     });
   }
 
@@ -47,9 +46,7 @@ export class PeopleLive {
   }
 
   /** Called with every profile edit; returns an unsubscribe. */
-  onChange(listener: Listener): () => void {
-    const entry = { listener };
-    this.#listeners.add(entry);
-    return () => this.#listeners.delete(entry);
+  onChange(listener: (user: PublicUser) => void): () => void {
+    return this.#listeners.add(listener);
   }
 }
