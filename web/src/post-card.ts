@@ -8,7 +8,7 @@ import { editable, editedMark, postEditing } from './editor';
 import { userLink } from './people';
 import { richBody } from './rich-text';
 import { reactionBar } from './reactions';
-import { deferDelete, isPendingDelete } from './toast';
+import { deleteWithUndo, isPendingDelete } from './toast';
 
 /** One post as a card; `link` adds the way to its page. */
 export function postCard(post: Post, ctx: SessionContext, options: { link: boolean; onDeleted?: () => void; onEdited?: (post: Post) => void }): HTMLElement {
@@ -22,21 +22,15 @@ export function postCard(post: Post, ctx: SessionContext, options: { link: boole
   // by id then, since a live update may have redrawn the card meanwhile.
   const remove = () => {
     const card = () => document.getElementById(`post-${post.id}`);
-    const hadFocus = card()?.contains(document.activeElement) ?? false;
-    card()?.setAttribute('hidden', '');
-    deferDelete({
+    deleteWithUndo(card, {
       key: `post:${post.id}`,
       message: 'Post deleted.',
       commit: async () => {
         await ctx.api.deletePost(post.id, { keepalive: true });
         if (card() !== null) options.onDeleted?.();
       },
-      restore: () => card()?.removeAttribute('hidden'),
-      failed: (e) => {
-        card()?.removeAttribute('hidden');
-        error.show(describeError(e));
-      },
-    }, { focusUndo: hadFocus });
+      failed: (e) => error.show(describeError(e)),
+    });
   };
   return h('article', { class: 'card post', id: `post-${post.id}`, 'data-post-id': post.id, tabindex: '-1', hidden: isPendingDelete(`post:${post.id}`) },
     h('header', { class: 'meta' },

@@ -55,6 +55,24 @@ export function deferDelete(item: DeferredDelete, options: { focusUndo?: boolean
   if (options.focusUndo) undo.focus();
 }
 
+/**
+ * `deferDelete` for an item on the page: hidden at once, shown again on Undo or when the delete
+ * fails. `target` is looked up each time, since a live update may redraw the item meanwhile; Undo
+ * takes focus if the item had it.
+ */
+export function deleteWithUndo(target: () => HTMLElement | null, item: Omit<DeferredDelete, 'restore'>): void {
+  const hadFocus = target()?.contains(document.activeElement) ?? false;
+  target()?.setAttribute('hidden', '');
+  deferDelete({
+    ...item,
+    restore: () => target()?.removeAttribute('hidden'),
+    failed: (e) => {
+      target()?.removeAttribute('hidden');
+      item.failed(e);
+    },
+  }, { focusUndo: hadFocus });
+}
+
 /** Sends the delete waiting for its Undo now, if there is one. */
 export function flushPendingDelete(): void {
   const entry = pending;

@@ -9,7 +9,7 @@ import { commentEditing, editable, editedMark } from '../editor';
 import { userLink } from '../people';
 import { richBody } from '../rich-text';
 import { applyReactionEvent, reactionBar } from '../reactions';
-import { deferDelete, isPendingDelete } from '../toast';
+import { deleteWithUndo, isPendingDelete } from '../toast';
 import { LIMITS } from '../../../src/apps/social/limits';
 import { postCard } from '../post-card';
 
@@ -156,21 +156,12 @@ export function postView(ctx: SessionContext, params: Record<string, string>): V
       box.textarea.focus();
     };
     // Hidden at once, sent when the Undo toast expires (web/src/toast.ts); its replies stay.
-    const remove = () => {
-      const item = () => document.querySelector<HTMLElement>(`#comment-${comment.id} > article`);
-      const hadFocus = item()?.contains(document.activeElement) ?? false;
-      item()?.setAttribute('hidden', '');
-      deferDelete({
-        key: `comment:${comment.id}`,
-        message: 'Comment deleted.',
-        commit: () => ctx.api.deleteComment(comment.id, { keepalive: true }),
-        restore: () => item()?.removeAttribute('hidden'),
-        failed: (e) => {
-          item()?.removeAttribute('hidden');
-          error.show(describeError(e));
-        },
-      }, { focusUndo: hadFocus });
-    };
+    const remove = () => deleteWithUndo(() => document.querySelector<HTMLElement>(`#comment-${comment.id} > article`), {
+      key: `comment:${comment.id}`,
+      message: 'Comment deleted.',
+      commit: () => ctx.api.deleteComment(comment.id, { keepalive: true }),
+      failed: (e) => error.show(describeError(e)),
+    });
     const body = comment.deleted
       ? h('p', { class: 'body deleted' }, 'This comment was deleted.')
       : richBody(comment.body ?? '', { 'data-testid': 'comment-body' });
