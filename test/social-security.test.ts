@@ -52,3 +52,28 @@ describe('mentions', () => {
     expect((await mentionsOf(bob, postId)).filter((n) => n.commentId === id)).toHaveLength(1);
   });
 });
+
+describe('session cookies', () => {
+  it('a refused body refresh token leaves the browser cookie session alone (the docs page or a script cannot sign the app out)', async () => {
+    const signedIn = await server.request('/api/auth/login', {
+      method: 'POST', json: { username: alice.username, password: alice.password }, headers: { 'tandem-session': 'cookie' },
+    });
+    expect(signedIn.status).toBe(200);
+    const cookies = signedIn.headers.getSetCookie().map((c) => c.split(';')[0]!);
+    expect(cookies.some((c) => c.startsWith('tandem_refresh='))).toBe(true);
+    const cookie = cookies.join('; ');
+    const refused = await server.request('/api/auth/refresh', { method: 'POST', json: { refreshToken: 'not-a-real-token' }, headers: { cookie } });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.getSetCookie()).toEqual([]);
+    // The cookie's own session still refreshes.
+    const refreshed = await server.request('/api/auth/refresh', { method: 'POST', headers: { cookie } });
+    expect(refreshed.status).toBe(200);
+  });
+
+  it('a refused cookie refresh still clears both cookies', async () => {
+    const refused = await server.request('/api/auth/refresh', { method: 'POST', headers: { cookie: 'tandem_refresh=stale; tandem_session=1' } });
+    expect(refused.status).toBe(401);
+    const cleared = refused.headers.getSetCookie().map((c) => c.split('=')[0]);
+    expect(cleared).toEqual(expect.arrayContaining(['tandem_refresh', 'tandem_session']));
+  });
+});

@@ -185,7 +185,9 @@ export function registerAccountRoutes<DB extends TandemTables>(app: FastifyInsta
       return await answerWithTokens(request, reply, await sessions.rotate(token), cookie);
     } catch (error) {
       // A cookie session that will never refresh again: its cookies go, so the page stops trying.
-      if (error instanceof TandemError && error.status === 401 && (cookie || request.cookies[SESSION_MARKER_COOKIE] !== undefined)) clearSessionCookies(reply);
+      // Only when the refused token was the cookie's (or there was none): a body token refused (a
+      // script, the docs page's Try-it-out) says nothing of the browser's own cookie session.
+      if (error instanceof TandemError && error.status === 401 && inBody === undefined && (cookie || request.cookies[SESSION_MARKER_COOKIE] !== undefined)) clearSessionCookies(reply);
       throw error;
     }
   });
