@@ -1,5 +1,5 @@
 import type { UserRef } from '../../src/apps/social/schemas';
-import { h } from './dom';
+import { h, timeAgo, type Child } from './dom';
 
 /** Where a person's public profile is. */
 export function profileHref(username: string): string {
@@ -62,4 +62,13 @@ export function redrawPerson(root: ParentNode, user: Pick<UserRef, 'id' | 'displ
     const name = el.querySelector('.display-name');
     if (name !== null && name.textContent !== user.displayName) name.textContent = user.displayName;
   }
+}
+
+/** A post's or comment's header: who (picture and name), " · ", when, then `after` (the "(edited)" mark). */
+export function byline(author: UserRef, createdAt: string, ...after: Child[]): HTMLElement {
+  return h('header', { class: 'meta' },
+    h('span', { class: 'author' }, userLink(author, { withAvatar: true })),
+    h('span', { 'aria-hidden': 'true' }, ' · '),
+    timeAgo(createdAt),
+    ...after);
 }

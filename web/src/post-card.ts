@@ -1,11 +1,11 @@
 import type { Post } from '../../src/apps/social/schemas';
 import { describeError } from './api';
 import type { SessionContext } from './context';
-import { actionButton, h, timeAgo } from './dom';
+import { actionButton, h } from './dom';
 import { errorLine } from './forms';
 import { commentsLink } from './comment-counts';
 import { editable, editedMark, postEditing } from './editor';
-import { userLink } from './people';
+import { byline } from './people';
 import { richBody } from './rich-text';
 import { reactionBar } from './reactions';
 import { deleteWithUndo, isPendingDelete } from './toast';
@@ -33,11 +33,7 @@ export function postCard(post: Post, ctx: SessionContext, options: { link: boole
     });
   };
   return h('article', { class: 'card post', id: `post-${post.id}`, 'data-post-id': post.id, tabindex: '-1', hidden: isPendingDelete(`post:${post.id}`) },
-    h('header', { class: 'meta' },
-      h('span', { class: 'author' }, userLink(post.author, { withAvatar: true })),
-      h('span', { 'aria-hidden': 'true' }, ' · '),
-      timeAgo(post.createdAt),
-      edited ? editedMark(post.updatedAt) : null),
+    byline(post.author, post.createdAt, edited ? editedMark(post.updatedAt) : null),
     editing?.slot ?? text(),
     reactionBar(ctx, 'post', post.id, post.reactions),
     h('footer', { class: 'actions' },

@@ -3,10 +3,10 @@ import type { Comment, Post } from '../../../src/apps/social/schemas';
 import type { Snapshot } from '../../../src/client';
 import { describeError } from '../api';
 import type { SessionContext, View } from '../context';
-import { actionButton, announce, h, replace, syncChildren, timeAgo } from '../dom';
+import { actionButton, announce, h, replace, syncChildren } from '../dom';
 import { composer, errorLine } from '../forms';
 import { commentEditing, editable, editedMark } from '../editor';
-import { userLink } from '../people';
+import { byline } from '../people';
 import { richBody } from '../rich-text';
 import { applyReactionEvent, reactionBar } from '../reactions';
 import { deleteWithUndo, isPendingDelete } from '../toast';
@@ -169,7 +169,7 @@ export function postView(ctx: SessionContext, params: Record<string, string>): V
     const editing = mine && !comment.deleted ? editable(commentEditing(ctx, comment, (saved) => void upsert(saved)), () => body) : undefined;
     return h('li', { class: 'comment', id: `comment-${comment.id}`, 'data-comment-id': comment.id },
       h('article', { 'aria-label': `Comment by ${comment.author.username}`, hidden: !comment.deleted && isPendingDelete(`comment:${comment.id}`) },
-        h('header', { class: 'meta' }, h('span', { class: 'author' }, userLink(comment.author, { withAvatar: true })), h('span', { 'aria-hidden': 'true' }, ' · '), timeAgo(comment.createdAt), comment.deleted ? null : editedMark(comment.editedAt)),
+        byline(comment.author, comment.createdAt, comment.deleted ? null : editedMark(comment.editedAt)),
         editing?.slot ?? body,
         comment.deleted ? null : reactionBar(ctx, 'comment', comment.id, comment.reactions),
         comment.deleted ? null : h('div', { class: 'actions' },
