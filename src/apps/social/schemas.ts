@@ -129,8 +129,8 @@ export const Notification = Type.Object(
     version: Type.Integer(),
     actors: Type.Array(UserRef, { description: 'the latest few actors, newest first (`actor` is the first)' }),
     actorCount: Type.Integer({ minimum: 1, description: 'how many people did this (grouped repeats: "bob and 12 others")' }),
-    postExcerpt: Type.Union([Type.String(), Type.Null()], { description: "the start of the post's current text" }),
-    commentExcerpt: Type.Union([Type.String(), Type.Null()], { description: "the start of the comment's current text (null when deleted)" }),
+    postExcerpt: Type.Union([Type.String(), Type.Null()], { description: "the start of the post's text when the notification was made or last grouped" }),
+    commentExcerpt: Type.Union([Type.String(), Type.Null()], { description: "the start of the comment's text when the notification was made or last grouped (null: no comment, or it was deleted)" }),
   },
   { title: 'Notification' },
 );
