@@ -24,6 +24,8 @@ const mine = new Map<string, Set<ReactionName>>();
 const bars = new Map<string, Set<Bar>>();
 /** Changes being sent, by target key and reaction: live frames do not undo them meanwhile. */
 const sending = new Set<string>();
+/** Whether a change to target `k` is being sent. */
+const isSending = (k: string) => [...sending].some((s) => s.startsWith(`${k}:`));
 let forUser: number | undefined;
 
 /** Targets whose "mine" is not known yet, fetched together on the next tick. */
@@ -85,7 +87,7 @@ export function applyReactionEvent(event: string, data: unknown): boolean {
 
 function update(k: string, reactions: ReactionCounts): void {
   // A toggle on its way keeps its optimistic count until the server's answer replaces it.
-  if ([...sending].some((s) => s.startsWith(`${k}:`))) return;
+  if (isSending(k)) return;
   counts.set(k, reactions);
   renderAll(k);
 }
@@ -103,7 +105,7 @@ export function reactionBar(ctx: SessionContext, target: ReactionTarget, id: num
   // A card redrawn for another reason (an edit, a comment count) comes with the counts its view
   // read back then; a bar still on the page has had every frame since, so its counts stay.
   const live = [...(bars.get(k) ?? [])].some((bar) => bar.el.isConnected);
-  if (!live && ![...sending].some((s) => s.startsWith(`${k}:`))) counts.set(k, initial);
+  if (!live && !isSending(k)) counts.set(k, initial);
   // A view drawing it afresh asks again (batched): your reactions may have changed in another tab or device.
   if (!live || !mine.has(k)) askMine(ctx, target, id);
 
