@@ -228,16 +228,19 @@ export function editedMark(iso: string | null): HTMLElement | null {
   return h('span', { class: 'muted edited' }, ' ', h('time', { datetime: iso, title: `Edited ${date.toLocaleString()}`, 'data-testid': 'edited' }, '(edited)'));
 }
 
+/** The current text of a post or comment and its ETag, for If-Match (a deleted comment has none). */
+async function readCurrent(ctx: SessionContext, path: string): Promise<{ body: string; etag: string }> {
+  const { body, etag } = await ctx.api.request<{ body: string | null }>({ method: 'GET', path, auth: 'none' });
+  return { body: body.body ?? '', etag: etag ?? '' };
+}
+
 /** The editing spec of a post (GET /api/posts/:id for the current version, PATCH with If-Match). */
 export function postEditing(ctx: SessionContext, post: Post, saved: (post: Post) => void): EditSpec<Post> {
   return {
     key: `post:${post.id}`,
     what: 'post',
     maxLength: LIMITS.post,
-    read: async () => {
-      const { body, etag } = await ctx.api.request<Post>({ method: 'GET', path: `/api/posts/${post.id}`, auth: 'none' });
-      return { body: body.body, etag: etag ?? '' };
-    },
+    read: () => readCurrent(ctx, `/api/posts/${post.id}`),
     write: (body, ifMatch) => ctx.api.updatePost(post.id, { body }, { ifMatch }),
     saved,
   };
@@ -249,10 +252,7 @@ export function commentEditing(ctx: SessionContext, comment: Comment, saved: (co
     key: `comment:${comment.id}`,
     what: 'comment',
     maxLength: LIMITS.comment,
-    read: async () => {
-      const { body, etag } = await ctx.api.request<Comment>({ method: 'GET', path: `/api/comments/${comment.id}`, auth: 'none' });
-      return { body: body.body ?? '', etag: etag ?? '' };
-    },
+    read: () => readCurrent(ctx, `/api/comments/${comment.id}`),
     write: (body, ifMatch) => ctx.api.updateComment(comment.id, { body }, { ifMatch }),
     saved,
   };
