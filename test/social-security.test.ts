@@ -77,3 +77,22 @@ describe('session cookies', () => {
     expect(cleared).toEqual(expect.arrayContaining(['tandem_refresh', 'tandem_session']));
   });
 });
+
+describe('conversations', () => {
+  it('two people opening the same conversation at the same moment (two nodes) get one conversation, never a 500', async () => {
+    for (let i = 0; i < 8; i++) {
+      const a = await registerUser(server);
+      const b = await registerUser(server);
+      const answers = await Promise.all([
+        server.request('/api/conversations', { method: 'POST', token: a.accessToken, json: { members: [b.username] } }),
+        server.request('/api/conversations', { method: 'POST', token: b.accessToken, json: { members: [a.username] } }),
+        server.request('/api/conversations', { method: 'POST', token: a.accessToken, json: { members: [b.username] } }),
+      ]);
+      const statuses = answers.map((r) => r.status);
+      expect(statuses.every((s) => s === 200 || s === 201), statuses.join(',')).toBe(true);
+      expect(statuses.filter((s) => s === 201)).toHaveLength(1);
+      const ids = await Promise.all(answers.map(async (r) => ((await r.json()) as { id: number }).id));
+      expect(new Set(ids).size).toBe(1);
+    }
+  });
+});

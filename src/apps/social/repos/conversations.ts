@@ -117,11 +117,19 @@ export async function openConversation(
   const existing = await trx.selectFrom('conversations').select(['id', 'created_at', 'last_message_at', 'version']).where('member_key', '=', memberKey).executeTakeFirst();
   const viewerId = memberIds[0]!;
   if (existing !== undefined) return { conversation: (await toConversations(trx, [existing], viewerId))[0]!, created: false };
+  // Two members opening it at the same moment on two nodes both find none: the unique member_key
+  // decides, and the one that did not insert answers the other's (on PostgreSQL the conflicting
+  // insert waits for the other transaction's commit, and the read after it sees the row).
   const row = await trx
     .insertInto('conversations')
     .values({ member_key: memberKey, version: 1, created_at: nowIso(), last_message_at: null })
+    .onConflict((oc) => oc.column('member_key').doNothing())
     .returning(['id', 'created_at', 'last_message_at', 'version'])
-    .executeTakeFirstOrThrow();
+    .executeTakeFirst();
+  if (row === undefined) {
+    const theirs = await trx.selectFrom('conversations').select(['id', 'created_at', 'last_message_at', 'version']).where('member_key', '=', memberKey).executeTakeFirstOrThrow();
+    return { conversation: (await toConversations(trx, [theirs], viewerId))[0]!, created: false };
+  }
   await trx.insertInto('conversation_members').values(sorted.map((user_id) => ({ conversation_id: row.id, user_id, last_read_message_id: null }))).execute();
   const conversation = (await toConversations(trx, [row], viewerId))[0]!;
   for (const userId of sorted) await log.append(channels.user(userId), 'conversation.created', conversation);
