@@ -96,3 +96,25 @@ describe('conversations', () => {
     }
   });
 });
+
+describe('comment counts', () => {
+  it('the same comment deleted twice at the same moment (two nodes) is counted off once', async () => {
+    const created = await server.request('/api/posts', { method: 'POST', token: alice.accessToken, json: { body: 'count me' } });
+    const { id: postId } = (await created.json()) as { id: number };
+    const ids: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const made = await server.request(`/api/posts/${postId}/comments`, { method: 'POST', token: bob.accessToken, json: { body: `comment ${i}` } });
+      expect(made.status).toBe(201);
+      ids.push(((await made.json()) as { id: number }).id);
+    }
+    // Five of the six deleted, each by two requests at once.
+    for (const id of ids.slice(0, 5)) {
+      const answers = await Promise.all([1, 2].map(() => server.request(`/api/comments/${id}`, { method: 'DELETE', token: bob.accessToken })));
+      const statuses = answers.map((r) => r.status).sort();
+      expect(statuses[0], statuses.join(',')).toBe(204);
+      expect([204, 404]).toContain(statuses[1]);
+    }
+    const post = await server.request(`/api/posts/${postId}`);
+    expect(((await post.json()) as { commentCount: number }).commentCount).toBe(1);
+  });
+});

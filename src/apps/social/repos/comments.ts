@@ -120,11 +120,17 @@ export async function createComment(
 /** Soft delete: the body goes, the comment stays so the thread keeps its shape; its notifications go. */
 export async function deleteComment(trx: Transaction<SocialDb>, log: ChannelLog, id: number): Promise<Comment> {
   const now = nowIso();
-  await trx
+  // Only a live comment: of two deletes at once (two nodes, both past the route's check), the second
+  // finds it deleted (PostgreSQL re-reads the row once the first commits) and changes nothing, so
+  // the post's comment count goes down once.
+  const deleted = await trx
     .updateTable('comments')
     .set((eb) => ({ body: '', deleted_at: now, updated_at: now, version: eb('version', '+', 1) }))
     .where('id', '=', id)
-    .execute();
+    .where('deleted_at', 'is', null)
+    .returning('id')
+    .executeTakeFirst();
+  if (deleted === undefined) throw new TandemError('not_found', `Comment ${id} does not exist`);
   await forgetReactions(trx, 'comment', id);
   const comment = await getComment(trx, id);
   await log.append(channels.post(comment.postId), 'comment.deleted', comment);
