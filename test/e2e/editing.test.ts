@@ -1,14 +1,12 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/apps/social/limits';
-import { DEMO_PASSWORD } from '../../src/apps/social/seed';
 import { eventually } from '../support/wait';
-import { CHROMIUM, close, connected, launch, type Person, SHOTS } from './browser';
-import { type Site, startSite } from './site';
-import { builtWebUi } from './web-build';
+import { launch, type Person, SHOTS } from './browser';
+import { endSession, HAVE_CHROMIUM, onSite, startSiteWith, tempDir } from './session';
+import type { Site } from './site';
 
 /**
  * Editing and feed cards in Chromium, with two people: alice edits a post and bob sees it live with
@@ -17,35 +15,19 @@ import { builtWebUi } from './web-build';
  * live on the cards; a long post folds behind "Show more"; links are clickable, `javascript:` is not.
  */
 
-const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 390, height: 844 };
 
-const temp: string[] = [];
-const people: Person[] = [];
+let dataDir: string | undefined;
+let people: Person[] = [];
 let site: Site | undefined;
-
-const url = (pathname: string) => site!.url + pathname;
+const { url, signIn, token } = onSite(() => site);
 
 async function shot(page: Page, what: string, width: 'desktop' | 'phone', locator?: string): Promise<void> {
   await page.setViewportSize(width === 'desktop' ? DESKTOP : PHONE);
   const file = path.join(SHOTS, `editing-${what}-${width}.png`);
   if (locator === undefined) await page.screenshot({ path: file, fullPage: true });
   else await page.locator(locator).screenshot({ path: file });
-}
-
-async function signIn(page: Page, username: string): Promise<void> {
-  await page.goto(url('/login'));
-  await page.fill('#signin-username', username);
-  await page.fill('#signin-password', DEMO_PASSWORD);
-  await page.click('form.auth-form button[type=submit]');
-  await page.locator('h1', { hasText: 'Feed' }).waitFor();
-  await connected(page);
-}
-
-async function token(username: string): Promise<string> {
-  const res = await site!.request('/api/auth/login', { method: 'POST', json: { username, password: DEMO_PASSWORD } });
-  return ((await res.json()) as { accessToken: string }).accessToken;
 }
 
 async function post(username: string, body: string): Promise<number> {
@@ -77,22 +59,13 @@ describe.skipIf(!HAVE_CHROMIUM)('editing, feed cards and links, in a browser', (
 
   beforeAll(async () => {
     fs.mkdirSync(SHOTS, { recursive: true });
-    const webRoot = await builtWebUi();
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-editing-'));
-    temp.push(dataDir);
-    const [started, ...launched] = await Promise.allSettled([startSite('embedded', { webRoot, dataDir, env: {} }), launch('alice'), launch('alice'), launch('bob')]);
-    for (const result of launched) if (result.status === 'fulfilled') people.push(result.value);
-    if (started.status === 'fulfilled') site = started.value;
-    for (const result of [started, ...launched]) if (result.status === 'rejected') throw result.reason;
+    dataDir = tempDir('tandem-editing-');
+    ({ site, people } = await startSiteWith('embedded', { dataDir }, [launch('alice'), launch('alice'), launch('bob')]));
     [alice, aliceAgain, bob] = people as [Person, Person, Person];
     await Promise.all([signIn(alice.page, 'alice'), signIn(aliceAgain.page, 'alice'), signIn(bob.page, 'bob')]);
   }, 120_000);
 
-  afterAll(async () => {
-    for (const person of people) await close(person);
-    await site?.close();
-    for (const dir of temp) fs.rmSync(dir, { recursive: true, force: true });
-  }, 30_000);
+  afterAll(() => endSession(people, site, [dataDir]), 30_000);
 
   it('alice edits her post in place (Escape cancels, focus back on Edit); bob sees the new text live with "(edited)"', async () => {
     const id = await post('alice', 'A post to edit');

@@ -1,13 +1,9 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_PASSWORD } from '../../src/apps/social/seed';
 import { eventually, sleep } from '../support/wait';
-import { bellCount, CHROMIUM, close, connected, launch, type Person, SHOTS } from './browser';
-import { type Site, siteKind, startSite } from './site';
-import { builtWebUi } from './web-build';
+import { bellCount, connected, launch, type Person } from './browser';
+import { endSession, HAVE_CHROMIUM, IN_CI, onSite, shotsAt, startSiteWith, tempDir } from './session';
+import { type Site, siteKind } from './site';
 
 /**
  * The inbox and notifications in two browsers (issue 11): bob messages alice and her Messages
@@ -20,50 +16,19 @@ import { builtWebUi } from './web-build';
  * its target.
  */
 
-const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);
-const IN_CI = process.env.CI === 'true';
 const SITE = HAVE_CHROMIUM || IN_CI ? await siteKind() : 'embedded';
 
 let site: Site | undefined;
-const people: Person[] = [];
+let people: Person[] = [];
 let dataDir: string | undefined;
+const { signIn, token, postIdOf } = onSite(() => site);
 
 interface Shown { title: string; body: string; tag: string }
-
-async function signIn(person: Person): Promise<void> {
-  const { page } = person;
-  await page.goto(`${site!.url}/login`);
-  await page.fill('#signin-username', person.username);
-  await page.fill('#signin-password', DEMO_PASSWORD);
-  await page.click('form.auth-form button[type=submit]');
-  await page.locator('h1', { hasText: 'Feed' }).waitFor();
-  await connected(page);
-}
-
-async function token(username: string): Promise<string> {
-  const res = await site!.request('/api/auth/login', { method: 'POST', json: { username, password: DEMO_PASSWORD } });
-  return ((await res.json()) as { accessToken: string }).accessToken;
-}
-
-async function postIdOf(startsWith: string): Promise<number> {
-  const { items } = (await (await site!.request('/api/posts')).json()) as { items: Array<{ id: number; body: string }> };
-  return items.find((p) => p.body.startsWith(startsWith))!.id;
-}
 
 /** The Messages badge's number (0 when hidden). */
 async function messagesBadge(page: Page): Promise<number> {
   const badge = page.locator('[data-testid=messages-count]');
   return (await badge.isVisible()) ? Number(await badge.textContent()) : 0;
-}
-
-async function shotAt(page: Page, name: string, width: number): Promise<void> {
-  const before = page.viewportSize();
-  await page.setViewportSize({ width, height: width > 600 ? 800 : 844 });
-  try {
-    await page.screenshot({ path: path.join(SHOTS, `${name}-${width > 600 ? 'desktop' : 'phone'}.png`), fullPage: true });
-  } finally {
-    if (before !== null) await page.setViewportSize(before);
-  }
 }
 
 /**
@@ -94,24 +59,15 @@ function recordNotifications(): void {
 
 describe.skipIf(!HAVE_CHROMIUM && !IN_CI)(`the inbox and notifications in the web UI (${SITE})`, () => {
   beforeAll(async () => {
-    fs.mkdirSync(SHOTS, { recursive: true });
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-e2e-inbox-'));
-    const webRoot = await builtWebUi();
-    const [started, ...launched] = await Promise.allSettled([startSite(SITE, { webRoot, dataDir, env: {} }), launch('alice'), launch('bob')]);
-    for (const result of launched) if (result.status === 'fulfilled') people.push(result.value);
-    if (started.status === 'fulfilled') site = started.value;
-    for (const result of [started, ...launched]) if (result.status === 'rejected') throw result.reason;
+    dataDir = tempDir('tandem-e2e-inbox-');
+    ({ site, people } = await startSiteWith(SITE, { dataDir }, [launch('alice'), launch('bob')]));
     const alice = people[0]!;
-    await alice.context.grantPermissions(['notifications'], { origin: site!.url });
+    await alice.context.grantPermissions(['notifications'], { origin: site.url });
     await alice.context.addInitScript(recordNotifications);
-    await Promise.all(people.map(signIn));
+    await Promise.all(people.map((p) => signIn(p.page, p.username)));
   }, 120_000);
 
-  afterAll(async () => {
-    for (const person of people) await close(person);
-    await site?.close();
-    if (dataDir !== undefined) fs.rmSync(dataDir, { recursive: true, force: true });
-  }, 30_000);
+  afterAll(() => endSession(people, site, [dataDir]), 30_000);
 
   it('bob messages alice: her row and badge update live; she opens it in one tab and her other tab’s badge clears', async () => {
     const [alice, bob] = people as [Person, Person];
@@ -140,8 +96,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)(`the inbox and notifications in the we
     expect(await alice.page.locator('.conversation').first().getAttribute('data-conversation-id')).toBe(String(id));
     expect(await alice.page.locator('a.messages-link').getAttribute('aria-describedby')).toBe('messages-unread');
     expect(await alice.page.locator('#messages-unread').textContent()).toBe('2 unread');
-    await shotAt(alice.page, 'inbox-messages', 1280);
-    await shotAt(alice.page, 'inbox-messages', 390);
+    await shotsAt(alice.page, 'inbox-messages');
 
     await row.locator('a.conversation-link').click();
     await alice.page.locator('[data-testid=message-body]', { hasText: text }).waitFor();
@@ -149,8 +104,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)(`the inbox and notifications in the we
     expect(await messagesBadge(alice.page)).toBe(0);
     const res = await site!.request(`/api/conversations/${id}`, { token: await token('alice') });
     expect(await res.json()).toMatchObject({ unreadCount: 0, lastMessage: { preview: text } });
-    await shotAt(alice.page, 'inbox-conversation', 1280);
-    await shotAt(alice.page, 'inbox-conversation', 390);
+    await shotsAt(alice.page, 'inbox-conversation');
     await other.close();
   }, 60_000);
 
@@ -181,8 +135,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)(`the inbox and notifications in the we
     expect(await item.locator('img.avatar').count()).toBe(2);
     expect(await alice.page.locator('.notification[data-kind=comment]', { hasText: 'Hello, Tandem!' }).count()).toBe(1);
     expect(await bellCount(alice.page)).toBe(bellBefore);
-    await shotAt(alice.page, 'inbox-notifications', 1280);
-    await shotAt(alice.page, 'inbox-notifications', 390);
+    await shotsAt(alice.page, 'inbox-notifications');
   }, 30_000);
 
   it('with notifications on for her browser, one arriving while alice’s tab is hidden is shown once and opens its target', async () => {
@@ -253,8 +206,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)(`the inbox and notifications in the we
 
     await page.goto(`${site!.url}/notifications`);
     await page.locator('.notification[data-kind=reply]').waitFor();
-    await shotAt(page, 'inbox-notification-kinds', 1280);
-    await shotAt(page, 'inbox-notification-kinds', 390);
+    await shotsAt(page, 'inbox-notification-kinds');
     await page.locator('[data-testid=browser-notifications] button', { hasText: 'Turn off' }).click();
     await page.locator('[data-testid=browser-notifications] button', { hasText: 'Notify me on this device' }).waitFor();
     expect(await page.evaluate(() => localStorage.getItem('tandem.browser-notifications'))).toBe('off');

@@ -1,14 +1,11 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_PASSWORD } from '../../src/apps/social/seed';
 import { eventually } from '../support/wait';
-import { CHROMIUM, close, connected, launch, type Person, SHOTS } from './browser';
-import { type Site, siteKind, startSite } from './site';
-import { builtWebUi } from './web-build';
+import { connected, launch, type Person } from './browser';
+import { endSession, HAVE_CHROMIUM, IN_CI, onSite, shotsAt, startSiteWith, tempDir } from './session';
+import { type Site, siteKind } from './site';
 
 /**
  * Identity in two browsers (issue 11): alice renames herself and uploads a picture on /profile,
@@ -18,58 +15,27 @@ import { builtWebUi } from './web-build';
  * other browser is signed out at once (its socket closed with 4009).
  */
 
-const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);
-const IN_CI = process.env.CI === 'true';
 const SITE = HAVE_CHROMIUM || IN_CI ? await siteKind() : 'embedded';
 
 let site: Site | undefined;
-const people: Person[] = [];
+let people: Person[] = [];
 let dataDir: string | undefined;
 let aliceId = 0;
+const { signIn: signInPage } = onSite(() => site);
+const signIn = (person: Person, username = person.username, password?: string) => signInPage(person.page, username, password);
 
-async function signIn(person: Person, username = person.username, password = DEMO_PASSWORD): Promise<void> {
-  const { page } = person;
-  await page.goto(`${site!.url}/login`);
-  await page.fill('#signin-username', username);
-  await page.fill('#signin-password', password);
-  await page.click('form.auth-form button[type=submit]');
-  await page.locator('h1', { hasText: 'Feed' }).waitFor();
-  await connected(page);
-}
-
-/** Screenshots of the page at desktop (1280) and phone (390) widths. */
-async function shots(page: Page, name: string): Promise<void> {
-  const before = page.viewportSize();
-  try {
-    for (const [width, kind] of [[1280, 'desktop'], [390, 'phone']] as const) {
-      await page.setViewportSize({ width, height: width > 600 ? 800 : 844 });
-      // Wait for every picture on screen to have loaded (a broken one has naturalWidth 0).
-      await page.waitForFunction(() => [...document.querySelectorAll('img')].every((img) => img.complete));
-      await page.screenshot({ path: path.join(SHOTS, `identity-${name}-${kind}.png`), fullPage: true });
-    }
-  } finally {
-    if (before !== null) await page.setViewportSize(before);
-  }
-}
+/** Screenshots of the page at desktop (1280) and phone (390) widths, once every picture on screen has loaded (a broken one has naturalWidth 0). */
+const shots = (page: Page, name: string) => shotsAt(page, `identity-${name}`, { prepare: () => page.waitForFunction(() => [...document.querySelectorAll('img')].every((img) => img.complete)) });
 
 describe.skipIf(!HAVE_CHROMIUM && !IN_CI)(`profiles, pictures and passwords in chromium (${SITE})`, () => {
   beforeAll(async () => {
-    fs.mkdirSync(SHOTS, { recursive: true });
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-e2e-profiles-'));
-    const webRoot = await builtWebUi();
-    const [started, ...launched] = await Promise.allSettled([startSite(SITE, { webRoot, dataDir, env: {} }), launch('alice'), launch('bob'), launch('alice')]);
-    for (const result of launched) if (result.status === 'fulfilled') people.push(result.value);
-    if (started.status === 'fulfilled') site = started.value;
-    for (const result of [started, ...launched]) if (result.status === 'rejected') throw result.reason;
+    dataDir = tempDir('tandem-e2e-profiles-');
+    ({ site, people } = await startSiteWith(SITE, { dataDir }, [launch('alice'), launch('bob'), launch('alice')]));
     await Promise.all(people.slice(0, 2).map((p) => signIn(p)));
-    aliceId = ((await (await site!.request('/api/users/alice')).json()) as { id: number }).id;
+    aliceId = ((await (await site.request('/api/users/alice')).json()) as { id: number }).id;
   }, 120_000);
 
-  afterAll(async () => {
-    for (const person of people) await close(person);
-    await site?.close();
-    if (dataDir !== undefined) fs.rmSync(dataDir, { recursive: true, force: true });
-  }, 30_000);
+  afterAll(() => endSession(people, site, [dataDir]), 30_000);
 
   it("alice renames herself and uploads a picture: bob's open feed shows both at once", async () => {
     const [alice, bob] = people as [Person, Person];

@@ -1,61 +1,33 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_PASSWORD } from '../../src/apps/social/seed';
-import { bellCount, CHROMIUM, close, connected, launch, type Person, SHOTS } from './browser';
-import { type Site, siteKind, startSite } from './site';
-import { builtWebUi } from './web-build';
+import { bellCount, connected, launch, type Person, SHOTS } from './browser';
+import { endSession, HAVE_CHROMIUM, IN_CI, onSite, startSiteWith, tempDir } from './session';
+import { type Site, siteKind } from './site';
 
 /**
  * Reactions in two browsers: bob likes alice's post and she sees the count change live on her
  * feed, and is told; a click is shown at once (aria-pressed) and kept after a reload.
  */
 
-const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);
-const IN_CI = process.env.CI === 'true';
 const SITE = HAVE_CHROMIUM || IN_CI ? await siteKind() : 'embedded';
 
 let site: Site | undefined;
-const people: Person[] = [];
+let people: Person[] = [];
 let dataDir: string | undefined;
-
-async function signIn(person: Person): Promise<void> {
-  const { page } = person;
-  await page.goto(`${site!.url}/login`);
-  await page.fill('#signin-username', person.username);
-  await page.fill('#signin-password', DEMO_PASSWORD);
-  await page.click('form.auth-form button[type=submit]');
-  await page.locator('h1', { hasText: 'Feed' }).waitFor();
-  await connected(page);
-}
-
-async function postIdOf(startsWith: string): Promise<number> {
-  const { items } = (await (await site!.request('/api/posts')).json()) as { items: Array<{ id: number; body: string }> };
-  const post = items.find((p) => p.body.startsWith(startsWith));
-  if (post === undefined) throw new Error(`no post starting with ${startsWith}`);
-  return post.id;
-}
+const { signIn, token, postIdOf } = onSite(() => site);
 
 const button = (page: Page, scope: string, reaction: string) => page.locator(`${scope} .reactions button[data-reaction=${reaction}]`);
 
 describe.skipIf(!HAVE_CHROMIUM && !IN_CI)(`reactions in the web UI (${SITE})`, () => {
   beforeAll(async () => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-e2e-reactions-'));
-    const webRoot = await builtWebUi();
-    const [started, ...launched] = await Promise.allSettled([startSite(SITE, { webRoot, dataDir, env: {} }), launch('alice'), launch('bob')]);
-    for (const result of launched) if (result.status === 'fulfilled') people.push(result.value);
-    if (started.status === 'fulfilled') site = started.value;
-    for (const result of [started, ...launched]) if (result.status === 'rejected') throw result.reason;
-    await Promise.all(people.map(signIn));
+    dataDir = tempDir('tandem-e2e-reactions-');
+    ({ site, people } = await startSiteWith(SITE, { dataDir }, [launch('alice'), launch('bob')]));
+    await Promise.all(people.map((p) => signIn(p.page, p.username)));
   }, 120_000);
 
-  afterAll(async () => {
-    for (const person of people) await close(person);
-    await site?.close();
-    if (dataDir !== undefined) fs.rmSync(dataDir, { recursive: true, force: true });
-  }, 30_000);
+  afterAll(() => endSession(people, site, [dataDir]), 30_000);
 
   it('bob likes alice’s post: his button is pressed at once, alice sees the count live and is notified', async () => {
     const [alice, bob] = people as [Person, Person];
@@ -76,8 +48,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)(`reactions in the web UI (${SITE})`, (
     expect(seenAfter).toBeLessThan(5_000);
     // She is told: the bell counts one more, live.
     await expect.poll(() => bellCount(alice.page), { timeout: 5_000 }).toBe(bellBefore + 1);
-    const login = await site!.request('/api/auth/login', { method: 'POST', json: { username: 'alice', password: DEMO_PASSWORD } });
-    const { accessToken } = (await login.json()) as { accessToken: string };
+    const accessToken = await token('alice');
     await expect.poll(async () => {
       const page = (await (await site!.request('/api/notifications', { token: accessToken })).json()) as { items: Array<{ kind: string; postId: number | null; actor: { username: string } }> };
       return page.items.some((n) => n.kind === 'reaction' && n.postId === id && n.actor.username === 'bob');

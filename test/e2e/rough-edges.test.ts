@@ -1,14 +1,13 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/apps/social/limits';
 import { DEMO_PASSWORD } from '../../src/apps/social/seed';
 import { eventually, sleep } from '../support/wait';
-import { CHROMIUM, close, connected, launch, type Person, SHOTS, withoutSharedWorker } from './browser';
-import { type Site, siteKind, startSite } from './site';
-import { builtWebUi } from './web-build';
+import { CHROMIUM, connected, launch, type Person, SHOTS, withoutSharedWorker } from './browser';
+import { endSession, HAVE_CHROMIUM, onSite, startSiteWith, tempDir } from './session';
+import { type Site, siteKind } from './site';
 
 /**
  * Issue 11's rough edges, in Chromium, with two people (alice and bob) and a phone: the 404 page,
@@ -20,40 +19,18 @@ import { builtWebUi } from './web-build';
  * are there, else one embedded server (site.ts).
  */
 
-const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);
 const PRESENCE_GRACE_MS = 1_000;
 const PHONE = { width: 390, height: 844 };
 
-const temp: string[] = [];
-const people: Person[] = [];
+let dataDir: string | undefined;
+let people: Person[] = [];
 let site: Site | undefined;
 let phoneBrowser: Browser | undefined;
-
-function tempDir(prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  temp.push(dir);
-  return dir;
-}
-
-const url = (pathname: string) => site!.url + pathname;
+const { url, signIn, token } = onSite(() => site);
 
 async function shot(page: Page, what: string, width: 'desktop' | 'phone'): Promise<void> {
   // A phone's screen as it is (a full-page capture re-emulates the device and loses its touch media).
   await page.screenshot({ path: path.join(SHOTS, `rough-edges-${what}-${width}.png`), fullPage: width === 'desktop' });
-}
-
-async function signIn(page: Page, username: string): Promise<void> {
-  await page.goto(url('/login'));
-  await page.fill('#signin-username', username);
-  await page.fill('#signin-password', DEMO_PASSWORD);
-  await page.click('form.auth-form button[type=submit]');
-  await page.locator('h1', { hasText: 'Feed' }).waitFor();
-  await connected(page);
-}
-
-async function token(username: string): Promise<string> {
-  const res = await site!.request('/api/auth/login', { method: 'POST', json: { username, password: DEMO_PASSWORD } });
-  return ((await res.json()) as { accessToken: string }).accessToken;
 }
 
 /** The posts whose body is exactly `body`, from the API. */
@@ -89,16 +66,12 @@ describe.skipIf(!HAVE_CHROMIUM)('the rough edges of issue 11, in a browser', () 
 
   beforeAll(async () => {
     fs.mkdirSync(SHOTS, { recursive: true });
-    const webRoot = await builtWebUi();
-    const [started, ...launched] = await Promise.allSettled([
-      startSite(await siteKind(), { webRoot, dataDir: tempDir('tandem-rough-'), env: { TANDEM_PRESENCE_GRACE_MS: String(PRESENCE_GRACE_MS) } }),
+    dataDir = tempDir('tandem-rough-');
+    ({ site, people } = await startSiteWith(await siteKind(), { dataDir, env: { TANDEM_PRESENCE_GRACE_MS: String(PRESENCE_GRACE_MS) } }, [
       launch('alice'),
       // bob's tab holds its own connection, so closing it is bob leaving (test: typing ends).
       launch('bob').then(withoutSharedWorker),
-    ]);
-    for (const result of launched) if (result.status === 'fulfilled') people.push(result.value);
-    if (started.status === 'fulfilled') site = started.value;
-    for (const result of [started, ...launched]) if (result.status === 'rejected') throw result.reason;
+    ]));
     [alice, bob] = people as [Person, Person];
     // Desktop screenshots at 1280 wide.
     await Promise.all([alice.page.setViewportSize({ width: 1280, height: 800 }), bob.page.setViewportSize({ width: 1280, height: 800 })]);
@@ -106,10 +79,8 @@ describe.skipIf(!HAVE_CHROMIUM)('the rough edges of issue 11, in a browser', () 
   }, 120_000);
 
   afterAll(async () => {
-    for (const person of people) await close(person);
     await phoneBrowser?.close();
-    await site?.close();
-    for (const dir of temp) fs.rmSync(dir, { recursive: true, force: true });
+    await endSession(people, site, [dataDir]);
   }, 30_000);
 
   it('a signed-out page load logs no error (no refresh without a session), and an unknown page is the app’s 404 screen', async () => {

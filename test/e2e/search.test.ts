@@ -1,12 +1,8 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_PASSWORD } from '../../src/apps/social/seed';
-import { CHROMIUM, close, connected, launch, type Person, SHOTS } from './browser';
-import { type Site, siteKind, startSite } from './site';
-import { builtWebUi } from './web-build';
+import { launch, type Person } from './browser';
+import { DESKTOP, endSession, HAVE_CHROMIUM, IN_CI, onSite, shotsAt, startSiteWith, tempDir } from './session';
+import { type Site, siteKind } from './site';
 
 /**
  * Search in two browsers: alice posts, bob finds her post by a word (from the top bar, then as he
@@ -14,54 +10,25 @@ import { builtWebUi } from './web-build';
  * picks her with the keyboard and opens a conversation with her.
  */
 
-const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);
-const IN_CI = process.env.CI === 'true';
 const SITE = HAVE_CHROMIUM || IN_CI ? await siteKind() : 'embedded';
-const DESKTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
 
 let site: Site | undefined;
-const people: Person[] = [];
+let people: Person[] = [];
 let dataDir: string | undefined;
+const { signIn } = onSite(() => site);
 
-async function signIn(person: Person): Promise<void> {
-  const { page } = person;
-  await page.goto(`${site!.url}/login`);
-  await page.fill('#signin-username', person.username);
-  await page.fill('#signin-password', DEMO_PASSWORD);
-  await page.click('form.auth-form button[type=submit]');
-  await page.locator('h1', { hasText: 'Feed' }).waitFor();
-  await connected(page);
-}
-
-/** A screenshot at desktop and at phone width (the viewport is put back to desktop after). */
-async function shots(page: Page, name: string, prepare?: () => Promise<void>): Promise<void> {
-  for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]] as const) {
-    await page.setViewportSize(viewport);
-    await prepare?.();
-    await page.screenshot({ path: path.join(SHOTS, `search-${name}-${size}.png`), fullPage: false });
-  }
-  await page.setViewportSize(DESKTOP);
-}
+/** A screenshot at desktop and at phone width, of the screen (not the full page). */
+const shots = (page: Page, name: string, prepare?: () => Promise<void>) => shotsAt(page, `search-${name}`, { fullPage: false, prepare });
 
 describe.skipIf(!HAVE_CHROMIUM && !IN_CI)(`search in the web UI (${SITE})`, () => {
   beforeAll(async () => {
-    fs.mkdirSync(SHOTS, { recursive: true });
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-e2e-search-'));
-    const webRoot = await builtWebUi();
-    const [started, ...launched] = await Promise.allSettled([startSite(SITE, { webRoot, dataDir, env: {} }), launch('alice'), launch('bob')]);
-    for (const result of launched) if (result.status === 'fulfilled') people.push(result.value);
-    if (started.status === 'fulfilled') site = started.value;
-    for (const result of [started, ...launched]) if (result.status === 'rejected') throw result.reason;
+    dataDir = tempDir('tandem-e2e-search-');
+    ({ site, people } = await startSiteWith(SITE, { dataDir }, [launch('alice'), launch('bob')]));
     for (const person of people) await person.page.setViewportSize(DESKTOP);
-    await Promise.all(people.map(signIn));
+    await Promise.all(people.map((p) => signIn(p.page, p.username)));
   }, 120_000);
 
-  afterAll(async () => {
-    for (const person of people) await close(person);
-    await site?.close();
-    if (dataDir !== undefined) fs.rmSync(dataDir, { recursive: true, force: true });
-  }, 30_000);
+  afterAll(() => endSession(people, site, [dataDir]), 30_000);
 
   it('alice posts; bob finds the post by a word from the top bar, then as he types', async () => {
     const [alice, bob] = people as [Person, Person];

@@ -1,13 +1,11 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_PASSWORD } from '../../src/apps/social/seed';
 import { eventually, sleep } from '../support/wait';
 import { CHROMIUM, close, commentCount, connected, connection, launch, type Person, SHOTS, withoutSharedWorker } from './browser';
-import { type Site, siteKind, startSite } from './site';
-import { builtWebUi } from './web-build';
+import { endSession, HAVE_CHROMIUM, IN_CI, onSite, startSiteWith, tempDir } from './session';
+import { type Site, siteKind } from './site';
 
 /**
  * One realtime connection per browser, shared by all its tabs (issue 14), in Debian's chromium:
@@ -18,26 +16,12 @@ import { builtWebUi } from './web-build';
  * host) are all live. Same site as web-ui.test.ts (site.ts); skips like it without chromium.
  */
 
-const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);
-const IN_CI = process.env.CI === 'true';
 const SITE = HAVE_CHROMIUM || IN_CI ? await siteKind() : 'embedded';
 
-const temp: string[] = [];
+let dataDir: string | undefined;
 const people: Person[] = [];
 let site: Site | undefined;
-
-function url(pathname: string): string {
-  return site!.url + pathname;
-}
-
-async function signIn(page: Page, username: string): Promise<void> {
-  await page.goto(url('/login'));
-  await page.fill('#signin-username', username);
-  await page.fill('#signin-password', DEMO_PASSWORD);
-  await page.click('form.auth-form button[type=submit]');
-  await page.locator('h1', { hasText: 'Feed' }).waitFor();
-  await connected(page);
-}
+const { url, signIn, token, postIdOf: postId } = onSite(() => site);
 
 /** `count` tabs of one person on one post (the first signs in; the cookie signs in the others). */
 async function tabsOnPost(person: Person, count: number, id: number): Promise<Page[]> {
@@ -53,16 +37,6 @@ async function tabsOnPost(person: Person, count: number, id: number): Promise<Pa
 }
 
 const sharing = (page: Page) => connection(page).getAttribute('data-share');
-
-async function postId(startsWith: string): Promise<number> {
-  const { items } = (await (await site!.request('/api/posts')).json()) as { items: Array<{ id: number; body: string }> };
-  return items.find((p) => p.body.startsWith(startsWith))!.id;
-}
-
-async function token(username: string): Promise<string> {
-  const res = await site!.request('/api/auth/login', { method: 'POST', json: { username, password: DEMO_PASSWORD } });
-  return ((await res.json()) as { accessToken: string }).accessToken;
-}
 
 async function comment(id: number, as: string, body: string): Promise<void> {
   const res = await site!.request(`/api/posts/${id}/comments`, { method: 'POST', token: as, json: { body } });
@@ -129,17 +103,11 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('one realtime connection per browser, 
     // This suite's own screenshots only (web-ui.test.ts, maybe running meanwhile, numbers its own).
     fs.mkdirSync(SHOTS, { recursive: true });
     for (const name of fs.readdirSync(SHOTS)) if (name.startsWith('tabs-')) fs.rmSync(path.join(SHOTS, name), { force: true });
-    const webRoot = await builtWebUi();
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-e2e-'));
-    temp.push(dataDir);
-    site = await startSite(SITE, { webRoot, dataDir, env: { TANDEM_PRESENCE_GRACE_MS: '1000' } });
+    dataDir = tempDir('tandem-e2e-');
+    ({ site } = await startSiteWith(SITE, { dataDir, env: { TANDEM_PRESENCE_GRACE_MS: '1000' } }));
   }, 120_000);
 
-  afterAll(async () => {
-    for (const person of people) await close(person);
-    await site?.close();
-    for (const dir of temp) fs.rmSync(dir, { recursive: true, force: true });
-  }, 30_000);
+  afterAll(() => endSession(people, site, [dataDir]), 30_000);
 
   it('three tabs hold one connection through the SharedWorker: the server counts one, and a comment shows in every tab at once', async () => {
     const alice = await launch('alice');

@@ -1,14 +1,12 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_PASSWORD } from '../../src/apps/social/seed';
 import { eventually, sleep } from '../support/wait';
-import { bellCount, CHROMIUM, close, commentCount, connected, connection, launch, mark, type Person, recordConnection, SHOTS, shot, stillMarked, withoutSharedWorker } from './browser';
-import { realtimeRefusal, type Site, siteKind, startSite } from './site';
+import { bellCount, CHROMIUM, commentCount, connected, connection, launch, mark, type Person, recordConnection, SHOTS, shot, stillMarked, withoutSharedWorker } from './browser';
+import { endSession, HAVE_CHROMIUM, IN_CI, onSite, startSiteWith, tempDir } from './session';
+import { realtimeRefusal, type Site, siteKind } from './site';
 
 /**
  * The web UI end to end: the built bundle, served by a real site, driven in Debian's chromium by
@@ -19,8 +17,6 @@ import { realtimeRefusal, type Site, siteKind, startSite } from './site';
  * CI=true, where they fail (.ci/run installs chromium).
  */
 
-const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);
-const IN_CI = process.env.CI === 'true';
 const PRESENCE_GRACE_MS = 1_000;
 
 if (!HAVE_CHROMIUM && !IN_CI) {
@@ -39,25 +35,10 @@ const RESTART = SITE === 'cluster'
   ? 'each node in turn stops while both are open and comes back behind the same nginx'
   : 'the server restarts while both are open';
 
-const temp: string[] = [];
-const people: Person[] = [];
+let dataDir: string | undefined;
+let people: Person[] = [];
 let site: Site | undefined;
-
-function tempDir(prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  temp.push(dir);
-  return dir;
-}
-
-/** The production build of web/, into a temp folder the server is pointed at. */
-async function buildUi(outDir: string): Promise<void> {
-  const vite = path.resolve('node_modules', 'vite', 'bin', 'vite.js');
-  await promisify(execFile)(process.execPath, [vite, 'build', '--config', 'web/vite.config.ts', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'error'], { timeout: 60_000 });
-}
-
-function url(pathname: string): string {
-  return site!.url + pathname;
-}
+const { url, postIdOf: postId } = onSite(() => site);
 
 async function signIn(person: Person): Promise<void> {
   const { page } = person;
@@ -69,14 +50,6 @@ async function signIn(person: Person): Promise<void> {
   await page.waitForURL(url('/'));
   await page.locator('h1', { hasText: 'Feed' }).waitFor();
   await connected(page);
-}
-
-/** The id of a seeded post, by the start of its body. */
-async function postId(startsWith: string): Promise<number> {
-  const { items } = (await (await site!.request('/api/posts')).json()) as { items: Array<{ id: number; body: string }> };
-  const post = items.find((p) => p.body.startsWith(startsWith));
-  if (post === undefined) throw new Error(`no post starting with ${startsWith}`);
-  return post.id;
 }
 
 async function apiLogin(username: string): Promise<string> {
@@ -95,16 +68,8 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the web UI in a real browser', () => 
     // This suite's own (numbered) ones: another suite may be writing its own meanwhile.
     fs.mkdirSync(SHOTS, { recursive: true });
     for (const name of fs.readdirSync(SHOTS)) if (/^\d\d-/.test(name)) fs.rmSync(path.join(SHOTS, name), { force: true });
-    const webRoot = tempDir('tandem-web-build-');
-    await buildUi(webRoot);
-    const [started, ...launched] = await Promise.allSettled([
-      startSite(SITE, { webRoot, dataDir: tempDir('tandem-e2e-'), env: { TANDEM_PRESENCE_GRACE_MS: String(PRESENCE_GRACE_MS) } }),
-      launch('alice'),
-      launch('bob'),
-    ]);
-    for (const result of launched) if (result.status === 'fulfilled') people.push(result.value); // closed in afterAll
-    if (started.status === 'fulfilled') site = started.value; // closed in afterAll
-    for (const result of [started, ...launched]) if (result.status === 'rejected') throw result.reason;
+    dataDir = tempDir('tandem-e2e-');
+    ({ site, people } = await startSiteWith(SITE, { dataDir, env: { TANDEM_PRESENCE_GRACE_MS: String(PRESENCE_GRACE_MS) } }, [launch('alice'), launch('bob')]));
     // The built UI, not the "web UI not built" page.
     expect(await (await site!.request('/')).text()).toContain('<div id="app">');
     expect(await realtimeRefusal(site!.url), 'a WebSocket from the site’s own origin').toBeUndefined();
@@ -114,11 +79,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the web UI in a real browser', () => 
     await shot(alice.page, '02-feed');
   }, 120_000);
 
-  afterAll(async () => {
-    for (const person of people) await close(person);
-    await site?.close();
-    for (const dir of temp) fs.rmSync(dir, { recursive: true, force: true });
-  }, 30_000);
+  afterAll(() => endSession(people, site, [dataDir]), 30_000);
 
   it('A comments on a post B is viewing: B sees it in under a second, without reloading, and it is read on sight (the bell does not count it)', async () => {
     const id = await postId('Tip: GET a list');
