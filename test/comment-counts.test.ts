@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestSocket } from './support/realtime';
 import { registerUser, startServer, type TestServer, type TestUser } from './support/server';
+import { commentAs, postAs } from './support/social';
 
 /** Each post carries its live comment count (posts.comment_count), pushed on `feed` as post.comments. */
 
@@ -18,15 +19,11 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 async function createPost(): Promise<Post> {
-  const res = await server.request('/api/posts', { method: 'POST', token: alice.accessToken, json: { body: 'count my comments' } });
-  expect(res.status).toBe(201);
-  return (await res.json()) as Post;
+  return (await postAs<Post>(server, alice, 'count my comments')).post;
 }
 
 async function comment(postId: number, body = 'a comment', parentId?: number): Promise<{ id: number }> {
-  const res = await server.request(`/api/posts/${postId}/comments`, { method: 'POST', token: bob.accessToken, json: parentId === undefined ? { body } : { body, parentId } });
-  expect(res.status).toBe(201);
-  return (await res.json()) as { id: number };
+  return (await commentAs(server, bob, postId, body, parentId)).comment;
 }
 
 async function feedCount(postId: number): Promise<number | undefined> {

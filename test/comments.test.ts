@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { problemOf, registerUser, startServer, type TestServer, type TestUser } from './support/server';
+import { commentAs, postAs } from './support/social';
 
 interface Post { id: number; version: number }
 interface Comment {
@@ -28,16 +29,11 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 async function createPost(user: TestUser, body = 'a post'): Promise<Post> {
-  const res = await server.request('/api/posts', { method: 'POST', token: user.accessToken, json: { body } });
-  expect(res.status).toBe(201);
-  return (await res.json()) as Post;
+  return (await postAs<Post>(server, user, body)).post;
 }
 
 async function comment(user: TestUser, postId: number, body: string, parentId?: number | null): Promise<Comment> {
-  const json = parentId === undefined ? { body } : { body, parentId };
-  const res = await server.request(`/api/posts/${postId}/comments`, { method: 'POST', token: user.accessToken, json });
-  expect(res.status).toBe(201);
-  return (await res.json()) as Comment;
+  return (await commentAs<Comment>(server, user, postId, body, parentId)).comment;
 }
 
 async function listAll(postId: number): Promise<Comment[]> {

@@ -3,6 +3,7 @@ import { SocialClient } from '../src/apps/social/client';
 import { TandemClientError } from '../src/client/index';
 import { TestSocket } from './support/realtime';
 import { problemOf, registerUser, startServer, type TestServer, type TestUser } from './support/server';
+import { commentAs, postAs } from './support/social';
 
 /** Editing comments (PATCH /api/comments/:id with If-Match), reading one, and edits of posts racing. */
 
@@ -21,15 +22,12 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 async function createPost(user: TestUser, body = 'a post'): Promise<{ post: Post; etag: string }> {
-  const res = await server.request('/api/posts', { method: 'POST', token: user.accessToken, json: { body } });
-  expect(res.status).toBe(201);
-  return { post: (await res.json()) as Post, etag: res.headers.get('etag')! };
+  const { res, post } = await postAs<Post>(server, user, body);
+  return { post, etag: res.headers.get('etag')! };
 }
 
 async function comment(user: TestUser, postId: number, body: string): Promise<Comment> {
-  const res = await server.request(`/api/posts/${postId}/comments`, { method: 'POST', token: user.accessToken, json: { body } });
-  expect(res.status).toBe(201);
-  return (await res.json()) as Comment;
+  return (await commentAs<Comment>(server, user, postId, body)).comment;
 }
 
 /** The comment as GET answers it, with its ETag. */

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { problemOf, registerUser, startServer, type TestServer, type TestUser } from './support/server';
+import { postAs } from './support/social';
 import { singleNode } from './support/target';
 
 interface Post { id: number; body: string; version: number; author: { id: number; username: string } }
@@ -16,11 +17,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-async function createPost(user: TestUser, body: string): Promise<{ res: Response; post: Post }> {
-  const res = await server.request('/api/posts', { method: 'POST', token: user.accessToken, json: { body } });
-  expect(res.status).toBe(201);
-  return { res, post: (await res.json()) as Post };
-}
+const createPost = (user: TestUser, body: string) => postAs<Post>(server, user, body);
 
 async function feed(query = ''): Promise<{ res: Response; page: Page<Post> }> {
   const res = await server.request(`/api/posts${query}`);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_MENTIONS, mentionedUsernames } from '../src/apps/social/mention-syntax';
 import { registerUser, startServer, type TestServer, type TestUser } from './support/server';
+import { commentAs, postAs } from './support/social';
 
 /** @mentions in posts and comments notify the people named (kind `mention`), once, within limits. */
 
@@ -20,15 +21,12 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 async function post(user: TestUser, body: string): Promise<{ id: number; etag: string }> {
-  const res = await server.request('/api/posts', { method: 'POST', token: user.accessToken, json: { body } });
-  expect(res.status).toBe(201);
-  return { id: ((await res.json()) as { id: number }).id, etag: res.headers.get('etag')! };
+  const { res, post } = await postAs(server, user, body);
+  return { id: post.id, etag: res.headers.get('etag')! };
 }
 
 async function comment(user: TestUser, postId: number, body: string, parentId?: number): Promise<{ id: number }> {
-  const res = await server.request(`/api/posts/${postId}/comments`, { method: 'POST', token: user.accessToken, json: parentId === undefined ? { body } : { body, parentId } });
-  expect(res.status).toBe(201);
-  return (await res.json()) as { id: number };
+  return (await commentAs(server, user, postId, body, parentId)).comment;
 }
 
 async function notifications(user: TestUser): Promise<Notification[]> {

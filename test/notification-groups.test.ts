@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestSocket } from './support/realtime';
 import { registerUser, startServer, type TestServer, type TestUser } from './support/server';
+import { commentAs, postAs } from './support/social';
 
 interface UserRef { id: number; username: string; displayName: string; avatarUrl: string }
 interface Notification {
@@ -40,15 +41,11 @@ async function people<N extends number>(n: N): Promise<Users<N>> {
 }
 
 async function createPost(user: TestUser, body: string): Promise<{ id: number }> {
-  const res = await server.request('/api/posts', { method: 'POST', token: user.accessToken, json: { body } });
-  expect(res.status).toBe(201);
-  return (await res.json()) as { id: number };
+  return (await postAs(server, user, body)).post;
 }
 
 async function comment(user: TestUser, postId: number, body: string, parentId?: number): Promise<{ id: number }> {
-  const res = await server.request(`/api/posts/${postId}/comments`, { method: 'POST', token: user.accessToken, json: parentId === undefined ? { body } : { body, parentId } });
-  expect(res.status).toBe(201);
-  return (await res.json()) as { id: number };
+  return (await commentAs(server, user, postId, body, parentId)).comment;
 }
 
 async function react(user: TestUser, target: 'post' | 'comment', id: number, reaction = 'like'): Promise<void> {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { problemOf, registerUser, startServer, type TestServer, type TestUser } from './support/server';
+import { commentAs, postAs } from './support/social';
 
 interface UserRef { id: number; username: string }
 interface Notification {
@@ -33,15 +34,11 @@ async function cast(): Promise<[TestUser, TestUser, TestUser]> {
 const ref = (u: TestUser): UserRef => ({ id: u.id, username: u.username });
 
 async function createPost(user: TestUser, body = 'a post'): Promise<{ id: number }> {
-  const res = await server.request('/api/posts', { method: 'POST', token: user.accessToken, json: { body } });
-  expect(res.status).toBe(201);
-  return (await res.json()) as { id: number };
+  return (await postAs(server, user, body)).post;
 }
 
 async function comment(user: TestUser, postId: number, body: string, parentId?: number): Promise<{ id: number }> {
-  const res = await server.request(`/api/posts/${postId}/comments`, { method: 'POST', token: user.accessToken, json: parentId === undefined ? { body } : { body, parentId } });
-  expect(res.status).toBe(201);
-  return (await res.json()) as { id: number };
+  return (await commentAs(server, user, postId, body, parentId)).comment;
 }
 
 async function inbox(user: TestUser, query = '?limit=100'): Promise<NotificationPage> {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { problemOf, registerUser, startServer, type TestServer, type TestUser } from './support/server';
+import { postAs } from './support/social';
 
 let server: TestServer;
 let alice: TestUser;
@@ -12,11 +13,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-async function createPost(user: TestUser, body: string) {
-  const res = await server.request('/api/posts', { method: 'POST', token: user.accessToken, json: { body } });
-  expect(res.status).toBe(201);
-  return { res, post: (await res.json()) as { id: number; version: number; body: string } };
-}
+const createPost = (user: TestUser, body: string) => postAs<{ id: number; version: number; body: string }>(server, user, body);
 
 describe('posts', () => {
   it('creates a post and reads it back with a strong ETag and public caching', async () => {
