@@ -118,3 +118,37 @@ describe('comment counts', () => {
     expect(((await post.json()) as { commentCount: number }).commentCount).toBe(1);
   });
 });
+
+describe('avatars', () => {
+  it('a picture one person drops while another uploads the same picture stays (it is in use)', async (context) => {
+    if (server.config.store.databaseUrl === undefined) return context.skip(); // SQLite runs one write transaction at a time
+    const { setAvatar } = await import('../src/apps/social/repos/avatars');
+    const { ChannelLog } = await import('../src/server/store/channel-log');
+    const { avatarHash } = await import('../src/apps/social/avatar-image');
+    const db = server.social.db;
+    const a = await registerUser(server);
+    const b = await registerUser(server);
+    const bytes = Buffer.from(`not really a webp ${Date.now()} ${Math.random()}`);
+    const avatar = { hash: avatarHash(bytes), bytes };
+    await db.transaction().execute((trx) => setAvatar(trx, new ChannelLog(trx as never), b.id, avatar));
+    // a uploads the same picture; before a's transaction commits, b drops it.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => { release = resolve; });
+    let uploaded!: () => void;
+    const uploadedYet = new Promise<void>((resolve) => { uploaded = resolve; });
+    const upload = db.transaction().execute(async (trx) => {
+      await setAvatar(trx, new ChannelLog(trx as never), a.id, avatar);
+      uploaded();
+      await released;
+    });
+    await uploadedYet;
+    const drop = db.transaction().execute((trx) => setAvatar(trx, new ChannelLog(trx as never), b.id, null));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    release();
+    await Promise.all([upload, drop]);
+    const user = await db.selectFrom('users').select('avatar_hash').where('id', '=', a.id).executeTakeFirstOrThrow();
+    expect(user.avatar_hash).toBe(avatar.hash);
+    const res = await server.request(`/api/avatars/${avatar.hash}.webp`);
+    expect(res.status).toBe(200);
+  });
+});

@@ -24,7 +24,7 @@ export async function setAvatar(trx: Transaction<SocialDb>, log: ChannelLog, use
   if (current.avatar_hash === hash) return current;
   if (avatar !== null) {
     // An upsert, not "do nothing": on PostgreSQL it locks the row, so a concurrent clean-up of the
-    // same picture (below, by a user who drops it) waits for this transaction.
+    // same picture (forgetUnusedAvatar, by a user who drops it) waits for this transaction.
     await trx.insertInto('avatars').values({ hash: avatar.hash, bytes: avatar.bytes, created_at: nowIso() })
       .onConflict((oc) => oc.column('hash').doUpdateSet({ created_at: nowIso() }))
       .execute();
@@ -42,6 +42,12 @@ export async function setAvatar(trx: Transaction<SocialDb>, log: ChannelLog, use
 
 /** Deletes a picture no profile points at any more (its immutable URL then answers 404). */
 async function forgetUnusedAvatar(trx: Transaction<SocialDb>, hash: string): Promise<void> {
+  // Lock the picture's row first, in a statement of its own: if someone is uploading the same
+  // picture right now (their upsert holds the row), this waits for their commit, and the DELETE
+  // below, a new statement, then sees their profile pointing at it (PostgreSQL's READ COMMITTED
+  // takes each statement's snapshot when it starts; a DELETE that waited on the row itself would
+  // still judge NOT EXISTS by its older snapshot and remove a picture in use).
+  await trx.updateTable('avatars').set((eb) => ({ created_at: eb.ref('created_at') })).where('hash', '=', hash).execute();
   await trx.deleteFrom('avatars').where('hash', '=', hash)
     .where(({ not, exists, selectFrom }) => not(exists(selectFrom('users').select('id').where('avatar_hash', '=', hash))))
     .execute();
