@@ -152,3 +152,17 @@ describe('avatars', () => {
     expect(res.status).toBe(200);
   });
 });
+
+describe('generated avatars', () => {
+  it('every display name gets an initials URL the server answers (no broken picture for a bidi override, ß or a ligature)', async () => {
+    for (const displayName of ['\u202Eevil', 'ß ß', '\uFB03 \uFB03', '\u200Bx', '\u0301 y', '\u202E\u202E', 'Ana Ñ']) {
+      const user = await registerUser(server);
+      const me = await server.request('/api/me', { token: user.accessToken });
+      const res = await server.request('/api/me', { method: 'PATCH', token: user.accessToken, json: { displayName }, headers: { 'if-match': me.headers.get('etag')! } });
+      expect(res.status, JSON.stringify(displayName)).toBe(200);
+      const { avatarUrl } = (await res.json()) as { avatarUrl: string };
+      const picture = await server.request(avatarUrl);
+      expect(picture.status, `${JSON.stringify(displayName)} ${avatarUrl}`).toBe(200);
+    }
+  });
+});

@@ -32,11 +32,22 @@ export function initialsHue(id: number): number {
   return (id * 137) % 360;
 }
 
-/** "Alice Liddell" → "AL"; "bob" → "B". */
+/** What an initial can never be: controls, format characters (bidi overrides, zero-width), marks, private use, unassigned, lone surrogates. */
+const NOT_AN_INITIAL = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{M}]/gu;
+
+/**
+ * "Alice Liddell" → "AL"; "bob" → "B". Always a name the initials route serves (parseInitialsFile):
+ * characters that cannot be an initial are skipped, and a letter whose upper case is longer than
+ * one character ("ß" → "SS") stays as it is.
+ */
 export function initialsOf(name: string): string {
-  const words = name.trim().split(/\s+/u).filter((w) => w !== '');
+  const words = name.trim().split(/\s+/u).map((w) => w.replace(NOT_AN_INITIAL, '')).filter((w) => w !== '');
   const letters = words.length > 1 ? [words[0]!, words[words.length - 1]!] : words;
-  return letters.map((w) => [...w][0]!.toUpperCase()).join('') || '?';
+  return letters.map((w) => {
+    const first = [...w][0]!;
+    const upper = first.toUpperCase();
+    return [...upper].length === 1 ? upper : first;
+  }).join('') || '?';
 }
 
 export function findUserByUsername(db: Kysely<SocialDb>, username: string): Promise<UserRow | undefined> {
