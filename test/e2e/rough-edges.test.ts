@@ -103,7 +103,8 @@ describe.skipIf(!HAVE_CHROMIUM)('the rough edges of issue 11, in a browser', () 
     await page.locator('[data-testid=not-found] h1', { hasText: 'Page not found' }).waitFor();
     expect(await page.title()).toBe('Page not found · Tandem');
     await shot(page, '404', 'desktop');
-    await page.getByRole('link', { name: 'Go to the feed' }).click();
+    // Signed out, the way back is to sign in.
+    await page.getByRole('link', { name: 'Sign in' }).click();
     await page.waitForURL(/\/login/);
     // The API keeps its problem+json.
     const api = await page.goto(url('/api/nonexistent'));
@@ -316,7 +317,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the rough edges of issue 11, in a browser', () 
     await phone.locator(`#post-${phonePost.id}`).waitFor();
   }, 40_000);
 
-  it('Escape closes a reply box (focus back on Reply, the draft kept); a Mac says ⌘+Enter', async () => {
+  it('Escape or Cancel closes a reply box (focus back on Reply, the draft kept); a Mac says ⌘+Enter; a comment link focuses the comment', async () => {
     const id = await firstPostId();
     const top = (await (await site!.request(`/api/posts/${id}/comments`, { method: 'POST', token: await token('bob'), json: { body: 'Reply to me' } })).json()) as { id: number };
     const page = await alice.context.newPage();
@@ -334,7 +335,21 @@ describe.skipIf(!HAVE_CHROMIUM)('the rough edges of issue 11, in a browser', () 
     expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('Reply to bob');
     await page.keyboard.press('Enter');
     expect(await page.inputValue(`#reply-${top.id}`)).toBe('half a thought');
+    // A phone has no Escape: the box has a Cancel button, and Reply says whether its box is open.
+    const reply = page.locator(`#comment-${top.id} > article`).getByRole('button', { name: 'Reply to bob' });
+    expect(await reply.getAttribute('aria-expanded')).toBe('true');
+    await page.locator(`form:has(#reply-${top.id})`).getByRole('button', { name: 'Cancel' }).click();
+    expect(await page.locator(`#reply-${top.id}`).count()).toBe(0);
+    expect(await reply.getAttribute('aria-expanded')).toBe('false');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('Reply to bob');
+    // A link to a comment (a notification's) puts the keyboard there, not at the top of the page.
     await page.close();
+    const linked = await alice.context.newPage();
+    linked.setDefaultTimeout(5_000);
+    await linked.goto(url(`/posts/${id}#comment-${top.id}`));
+    await linked.locator(`#comment-${top.id}.highlight`).waitFor();
+    await linked.waitForFunction((cid) => document.activeElement?.closest(`#comment-${cid}`) != null, top.id);
+    await linked.close();
   });
 
   it('"bob is typing…" ends when bob goes offline, not seconds later', async () => {

@@ -196,7 +196,7 @@ export class App {
       return this.#mount(match.name === 'login' ? signInView(ctx, this.#notice) : signUpView(ctx));
     }
     const view = match === undefined ? undefined : SIGNED_IN_VIEWS[match.name];
-    if (view === undefined) return this.#mount(notFound());
+    if (view === undefined) return this.#mount(notFound(session !== undefined));
     if (session === undefined) return this.#router.navigate(`/login?next=${encodeURIComponent(path + location.search + location.hash)}`, { replace: true });
     this.#mount(view({ ...ctx, session }, match!.params));
   }
@@ -219,12 +219,15 @@ export class App {
 }
 
 /** Any path no route knows (the server answers these with 404 and this page, src/server/http/static-site.ts). */
-function notFound(): View {
+/** The screen for an address the app does not know; signed out, its way back is to sign in. */
+function notFound(signedIn: boolean): View {
   return {
     title: 'Page not found',
     el: h('section', { class: 'card narrow not-found', 'data-testid': 'not-found' },
       h('h1', { tabindex: '-1' }, 'Page not found'),
       h('p', {}, 'There is no page at ', h('code', {}, location.pathname), '. The link may be mistyped, or the page may have moved.'),
-      h('p', { class: 'not-found-links' }, h('a', { href: '/', class: 'button primary' }, 'Go to the feed'), ' ', h('a', { href: '/messages' }, 'Messages'))),
+      signedIn
+        ? h('p', { class: 'not-found-links' }, h('a', { href: '/', class: 'button primary' }, 'Go to the feed'), ' ', h('a', { href: '/messages' }, 'Messages'))
+        : h('p', { class: 'not-found-links' }, h('a', { href: '/login', class: 'button primary' }, 'Sign in'), ' ', h('a', { href: '/signup' }, 'Create an account'))),
   };
 }

@@ -191,7 +191,7 @@ export interface ComposerOptions {
    */
   send(body: string, options: { idempotencyKey: string }): Promise<void>;
   visibleLabel?: boolean;
-  /** Escape in the box (e.g. closes a reply box). */
+  /** Escape in the box, or its Cancel button (shown when this is given): e.g. closes a reply box. */
   onCancel?: () => void;
 }
 
@@ -209,7 +209,12 @@ export function composer(options: ComposerOptions): { el: HTMLFormElement; texta
   const el = h('form', { class: 'composer' },
     h('label', { for: options.id, class: options.visibleLabel ? 'composer-label' : 'visually-hidden' }, options.label),
     textarea,
-    h('div', { class: 'composer-row' }, h('span', { class: 'hint composer-hint', 'aria-hidden': 'true' }, sendShortcut()), counter, button),
+    h('div', { class: 'composer-row' },
+      h('span', { class: 'hint composer-hint', 'aria-hidden': 'true' }, sendShortcut()),
+      counter,
+      // A box that can be closed says so with a button too: Escape is no help on a phone.
+      options.onCancel === undefined ? null : h('button', { type: 'button', class: 'secondary', on: { click: () => options.onCancel?.() } }, 'Cancel'),
+      button),
     error.el,
   );
   const limit = options.maxLength;

@@ -132,15 +132,17 @@ export function postView(ctx: SessionContext, params: Record<string, string>): V
     const mine = comment.author.id === ctx.session.me.id;
     const error = errorLine();
     const replySlot = h('div', { class: 'reply-slot' });
-    const replyButton = actionButton('Reply', () => openReply(), { 'aria-label': `Reply to ${comment.author.username}` });
-    /** Escape closes the box (its draft kept for the next Reply) and focus goes back to the button. */
+    const replyButton = actionButton('Reply', () => openReply(), { 'aria-label': `Reply to ${comment.author.username}`, 'aria-expanded': 'false', 'aria-controls': `reply-slot-${comment.id}` });
+    replySlot.id = `reply-slot-${comment.id}`;
+    /** Escape or Cancel closes the box (its draft kept for the next Reply) and focus goes back to the button. */
     const closeReply = () => {
       replace(replySlot);
+      replyButton.setAttribute('aria-expanded', 'false');
       replyButton.focus();
     };
     let draft: ReturnType<typeof composer> | undefined;
     const openReply = () => {
-      if (replySlot.firstChild !== null) return replace(replySlot);
+      if (replySlot.firstChild !== null) return closeReply();
       const box = draft ??= composer({
         id: `reply-${comment.id}`, label: `Reply to ${comment.author.username}`, placeholder: `Reply to @${comment.author.username}`, button: 'Reply', maxLength: LIMITS.comment,
         onCancel: closeReply,
@@ -148,11 +150,13 @@ export function postView(ctx: SessionContext, params: Record<string, string>): V
           upsert(await ctx.api.createComment(id, { body, parentId: comment.id }, { idempotencyKey }));
           draft = undefined;
           replace(replySlot);
+          replyButton.setAttribute('aria-expanded', 'false');
           // The form is gone: back to the button that opened it (the new reply is right below it).
           replyButton.focus();
         },
       });
       replace(replySlot, box.el);
+      replyButton.setAttribute('aria-expanded', 'true');
       box.textarea.focus();
     };
     // Hidden at once, sent when the Undo toast expires (web/src/toast.ts); its replies stay.
@@ -180,13 +184,16 @@ export function postView(ctx: SessionContext, params: Record<string, string>): V
       replies);
   }
 
+  let arrived = false;
   const follower = ctx.realtime.follow({
     load: () => loadPost(ctx.api, id),
     snapshot: (s) => {
       showPost(s.post);
       comments = s.comments;
       render();
-      scrollToHash();
+      // The first snapshot only: a later one (a resync) must not take the reader somewhere else.
+      if (!arrived) scrollToHash();
+      arrived = true;
       markSeen();
     },
     message: (m) => {
@@ -230,9 +237,13 @@ export function postView(ctx: SessionContext, params: Record<string, string>): V
   };
 }
 
+/** The comment a link points at (a notification's): highlighted, scrolled to, and focused, so a keyboard or screen reader starts there. */
 function scrollToHash(): void {
   const target = location.hash.length > 1 ? document.getElementById(location.hash.slice(1)) : null;
   if (target === null) return;
   target.classList.add('highlight');
   target.scrollIntoView({ block: 'center' });
+  const article = target.querySelector<HTMLElement>(':scope > article') ?? target;
+  article.tabIndex = -1;
+  article.focus({ preventScroll: true });
 }

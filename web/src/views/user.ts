@@ -6,6 +6,7 @@ import { announce, h, replace } from '../dom';
 import { errorLine } from '../forms';
 import { avatar } from '../people';
 import { livePostList } from '../post-list';
+import { richText } from '../rich-text';
 
 /** "March 2026": when someone joined. */
 function joined(iso: string): HTMLTimeElement {
@@ -33,7 +34,7 @@ function profileHead(user: PublicUser, ctx: SessionContext): HTMLElement {
     h('div', { class: 'profile-names' },
       h('h1', { tabindex: '-1' }, h('span', { class: 'display-name' }, user.displayName)),
       h('p', { class: 'handle' }, `@${user.username}`),
-      user.bio.trim() === '' ? null : h('p', { class: 'bio' }, user.bio),
+      user.bio.trim() === '' ? null : h('p', { class: 'bio' }, ...richText(user.bio)),
       h('p', { class: 'muted joined' }, 'Joined ', joined(user.createdAt))),
     h('div', { class: 'profile-actions' },
       mine ? h('a', { href: '/profile', class: 'button secondary' }, 'Edit your profile') : messageButton,
