@@ -46,7 +46,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)(`profiles, pictures and passwords in c
     await alice.page.locator('h1', { hasText: 'Your profile' }).waitFor();
 
     await alice.page.fill('#profile-display', 'Alice in Wonderland');
-    await alice.page.fill('#profile-bio', 'Curiouser and curiouser.');
+    await alice.page.fill('#profile-bio', 'Curiouser and curiouser. Ask @bob, or see https://example.org/rabbit');
     const renamed = Date.now();
     await alice.page.click('form[aria-labelledby=names-title] button[type=submit]');
     await eventually(async () => (await herName.textContent()) === 'Alice in Wonderland', "alice's new name on bob's feed");
@@ -91,7 +91,10 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)(`profiles, pictures and passwords in c
     const head = bob.page.locator('.profile-head');
     await head.locator('h1', { hasText: 'Alice in Wonderland' }).waitFor();
     expect(await head.locator('.handle').textContent()).toBe('@alice');
-    expect(await head.locator('.bio').textContent()).toBe('Curiouser and curiouser.');
+    expect(await head.locator('.bio').textContent()).toBe('Curiouser and curiouser. Ask @bob, or see https://example.org/rabbit');
+    // A bio's links and @names are links, as in posts (never HTML).
+    expect(await head.locator('.bio a[href="https://example.org/rabbit"]').count()).toBe(1);
+    expect(await head.locator('.bio a[href="/u/bob"]').count()).toBe(1);
     expect(await head.locator('.joined').textContent()).toMatch(/^Joined \w+ \d{4}$/);
     expect(await head.locator('img.avatar-large').getAttribute('src')).toMatch(/\.webp$/);
     await bob.page.locator('.post [data-testid=post-body]', { hasText: 'Hello, Tandem!' }).waitFor();
