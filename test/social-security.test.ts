@@ -166,3 +166,65 @@ describe('generated avatars', () => {
     }
   });
 });
+
+describe('reactions and deletions at the same moment (two nodes)', () => {
+  async function setup() {
+    const { ChannelLog } = await import('../src/server/store/channel-log');
+    const created = await server.request('/api/posts', { method: 'POST', token: alice.accessToken, json: { body: 'about to go' } });
+    const { id } = (await created.json()) as { id: number };
+    return { db: server.social.db, id, ChannelLog };
+  }
+
+  async function leftovers(postId: number) {
+    const db = server.social.db;
+    const reactions = await db.selectFrom('reactions').select('user_id').where('target', '=', 'post').where('target_id', '=', postId).execute();
+    const notifications = await db.selectFrom('notifications').select('id').where('post_id', '=', postId).execute();
+    return { reactions: reactions.length, notifications: notifications.length };
+  }
+
+  it('a reaction that reaches a post being deleted is refused (404) and leaves no reaction or notification behind', async (context) => {
+    if (server.config.store.databaseUrl === undefined) return context.skip(); // SQLite runs one write transaction at a time
+    const { db, id, ChannelLog } = await setup();
+    const { deletePost } = await import('../src/apps/social/repos/posts');
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => { release = resolve; });
+    let deletedYet!: () => void;
+    const deleting = new Promise<void>((resolve) => { deletedYet = resolve; });
+    const deletion = db.transaction().execute(async (trx) => {
+      await deletePost(trx, new ChannelLog(trx as never), id);
+      deletedYet();
+      await released;
+    });
+    await deleting;
+    const reaction = server.request(`/api/posts/${id}/reactions/like`, { method: 'PUT', token: bob.accessToken });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    release();
+    await deletion;
+    expect((await reaction).status).toBe(404);
+    expect(await leftovers(id)).toEqual({ reactions: 0, notifications: 0 });
+  });
+
+  it('a post deleted while a reaction to it is being written takes that reaction with it', async (context) => {
+    if (server.config.store.databaseUrl === undefined) return context.skip();
+    const { db, id } = await setup();
+    const { touchPostCounts } = await import('../src/apps/social/repos/posts');
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => { release = resolve; });
+    let writtenYet!: () => void;
+    const written = new Promise<void>((resolve) => { writtenYet = resolve; });
+    // What PUT /api/posts/:id/reactions/like writes, held open.
+    const reacting = db.transaction().execute(async (trx) => {
+      await trx.insertInto('reactions').values({ target: 'post', target_id: id, user_id: bob.id, reaction: 'like', created_at: new Date().toISOString() }).execute();
+      expect(await touchPostCounts(trx, id)).toBe(true);
+      writtenYet();
+      await released;
+    });
+    await written;
+    const deletion = server.request(`/api/posts/${id}`, { method: 'DELETE', token: alice.accessToken });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    release();
+    await reacting;
+    expect((await deletion).status).toBe(204);
+    expect(await leftovers(id)).toEqual({ reactions: 0, notifications: 0 });
+  });
+});

@@ -71,9 +71,15 @@ export async function commentOwner(
       };
 }
 
-/** Bumps the counts version of a comment (its ETag changes; its edit version does not). */
-export async function touchCommentCounts(trx: Transaction<SocialDb>, id: number): Promise<void> {
-  await trx.updateTable('comments').set((eb) => ({ counts_version: eb('counts_version', '+', 1) })).where('id', '=', id).execute();
+/** Bumps the counts version of a live comment (its ETag changes; its edit version does not); false when it is deleted or gone. */
+export async function touchCommentCounts(trx: Transaction<SocialDb>, id: number): Promise<boolean> {
+  const result = await trx
+    .updateTable('comments')
+    .set((eb) => ({ counts_version: eb('counts_version', '+', 1) }))
+    .where('id', '=', id)
+    .where('deleted_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
 }
 
 /**

@@ -55,9 +55,10 @@ export async function getPostTagged(db: Kysely<SocialDb>, id: number): Promise<{
   return { post: post!, countsVersion: row.counts_version, authorVersion: row.author_version };
 }
 
-/** Bumps the counts version of a post (its ETag changes; its edit version does not). */
-export async function touchPostCounts(trx: Transaction<SocialDb>, id: number): Promise<void> {
-  await trx.updateTable('posts').set((eb) => ({ counts_version: eb('counts_version', '+', 1) })).where('id', '=', id).execute();
+/** Bumps the counts version of a post (its ETag changes; its edit version does not); false when the post is gone. */
+export async function touchPostCounts(trx: Transaction<SocialDb>, id: number): Promise<boolean> {
+  const result = await trx.updateTable('posts').set((eb) => ({ counts_version: eb('counts_version', '+', 1) })).where('id', '=', id).executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
 }
 
 /** Newest first (one author's only, with `authorId`); `limit + 1` rows so the caller can tell whether a next page exists. */
@@ -112,6 +113,10 @@ export async function updatePost(
 
 /** Deletes a post, its comments, and the notifications that pointed at it. */
 export async function deletePost(trx: Transaction<SocialDb>, log: ChannelLog, id: number): Promise<void> {
+  // The post's row locked first: a reaction (or comment) being written to it on another node
+  // either commits before this goes on (and the statements below, each with a fresh snapshot on
+  // PostgreSQL, see and delete what it wrote), or waits and finds the post gone (404).
+  await trx.updateTable('posts').set((eb) => ({ version: eb.ref('version') })).where('id', '=', id).execute();
   await forgetNotifications(trx, log, 'post_id', id);
   await forgetReactions(trx, 'post', id);
   await trx.deleteFrom('posts').where('id', '=', id).execute();

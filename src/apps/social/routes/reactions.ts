@@ -133,8 +133,12 @@ export function registerReactionRoutes(app: TandemHttpApp, ctx: SocialContext): 
       }
       const changed = add ? await addReaction(trx, target, id, userId, reaction) : await removeReaction(trx, target, id, userId, reaction);
       if (changed) {
-        // The counts shown with the target changed: its ETag must too.
-        await (target === 'post' ? touchPostCounts(trx, id) : touchCommentCounts(trx, id));
+        // The counts shown with the target changed: its ETag must too. The target's row is locked
+        // by this; if it was deleted meanwhile (another node, after findTarget read it), nothing
+        // is kept: no reaction or notification about something that is gone.
+        if (!(await (target === 'post' ? touchPostCounts(trx, id) : touchCommentCounts(trx, id)))) {
+          throw new TandemError('not_found', `${target === 'post' ? 'Post' : 'Comment'} ${id} does not exist`);
+        }
         if (add && found.authorId !== userId && (await firstNotice(trx, target, id, userId))) {
           await notify(trx, log, { userId: found.authorId, kind: 'reaction', actorId: userId, postId: found.postId, ...(target === 'comment' ? { commentId: id } : {}) });
         }
