@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { CompiledQuery, createQueryId, sql, type Kysely, type RootOperationNode } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SocialDb } from '../src/apps/social/db';
@@ -9,10 +8,9 @@ import { updateProfile } from '../src/apps/social/repos/users';
 import { searchTerms } from '../src/apps/social/search-terms';
 import { createAccount } from '../src/server/auth/accounts';
 import { CommitAnnouncer, inTransaction } from '../src/server/store/channel-log';
-import { openPostgres, openSqlite, type Dialect } from '../src/server/store/database';
 import { libraryMigrations } from '../src/server/store/library-migrations';
 import { migrate } from '../src/server/store/migrate';
-import { POSTGRES_URL, postgresAvailable } from './support/services';
+import { storesUnderTest, type StoreUnderTest } from './support/stores';
 
 /**
  * The search contract (src/apps/social/repos/search.ts), store by store: the same questions must
@@ -20,43 +18,7 @@ import { POSTGRES_URL, postgresAvailable } from './support/services';
  * must be the one serving them. Opens the stores as test/store-contract.test.ts does.
  */
 
-interface StoreUnderTest {
-  db: Kysely<SocialDb>;
-  dialect: Dialect;
-  dispose(): Promise<void>;
-}
-
-const postgres = await postgresAvailable();
-
-const stores: Array<{ name: string; enabled: boolean; open: () => Promise<StoreUnderTest> }> = [
-  {
-    name: 'sqlite',
-    enabled: true,
-    async open() {
-      const { db, dialect } = openSqlite<SocialDb>({ sqlitePath: ':memory:' });
-      return { db, dialect, dispose: () => db.destroy() };
-    },
-  },
-  {
-    name: 'postgres',
-    enabled: postgres,
-    async open() {
-      const schema = `tandem_test_${randomBytes(6).toString('hex')}`;
-      const admin = openPostgres<unknown>({ url: POSTGRES_URL, maxConnections: 1 });
-      await sql.raw(`create schema ${schema}`).execute(admin.db);
-      const { db, dialect } = openPostgres<SocialDb>({ url: POSTGRES_URL, schema });
-      return {
-        db,
-        dialect,
-        async dispose() {
-          await db.destroy();
-          await sql.raw(`drop schema ${schema} cascade`).execute(admin.db);
-          await admin.db.destroy();
-        },
-      };
-    },
-  },
-];
+const stores = await storesUnderTest();
 
 /** Queries whose characters mean something to FTS5 or tsquery syntax, or to SQL. */
 const HOSTILE = [

@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SocialDb } from '../src/apps/social/db';
 import { socialMigrations } from '../src/apps/social/migrations';
@@ -12,48 +11,11 @@ import { createAccount as createUser } from '../src/server/auth/accounts';
 import { SessionStore } from '../src/server/auth/sessions';
 import { TokenService } from '../src/server/auth/tokens';
 import { CommitAnnouncer, inTransaction, readPosition, type ChannelEvent } from '../src/server/store/channel-log';
-import { openPostgres, openSqlite, type Dialect } from '../src/server/store/database';
 import { libraryMigrations } from '../src/server/store/library-migrations';
 import { migrate } from '../src/server/store/migrate';
-import { POSTGRES_URL, postgresAvailable } from './support/services';
+import { storesUnderTest, type StoreUnderTest } from './support/stores';
 
-interface StoreUnderTest {
-  db: Kysely<SocialDb>;
-  dialect: Dialect;
-  dispose(): Promise<void>;
-}
-
-const postgres = await postgresAvailable();
-
-const stores: Array<{ name: string; enabled: boolean; open: () => Promise<StoreUnderTest> }> = [
-  {
-    name: 'sqlite',
-    enabled: true,
-    async open() {
-      const { db, dialect } = openSqlite<SocialDb>({ sqlitePath: ':memory:' });
-      return { db, dialect, dispose: () => db.destroy() };
-    },
-  },
-  {
-    name: 'postgres',
-    enabled: postgres,
-    async open() {
-      const schema = `tandem_test_${randomBytes(6).toString('hex')}`;
-      const admin = openPostgres<unknown>({ url: POSTGRES_URL, maxConnections: 1 });
-      await sql.raw(`create schema ${schema}`).execute(admin.db);
-      const { db, dialect } = openPostgres<SocialDb>({ url: POSTGRES_URL, schema });
-      return {
-        db,
-        dialect,
-        async dispose() {
-          await db.destroy();
-          await sql.raw(`drop schema ${schema} cascade`).execute(admin.db);
-          await admin.db.destroy();
-        },
-      };
-    },
-  },
-];
+const stores = await storesUnderTest();
 
 // One contract, every store: the same migrations and queries must behave the same.
 for (const store of stores) {
