@@ -128,6 +128,7 @@ async function reconnectLoop(): Promise<void> {
     // Writes continue while the client is away.
     const away = writer.written() + 2 + Math.floor(Math.random() * 6);
     await until(() => writer.written() >= Math.min(away, total), 'writes while away');
+    const committed = writer.written();
     socket = await connect(server, bob);
     consumed = 0;
     const answer = await subscribe(socket, channel, position);
@@ -136,7 +137,8 @@ async function reconnectLoop(): Promise<void> {
     const replay = answer.pubs ?? [];
     // Exactly the missed publications, in order, ending where the answer says we are.
     expect(offsets(replay)).toEqual(range(position.o + 1, answer.o));
-    expect(answer.o).toBeGreaterThan(position.o);
+    // Something was missed, unless the writer had finished before this round (then the answer is where we were).
+    if (committed > position.o) expect(answer.o).toBeGreaterThan(position.o);
     for (const pub of replay) expect(pub).toMatchObject({ t: 'pub', ch: channel, ev: 'comment.created' });
     seen.push(...replay);
   }
