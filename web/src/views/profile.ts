@@ -148,12 +148,8 @@ function passwordSection(ctx: SessionContext): HTMLElement {
     if ([...next.value].length < 8) throw new FieldProblem('newPassword', 'The new password needs at least 8 characters.');
     if (next.value !== confirm.value) throw new FieldProblem('confirmPassword', 'The two new passwords are not the same.');
     if (next.value === current.value) throw new FieldProblem('newPassword', 'The new password is the one you have now. Choose another.');
-    try {
-      await ctx.api.changePassword({ currentPassword: current.value, newPassword: next.value });
-    } catch (e) {
-      if (e instanceof TandemClientError && e.code === 'current_password_wrong') throw new FieldProblem('currentPassword', 'That is not your current password.');
-      throw e;
-    }
+    // A wrong current password (current_password_wrong) is shown next to its field by onSubmit (api.ts fieldMessages).
+    await ctx.api.changePassword({ currentPassword: current.value, newPassword: next.value });
     for (const input of [current, next, confirm]) input.value = '';
     replace(saved, 'Password changed. Your other devices were signed out.');
     announce('Password changed. Your other devices were signed out.');
