@@ -1,18 +1,17 @@
 import type { ConnectionStateChange, RealtimeClient } from '../../src/client';
 import { h, replace } from './dom';
+import { Listeners } from './listeners';
 
 type Shown = 'connecting' | 'connected' | 'reconnecting' | 'offline' | 'disconnected';
 
-const backOnline = new Set<{ listener: () => void }>();
+const backOnline = new Listeners();
 
 /**
  * Calls `listener` each time the page shows Connected again after it did not (offline, a
  * reconnect): the moment to retry a send that failed. Returns the unsubscribe function.
  */
 export function onBackOnline(listener: () => void): () => void {
-  const entry = { listener };
-  backOnline.add(entry);
-  return () => backOnline.delete(entry);
+  return backOnline.add(listener);
 }
 
 /**
@@ -33,7 +32,7 @@ export function connectionIndicator(realtime: RealtimeClient): { el: HTMLElement
     const shown = stateToShow(last, navigator.onLine);
     el.dataset.state = shown;
     if (shown === 'connected' && shownBefore !== undefined && shownBefore !== 'connected') {
-      for (const { listener } of [...backOnline]) listener();
+      backOnline.emit();
     }
     shownBefore = shown;
     // The SSE fallback works the same for the person; say so quietly, for whoever debugs a network.

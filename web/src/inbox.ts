@@ -40,8 +40,8 @@ export class Inbox {
   readonly #api: SocialClient;
   readonly #follower: Follow;
   readonly #listeners = new Listeners();
-  readonly #arrivals = new Set<(n: Notification) => void>();
-  readonly #messages = new Set<(m: Message) => void>();
+  readonly #arrivals = new Listeners<[notification: Notification]>();
+  readonly #messages = new Listeners<[message: Message]>();
   readonly #me: number;
 
   constructor(api: SocialClient, realtime: RealtimeClient, me: number) {
@@ -67,14 +67,12 @@ export class Inbox {
 
   /** Calls `listener` with each message from someone else that arrives live (browser notifications); returns the remover. */
   onMessage(listener: (m: Message) => void): () => void {
-    this.#messages.add(listener);
-    return () => this.#messages.delete(listener);
+    return this.#messages.add(listener);
   }
 
   /** Calls `listener` with each notification that arrives live, new or grouped (browser notifications); returns the remover. */
   onArrival(listener: (n: Notification) => void): () => void {
-    this.#arrivals.add(listener);
-    return () => this.#arrivals.delete(listener);
+    return this.#arrivals.add(listener);
   }
 
   /** Unread messages over the loaded conversations: the Messages badge. */
@@ -168,7 +166,7 @@ export class Inbox {
         this.notifications = [notification, ...this.notifications].sort((a, b) => b.id - a.id);
         if (!notification.read) this.unreadCount += 1;
         announce(`New notification: ${describeNotification(notification)}`);
-        this.#arrived(notification);
+        this.#arrivals.emit(notification);
         return this.#changed();
       }
       case 'notification.updated': {
@@ -179,7 +177,7 @@ export class Inbox {
         if (known === undefined) return this.#follower.reload();
         this.notifications = this.notifications.map((n) => (n.id === notification.id ? notification : n));
         announce(`Notification: ${describeNotification(notification)}`);
-        this.#arrived(notification);
+        this.#arrivals.emit(notification);
         return this.#changed();
       }
       case 'conversation.read':
@@ -217,7 +215,7 @@ export class Inbox {
     if (!mine) {
       // Messages notify nobody on the bell: said here, unless the conversation is on screen (its log says it).
       if (location.pathname !== `/messages/${message.conversationId}`) announce(`New message from ${message.author.displayName}: ${previewOf(message.body)}`);
-      for (const listener of [...this.#messages]) listener(message);
+      this.#messages.emit(message);
     }
     this.#changed();
   }
@@ -232,10 +230,6 @@ export class Inbox {
     if (conversation === undefined || (read.lastReadMessageId ?? 0) <= (conversation.lastReadMessageId ?? 0)) return;
     this.#upsertConversation({ ...conversation, lastReadMessageId: read.lastReadMessageId, unreadCount: read.unreadCount });
     this.#changed();
-  }
-
-  #arrived(notification: Notification): void {
-    for (const listener of [...this.#arrivals]) listener(notification);
   }
 
   #upsertConversation(conversation: Conversation): void {
