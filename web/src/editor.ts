@@ -3,7 +3,7 @@ import { LIMITS } from '../../src/apps/social/limits';
 import { TandemClientError } from '../../src/client';
 import { describeError } from './api';
 import type { SessionContext } from './context';
-import { announce, h, replace, submitOnModEnter } from './dom';
+import { actionButton, announce, h, replace, submitOnModEnter } from './dom';
 import { characterCount, errorLine, setFieldError } from './forms';
 
 /**
@@ -58,7 +58,7 @@ export function isEditing(key: string): boolean {
  * open editor; `button` opens it. Call this each time the card is drawn.
  */
 export function editable<T>(spec: EditSpec<T>, render: () => Node): { slot: HTMLElement; button: HTMLButtonElement } {
-  const button = h('button', { type: 'button', class: 'link-button', 'aria-label': `Edit your ${spec.what}`, 'data-action': 'edit' }, 'Edit');
+  const button = actionButton('Edit', () => void start(spec, slot, button, render), { 'aria-label': `Edit your ${spec.what}`, 'data-action': 'edit' });
   const slot = h('div', { class: 'editable' });
   const session = open.get(spec.key);
   if (session === undefined) {
@@ -78,7 +78,6 @@ export function editable<T>(spec: EditSpec<T>, render: () => Node): { slot: HTML
       });
     }
   }
-  button.addEventListener('click', () => void start(spec, slot, button, render));
   return { slot, button };
 }
 
