@@ -26,7 +26,7 @@ function remember(on: boolean): void {
 }
 
 /** On for this browser: the person turned it on here, and the browser still allows it. */
-export function browserNotificationsOn(): boolean {
+function browserNotificationsOn(): boolean {
   return supported() && chosen() && Notification.permission === 'granted';
 }
 

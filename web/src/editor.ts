@@ -48,11 +48,6 @@ interface Session {
 
 const open = new Map<string, Session>();
 
-/** Whether an editor is open for this key (a view may hold back a redraw it would disturb). */
-export function isEditing(key: string): boolean {
-  return open.has(key);
-}
-
 /**
  * The body of a post or comment with its Edit button: `slot` shows `render()` (the text) or the
  * open editor; `button` opens it. Call this each time the card is drawn.

@@ -1,7 +1,7 @@
 import { h } from './dom';
 
 /** How long Undo is offered before the delete is sent. */
-export const UNDO_MS = 6_000;
+const UNDO_MS = 6_000;
 
 export interface DeferredDelete {
   /** Names the item, e.g. 'post:7': while it is pending, a re-render keeps it hidden (`isPendingDelete`). */
@@ -38,7 +38,7 @@ export function isPendingDelete(key: string): boolean {
  * button, focused when the deleted item had focus (which would otherwise fall to the page), and
  * Escape in the toast dismisses it (the delete then goes).
  */
-export function deferDelete(item: DeferredDelete, options: { focusUndo?: boolean } = {}): void {
+function deferDelete(item: DeferredDelete, options: { focusUndo?: boolean } = {}): void {
   flushPendingDelete();
   const toast = toastRegion();
   const undo = h('button', { type: 'button', class: 'toast-undo', 'data-testid': 'undo' }, 'Undo');

@@ -38,7 +38,7 @@ export function topbarSearch(): HTMLElement {
 }
 
 /** `text` cut to about SNIPPET characters around the first match, with the matches as <mark> (text nodes only). */
-export function highlighted(text: string, terms: readonly string[]): Child[] {
+function highlighted(text: string, terms: readonly string[]): Child[] {
   const ranges = matchRanges(text, terms);
   let start = 0;
   let end = text.length;
