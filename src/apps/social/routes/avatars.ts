@@ -5,6 +5,7 @@ import type { SocialContext } from '../context';
 import { readAvatar, setAvatar } from '../repos/avatars';
 import { toPublicUser } from '../repos/users';
 import { PublicUser } from '../schemas';
+import { userEtag } from './users';
 
 /** Content-addressed: a URL's bytes never change, so browsers and CDNs keep them for a year without asking. */
 const IMMUTABLE = 'public, max-age=31536000, immutable';
@@ -12,7 +13,6 @@ const IMMUTABLE = 'public, max-age=31536000, immutable';
 const SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'";
 
 const Binary = (type: string, description: string) => ({ description, content: { [type]: { schema: { type: 'string', format: 'binary' } } } });
-const userEtag = (id: number, version: number) => etag('user', id, `v${version}`);
 
 /**
  * Whether If-None-Match names `tag` (the weak comparison of RFC 9110 13.1.2, as every GET here

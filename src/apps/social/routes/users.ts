@@ -10,7 +10,8 @@ import { listPosts } from '../repos/posts';
 import { findUserById, findUserByUsername, toPublicUser, updateProfile, userVersionById, userVersionByUsername } from '../repos/users';
 import { Bio, Post, PublicUser } from '../schemas';
 
-const userEtag = (id: number, version: number) => etag('user', id, `v${version}`);
+/** A profile's ETag (also the avatar routes', which answer the profile). */
+export const userEtag = (id: number, version: number) => etag('user', id, `v${version}`);
 
 export function registerUserRoutes(app: TandemHttpApp, ctx: SocialContext): void {
   const { db, authenticate } = ctx;
