@@ -22,7 +22,7 @@ export { ConfigError, setting, type Setting, type SettingsOf, type SettingsSpec 
 export { defineErrors, TandemError, type ErrorCatalog, type ErrorSpec, type FieldError, type LibraryErrorCode, type TandemErrorOptions } from './errors';
 
 // REST conventions
-export { assertIfMatch, cachePolicy, etag, sendConditional, type CachePolicy, type ConditionalGet } from './http/caching';
+export { assertIfMatch, cachePolicy, etag, noneMatch, sendConditional, type CachePolicy, type ConditionalGet } from './http/caching';
 export type { ChannelItemSpec, ChannelPageSpec } from './http/channel-page';
 export { idempotencyKeyOf, type StoredResponse } from './http/idempotency';
 export { PageQuery } from './http/pagination';

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { claimsOf, etag, problems, TandemError, Written, type TandemHttpApp } from 'tandem/server';
+import { claimsOf, etag, noneMatch, problems, TandemError, Written, type TandemHttpApp } from 'tandem/server';
 import { AVATAR_MAX_BYTES, AVATAR_TYPES, initialsSvg, parseInitialsFile, processAvatar, type AvatarType } from '../avatar-image';
 import type { SocialContext } from '../context';
 import { readAvatar, setAvatar } from '../repos/avatars';
@@ -13,15 +13,6 @@ const IMMUTABLE = 'public, max-age=31536000, immutable';
 const SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'";
 
 const Binary = (type: string, description: string) => ({ description, content: { [type]: { schema: { type: 'string', format: 'binary' } } } });
-
-/**
- * Whether If-None-Match names `tag` (the weak comparison of RFC 9110 13.1.2, as every GET here
- * uses), or is `*` (then only once the caller knows the avatar exists).
- */
-function cachedCopyIsCurrent(header: string | undefined, tag: string): boolean {
-  if (header === undefined) return false;
-  return header.trim() === '*' || header.split(',').some((t) => t.trim().replace(/^W\//, '') === tag);
-}
 
 /**
  * Avatars: upload (PUT /api/me/avatar, a raw JPEG, PNG or WebP body), removal (back to the
@@ -83,11 +74,11 @@ export function registerAvatarRoutes(app: TandemHttpApp, ctx: SocialContext): vo
     const tag = `"${request.params.hash}"`;
     const ifNoneMatch = request.headers['if-none-match'];
     // A copy named by its hash is current by construction: no lookup (the bytes behind a hash never change).
-    if (ifNoneMatch?.trim() !== '*' && cachedCopyIsCurrent(ifNoneMatch, tag)) return reply.code(304).header('etag', tag).header('cache-control', IMMUTABLE).send();
+    if (ifNoneMatch?.trim() !== '*' && !noneMatch(ifNoneMatch, tag)) return reply.code(304).header('etag', tag).header('cache-control', IMMUTABLE).send();
     const bytes = await readAvatar(db, request.params.hash);
     if (bytes === undefined) throw new TandemError('not_found', 'No such avatar');
     reply.header('etag', tag).header('cache-control', IMMUTABLE).header('x-content-type-options', 'nosniff');
-    if (cachedCopyIsCurrent(ifNoneMatch, tag)) return reply.code(304).send();
+    if (!noneMatch(ifNoneMatch, tag)) return reply.code(304).send();
     return reply.type('image/webp').send(bytes);
   });
 
@@ -103,7 +94,7 @@ export function registerAvatarRoutes(app: TandemHttpApp, ctx: SocialContext): vo
     const svg = initialsSvg(parsed.initials, parsed.hue);
     const tag = etag('initials', parsed.initials, parsed.hue);
     reply.header('etag', tag).header('cache-control', IMMUTABLE).header('content-security-policy', SVG_CSP).header('x-content-type-options', 'nosniff');
-    if (cachedCopyIsCurrent(request.headers['if-none-match'], tag)) return reply.code(304).send();
+    if (!noneMatch(request.headers['if-none-match'], tag)) return reply.code(304).send();
     return reply.type('image/svg+xml; charset=utf-8').send(svg);
   });
 }
