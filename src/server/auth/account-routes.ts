@@ -7,7 +7,7 @@ import type { TandemTables } from '../store/database';
 import { AccountSchema, createAccount, DisplayName, findAccountById, findAccountByUsername, normalizeUsername, Password, toAccount, Username } from './accounts';
 import { bearerToken } from './authenticate';
 import { limitKey } from '../http/client-address';
-import type { LoginAttempt, LoginLimiter, LoginRefusal } from './login-guard';
+import { refused, type LoginAttempt, type LoginLimiter } from './login-guard';
 import { hashPassword, verifyPassword } from './passwords';
 import { registerPasswordRoute } from './password-route';
 import type { IssuedSession, SessionStore } from './sessions';
@@ -65,12 +65,6 @@ function tokenResponse(user: TSchema) {
  */
 async function absentBodyIsEmpty(request: FastifyRequest): Promise<void> {
   if (request.body === undefined || request.body === null) request.body = {};
-}
-
-function refused(refusal: LoginRefusal | undefined): asserts refusal is undefined {
-  if (refusal !== undefined) {
-    throw new TandemError('login_rate_limited', `Try again in ${refusal.retryAfterSeconds} s`, { headers: { 'retry-after': String(refusal.retryAfterSeconds) } });
-  }
 }
 
 export interface AccountRouteDeps<DB extends TandemTables> {

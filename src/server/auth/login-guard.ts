@@ -1,3 +1,4 @@
+import { TandemError } from '../errors';
 import { KeyedRateLimiter } from '../limits/rate-limiter';
 
 export interface LoginGuardOptions {
@@ -22,6 +23,13 @@ export interface LoginAttempt {
   succeeded(): void;
   /** It could not be checked (the store failed): it counts neither way. */
   abandoned(): void;
+}
+
+/** Throws login_rate_limited (429 with Retry-After) for a refusal; nothing for none. */
+export function refused(refusal: LoginRefusal | undefined): asserts refusal is undefined {
+  if (refusal !== undefined) {
+    throw new TandemError('login_rate_limited', `Try again in ${refusal.retryAfterSeconds} s`, { headers: { 'retry-after': String(refusal.retryAfterSeconds) } });
+  }
 }
 
 export type LoginBegin = { refusal: LoginRefusal } | { attempt: LoginAttempt };

@@ -7,7 +7,7 @@ import { NoContent, problems } from '../http/schemas';
 import { nowIso, type TandemTables } from '../store/database';
 import { findAccountById, Password } from './accounts';
 import { verifyRequest } from './authenticate';
-import type { LoginAttempt, LoginLimiter, LoginRefusal } from './login-guard';
+import { refused, type LoginAttempt, type LoginLimiter } from './login-guard';
 import { hashPassword, verifyPassword } from './passwords';
 import type { SessionStore } from './sessions';
 import type { TokenService } from './tokens';
@@ -23,12 +23,6 @@ const ChangePasswordBody = Type.Object(
   { currentPassword: Type.String({ minLength: 1, maxLength: 128 }), newPassword: Password },
   { additionalProperties: false },
 );
-
-function refused(refusal: LoginRefusal | undefined): asserts refusal is undefined {
-  if (refusal !== undefined) {
-    throw new TandemError('login_rate_limited', `Try again in ${refusal.retryAfterSeconds} s`, { headers: { 'retry-after': String(refusal.retryAfterSeconds) } });
-  }
-}
 
 /**
  * `POST <path>/password`: a signed-in user changes their password. The current password is
