@@ -148,11 +148,9 @@ export function postView(ctx: SessionContext, params: Record<string, string>): V
         onCancel: closeReply,
         send: async (body, { idempotencyKey }) => {
           upsert(await ctx.api.createComment(id, { body, parentId: comment.id }, { idempotencyKey }));
+          // The draft is sent: the box closes, and focus goes back to the button that opened it (the new reply is right below it).
           draft = undefined;
-          replace(replySlot);
-          replyButton.setAttribute('aria-expanded', 'false');
-          // The form is gone: back to the button that opened it (the new reply is right below it).
-          replyButton.focus();
+          closeReply();
         },
       });
       replace(replySlot, box.el);
