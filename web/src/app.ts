@@ -218,8 +218,10 @@ export class App {
   }
 }
 
-/** Any path no route knows (the server answers these with 404 and this page, src/server/http/static-site.ts). */
-/** The screen for an address the app does not know; signed out, its way back is to sign in. */
+/**
+ * The screen for an address the app does not know (the server answers these with 404 and this
+ * page, src/server/http/static-site.ts); signed out, its way back is to sign in.
+ */
 function notFound(signedIn: boolean): View {
   return {
     title: 'Page not found',

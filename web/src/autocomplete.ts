@@ -93,13 +93,8 @@ export function peoplePicker(options: PeoplePickerOptions): PeoplePicker {
       avatar(user),
       h('span', { class: 'display-name' }, user.displayName),
       h('span', { class: 'handle' }, `@${user.username}`))));
-    if (suggestions.length === 0) {
-      listbox.hidden = true;
-      input.setAttribute('aria-expanded', 'false');
-    } else {
-      listbox.hidden = false;
-      input.setAttribute('aria-expanded', 'true');
-    }
+    listbox.hidden = suggestions.length === 0;
+    input.setAttribute('aria-expanded', String(!listbox.hidden));
     setActive(-1);
   }
 

@@ -58,8 +58,10 @@ export class Shell {
     if (me === undefined) this.#profile.removeAttribute('title');
     else this.#profile.setAttribute('title', me.displayName);
     this.#profile.setAttribute('aria-label', me === undefined ? 'Profile' : `Your profile (${me.username})`);
-    if (me === undefined) this.setUnread(0);
-    if (me === undefined) this.setUnreadMessages(0);
+    if (me === undefined) {
+      this.setUnread(0);
+      this.setUnreadMessages(0);
+    }
   }
 
   setUnread(count: number): void {
