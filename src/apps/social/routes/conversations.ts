@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Type } from 'typebox';
 import {
   Cached, CachedList, claimsOf, ConditionalHeaders, Created, etag, idempotencyKeyOf, IdempotencyHeaders, NotModified, NotModifiedWithPosition, Page,
@@ -9,6 +8,7 @@ import type { SocialContext } from '../context';
 import { conversationMemberIds, conversationOfMessage, getConversation, isMember, listConversations, listMessages, markConversationRead, openConversation, sendMessage } from '../repos/conversations';
 import { resolveUsernames } from '../repos/users';
 import { Conversation, ConversationRead, Id, IdParams, Message, MessageBody } from '../schemas';
+import { digest } from './digest';
 
 export function registerConversationRoutes(app: TandemHttpApp, ctx: SocialContext): void {
   const { db, authenticate } = ctx;
@@ -64,9 +64,7 @@ export function registerConversationRoutes(app: TandemHttpApp, ctx: SocialContex
     // The answer is read whole anyway (members, last message, the viewer's read position), and its
     // members' names and avatars can change without the conversation's version moving: the tag is a
     // digest of the answer itself, so it changes exactly when anything in it does.
-    const digest = createHash('sha256').update(JSON.stringify(conversation)).digest('base64url').slice(0, 22);
-    const tag = etag('conversation', id, digest);
-    return sendConditional(request, reply, { etag: tag, policy: 'private', build: () => conversation });
+    return sendConditional(request, reply, { etag: etag('conversation', id, digest(JSON.stringify(conversation))), policy: 'private', build: () => conversation });
   });
 
   app.get('/api/conversations/:id/messages', {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Type } from 'typebox';
 import { Cached, CachedList, ConditionalHeaders, etag, NotModified, NotModifiedWithPosition, Page, problems, sendConditional, type TandemHttpApp } from 'tandem/server';
 import { channels } from '../channels';
@@ -6,6 +5,7 @@ import type { SocialContext } from '../context';
 import { MAX_PEOPLE, searchPeople, searchPosts } from '../repos/search';
 import { Post, UserRef } from '../schemas';
 import { MAX_PEOPLE_QUERY, MAX_POST_QUERY, searchTerms } from '../search-terms';
+import { digest } from './digest';
 
 /** Something to search for: not empty, not only spaces (400 validation_failed on `q` otherwise). */
 const Query = (maxLength: number, description: string) => Type.String({ minLength: 1, maxLength, pattern: '\\S', description });
@@ -22,9 +22,6 @@ const PostSearchQuery = Type.Object({
 });
 
 const People = Type.Object({ items: Type.Array(UserRef) }, { title: 'People' });
-
-/** A short, stable digest (ETags and scopes carry it instead of the text). */
-const digest = (text: string) => createHash('sha256').update(text).digest('base64url').slice(0, 22);
 
 /**
  * Search over REST, public and cacheable. People: no channel announces new accounts, so the ETag
