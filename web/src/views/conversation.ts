@@ -184,7 +184,13 @@ export function conversationView(ctx: SessionContext, params: Record<string, str
     document.title = `${membersLabel(others)} · Tandem`;
     renderMembers();
   }, (e: unknown) => replace(status, describeError(e)));
-  const stops = [online.onChange(renderMembers), online.onChange(() => typing.dropOffline((userId) => online.isOnline(userId))), inbox.onChange(markSeen)];
+  const stops = [
+    online.onChange(() => {
+      renderMembers();
+      typing.dropOffline((userId) => online.isOnline(userId));
+    }),
+    inbox.onChange(markSeen),
+  ];
   document.addEventListener('visibilitychange', markSeen);
   void follower.start();
 
