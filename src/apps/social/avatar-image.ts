@@ -13,7 +13,7 @@ export type AvatarType = keyof typeof AVATAR_TYPES;
 /** The largest upload, bytes (413 payload_too_large beyond). */
 export const AVATAR_MAX_BYTES = 5 * 1024 * 1024;
 /** The side of the square every avatar becomes, pixels. */
-export const AVATAR_SIZE = 256;
+const AVATAR_SIZE = 256;
 /**
  * The most pixels an upload may declare: a phone photo is 12-50 MP; a "decompression bomb" (a
  * few kilobytes declaring 30000×30000) is refused from its header, before anything is decoded.

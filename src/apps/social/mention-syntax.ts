@@ -4,7 +4,7 @@
  * address (`bob@example.com` mentions nobody) and not cut out of a longer run (`@` + 30 letters is
  * no mention). Pure, with no imports, so the browser bundle can take it.
  */
-export const MENTION = /(^|[^A-Za-z0-9_@])@([A-Za-z0-9_]{3,24})(?![A-Za-z0-9_@])/g;
+const MENTION = /(^|[^A-Za-z0-9_@])@([A-Za-z0-9_]{3,24})(?![A-Za-z0-9_@])/g;
 
 /**
  * The mentions of a text: where each `@` is and the name after it. (MENTION's first group is the

@@ -17,16 +17,16 @@ export type NotificationInput = {
 };
 
 /** How many actors a notification names ("bob, carol and 12 others"); the rest are counted. */
-export const SHOWN_ACTORS = 3;
+const SHOWN_ACTORS = 3;
 /** Excerpts of the post and comment a notification is about: this many characters, "…" when cut. */
-export const EXCERPT_LENGTH = 80;
+const EXCERPT_LENGTH = 80;
 
 /**
  * What repeats of a notification merge on while it is unread: reactions by their target (a post, or
  * a comment), comments by their post. Replies and mentions each carry words meant for the reader,
  * and stay one row each (null).
  */
-export function groupKeyOf(input: Pick<NotificationInput, 'kind' | 'postId' | 'commentId'>): string | null {
+function groupKeyOf(input: Pick<NotificationInput, 'kind' | 'postId' | 'commentId'>): string | null {
   switch (input.kind) {
     case 'reaction':
       return input.commentId !== undefined ? `reaction:comment:${input.commentId}` : `reaction:post:${input.postId ?? 0}`;

@@ -28,7 +28,7 @@ export function avatarUrl(user: { id: number; username: string; display_name: st
 }
 
 /** The generated avatar's hue: ids a step apart land ~137° apart (the golden angle), so neighbours never look alike. */
-export function initialsHue(id: number): number {
+function initialsHue(id: number): number {
   return (id * 137) % 360;
 }
 
@@ -40,7 +40,7 @@ const NOT_AN_INITIAL = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{M}]/gu;
  * characters that cannot be an initial are skipped, and a letter whose upper case is longer than
  * one character ("ß" → "SS") stays as it is.
  */
-export function initialsOf(name: string): string {
+function initialsOf(name: string): string {
   const words = name.trim().split(/\s+/u).map((w) => w.replace(NOT_AN_INITIAL, '')).filter((w) => w !== '');
   const letters = words.length > 1 ? [words[0]!, words[words.length - 1]!] : words;
   return letters.map((w) => {
