@@ -154,6 +154,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)(`the inbox and notifications in the we
     const reacted = await site!.request(`/api/comments/${mine.id}/reactions/like`, { method: 'PUT', token: bobToken });
     expect(reacted.status).toBe(200);
     await page.locator('.notification[data-kind=reaction]').first().waitFor();
+    await sleep(500); // a system notification would come after the tab asked the others (150 ms): wait it out
     expect(await page.evaluate(() => (window as unknown as { tandemShown: Shown[] }).tandemShown.length)).toBe(0);
 
     await page.evaluate(() => {
