@@ -61,7 +61,7 @@ export interface SocialTables {
     conversation_id: number | null;
     message_id: number | null;
     read_at: string | null;
-    /** What repeats merge on while unread (null: this kind never merges); see inbox-migration.ts. */
+    /** What repeats merge on while unread (null: this kind never merges); see migrations.ts, 1007_inbox_reads. */
     group_key: Generated<string | null>;
     /** The latest few actors, newest first, comma-separated ('' on rows made before grouping). */
     actor_ids: Generated<string>;

@@ -51,7 +51,7 @@ function selectNotifications(db: Kysely<SocialDb>) {
 
 /**
  * The start of the post's and the comment's text, as they are now (only the start is loaded).
- * Stored with the notification (see inbox-migration.ts for why not read with the list).
+ * Stored with the notification (see migrations.ts, 1007_inbox_reads, for why not read with the list).
  */
 async function excerptsOf(trx: Transaction<SocialDb>, postId: number | undefined, commentId: number | undefined): Promise<{ post_excerpt: string | null; comment_excerpt: string | null }> {
   const start = sql<string>`substr(body, 1, ${EXCERPT_LENGTH + 1})`.as('start');
