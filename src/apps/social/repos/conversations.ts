@@ -249,9 +249,10 @@ export async function conversationOfMessage(db: Kysely<SocialDb>, messageId: num
  */
 export async function markConversationRead(trx: Transaction<SocialDb>, log: ChannelLog, conversationId: number, userId: number, messageId: number): Promise<ConversationRead> {
   const moved = await moveReadPosition(trx, conversationId, userId, messageId);
-  const { lastRead } = await membersOf(trx, [conversationId], userId);
+  // The member's own row only (not membersOf: every member with their profile, for one number).
+  const member = await trx.selectFrom('conversation_members').select('last_read_message_id').where('conversation_id', '=', conversationId).where('user_id', '=', userId).executeTakeFirst();
   const unread = await unreadCountsOf(trx, [conversationId], userId);
-  const state: ConversationRead = { conversationId, lastReadMessageId: lastRead.get(conversationId) ?? null, unreadCount: unread.get(conversationId) ?? 0 };
+  const state: ConversationRead = { conversationId, lastReadMessageId: member?.last_read_message_id ?? null, unreadCount: unread.get(conversationId) ?? 0 };
   if (moved) await log.append(channels.user(userId), 'conversation.read', state);
   return state;
 }
