@@ -16,10 +16,16 @@ import { Comment, CommentBody, Id, IdParams, Post, PostBody } from '../schemas';
  * have since changed is refused (412) like any other stale write; the client re-reads and, when
  * the text is unchanged, retries.
  */
-const postEtag = (id: number, version: number, countsVersion: number, authorVersion: number) => etag('post', id, `v${version}`, `c${countsVersion}`, `a${authorVersion}`);
-/** A comment's ETag: its edit version and the version of its counts, as a post's. */
-export const commentEtag = (id: number, tag: { version: number; countsVersion: number; authorVersion: number }) =>
-  etag('comment', id, `v${tag.version}`, `c${tag.countsVersion}`, `a${tag.authorVersion}`);
+const postEtag = (id: number, tag: EtagVersions) => etag('post', id, `v${tag.version}`, `c${tag.countsVersion}`, `a${tag.authorVersion}`);
+/** A comment's ETag: its edit version, the version of its counts and its author's, as a post's. */
+export const commentEtag = (id: number, tag: EtagVersions) => etag('comment', id, `v${tag.version}`, `c${tag.countsVersion}`, `a${tag.authorVersion}`);
+
+/** What a post's or comment's ETag is made of. */
+interface EtagVersions {
+  version: number;
+  countsVersion: number;
+  authorVersion: number;
+}
 
 export function registerPostRoutes(app: TandemHttpApp, ctx: SocialContext): void {
   const { db, authenticate } = ctx;
@@ -46,12 +52,12 @@ export function registerPostRoutes(app: TandemHttpApp, ctx: SocialContext): void
       // its version together (the ETag and the body can never disagree).
       const tagged = await getPostTagged(db, id);
       if (tagged === undefined) throw new TandemError('not_found', `Post ${id} does not exist`);
-      return sendConditional(request, reply, { etag: postEtag(id, tagged.post.version, tagged.countsVersion, tagged.authorVersion), policy: 'publicItem', build: () => tagged.post });
+      return sendConditional(request, reply, { etag: postEtag(id, { ...tagged, version: tagged.post.version }), policy: 'publicItem', build: () => tagged.post });
     }
     const current = await postVersion(db, id);
     if (current === undefined) throw new TandemError('not_found', `Post ${id} does not exist`);
     return sendConditional(request, reply, {
-      etag: postEtag(id, current.version, current.countsVersion, current.authorVersion),
+      etag: postEtag(id, current),
       policy: 'publicItem',
       build: async () => (await getPost(db, id)) ?? Promise.reject(new TandemError('not_found')),
     });
@@ -69,7 +75,7 @@ export function registerPostRoutes(app: TandemHttpApp, ctx: SocialContext): void
     return ctx.createOnce(request, reply, `user:${userId}`, async (trx, log) => {
       const post = await createPost(trx, log, userId, request.body.body);
       const authorVersion = (await postVersion(trx, post.id))?.authorVersion ?? 0;
-      return { status: 201, body: post, headers: { location: `/api/posts/${post.id}`, etag: postEtag(post.id, post.version, 0, authorVersion) } };
+      return { status: 201, body: post, headers: { location: `/api/posts/${post.id}`, etag: postEtag(post.id, { version: post.version, countsVersion: 0, authorVersion }) } };
     });
   });
 
@@ -83,15 +89,15 @@ export function registerPostRoutes(app: TandemHttpApp, ctx: SocialContext): void
   }, async (request, reply) => {
     const { userId } = claimsOf(request);
     const { id } = request.params;
-    const post = await ctx.transaction(async (trx, log) => {
+    const { post, current } = await ctx.transaction(async (trx, log) => {
       const current = await postVersion(trx, id);
       if (current === undefined) throw new TandemError('not_found', `Post ${id} does not exist`);
       if (current.authorId !== userId) throw new TandemError('forbidden', 'Only the author may edit a post');
-      assertIfMatch(request, postEtag(id, current.version, current.countsVersion, current.authorVersion));
-      return { post: await updatePost(trx, log, id, request.body.body, current), countsVersion: current.countsVersion, authorVersion: current.authorVersion };
+      assertIfMatch(request, postEtag(id, current));
+      return { post: await updatePost(trx, log, id, request.body.body, current), current };
     });
-    reply.header('etag', postEtag(id, post.post.version, post.countsVersion, post.authorVersion));
-    return post.post;
+    reply.header('etag', postEtag(id, { ...current, version: post.version }));
+    return post;
   });
 
   app.delete('/api/posts/:id', {
@@ -104,7 +110,7 @@ export function registerPostRoutes(app: TandemHttpApp, ctx: SocialContext): void
       const current = await postVersion(trx, id);
       if (current === undefined) throw new TandemError('not_found', `Post ${id} does not exist`);
       if (current.authorId !== userId) throw new TandemError('forbidden', 'Only the author may delete a post');
-      assertIfMatch(request, postEtag(id, current.version, current.countsVersion, current.authorVersion));
+      assertIfMatch(request, postEtag(id, current));
       await deletePost(trx, log, id);
     });
     return reply.code(204).send(null);
