@@ -7,7 +7,7 @@ import type { TandemTables } from '../store/database';
 import { AccountSchema, createAccount, DisplayName, findAccountById, findAccountByUsername, normalizeUsername, Password, toAccount, Username } from './accounts';
 import { bearerToken } from './authenticate';
 import { limitKey } from '../http/client-address';
-import { refused, type LoginAttempt, type LoginLimiter } from './login-guard';
+import { guardedCheck, refused, type LoginLimiter } from './login-guard';
 import { hashPassword, verifyPassword } from './passwords';
 import { registerPasswordRoute } from './password-route';
 import type { IssuedSession, SessionStore } from './sessions';
@@ -140,23 +140,12 @@ export function registerAccountRoutes<DB extends TandemTables>(app: FastifyInsta
     const account = normalizeUsername(body.username);
     const address = limitKey(request.ip);
     refused(await guard.attempt(address));
-    const started = await guard.begin(account, address);
-    if ('refusal' in started) refused(started.refusal);
-    const { attempt } = started as { attempt: LoginAttempt };
     let user: Awaited<ReturnType<typeof findAccountByUsername>>;
-    let verified: boolean;
-    try {
+    const verified = await guardedCheck(guard, account, address, async () => {
       user = await findAccountByUsername(db, account);
-      verified = await verifyPassword(user?.password_hash, body.password);
-    } catch (error) {
-      attempt.abandoned(); // never an attempt left pending
-      throw error;
-    }
-    if (!verified || user === undefined) {
-      attempt.failed();
-      throw new TandemError('invalid_credentials');
-    }
-    attempt.succeeded();
+      return (await verifyPassword(user?.password_hash, body.password)) && user !== undefined;
+    });
+    if (!verified || user === undefined) throw new TandemError('invalid_credentials');
     return answerWithTokens(request, reply, await sessions.create(user.id));
   });
 

@@ -32,6 +32,27 @@ export function refused(refusal: LoginRefusal | undefined): asserts refusal is u
   }
 }
 
+/**
+ * One password check under the guard, for an account from an address: begins the attempt (a
+ * refusal throws, as refused()), runs `check`, and reports the outcome: failed or succeeded by
+ * its answer, abandoned when it throws (never an attempt left pending). Returns the answer.
+ */
+export async function guardedCheck(guard: LoginLimiter, account: string, address: string, check: () => Promise<boolean>): Promise<boolean> {
+  const started = await guard.begin(account, address);
+  if ('refusal' in started) refused(started.refusal);
+  const { attempt } = started as { attempt: LoginAttempt };
+  let passed: boolean;
+  try {
+    passed = await check();
+  } catch (error) {
+    attempt.abandoned();
+    throw error;
+  }
+  if (passed) attempt.succeeded();
+  else attempt.failed();
+  return passed;
+}
+
 export type LoginBegin = { refusal: LoginRefusal } | { attempt: LoginAttempt };
 
 /** What the login routes need: LoginGuard (one process), or RedisLoginGuard (a cluster). */

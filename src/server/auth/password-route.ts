@@ -7,7 +7,7 @@ import { NoContent, problems } from '../http/schemas';
 import { nowIso, type TandemTables } from '../store/database';
 import { findAccountById, Password } from './accounts';
 import { verifyRequest } from './authenticate';
-import { refused, type LoginAttempt, type LoginLimiter } from './login-guard';
+import { guardedCheck, refused, type LoginLimiter } from './login-guard';
 import { hashPassword, verifyPassword } from './passwords';
 import type { SessionStore } from './sessions';
 import type { TokenService } from './tokens';
@@ -50,21 +50,9 @@ export function registerPasswordRoute<DB extends TandemTables>(app: FastifyInsta
     refused(await guard.attempt(address));
     const account = await findAccountById(db, claims.userId);
     if (account === undefined) throw new TandemError('unauthenticated', 'The account no longer exists');
-    const started = await guard.begin(account.username, address);
-    if ('refusal' in started) refused(started.refusal);
-    const { attempt } = started as { attempt: LoginAttempt };
-    let verified: boolean;
-    try {
-      verified = await verifyPassword(account.password_hash, currentPassword);
-    } catch (error) {
-      attempt.abandoned();
-      throw error;
-    }
-    if (!verified) {
-      attempt.failed();
+    if (!(await guardedCheck(guard, account.username, address, () => verifyPassword(account.password_hash, currentPassword)))) {
       throw new TandemError('current_password_wrong', 'The current password is not right', { errors: [{ field: 'body.currentPassword', message: 'is not your current password' }] });
     }
-    attempt.succeeded();
     if (newPassword === currentPassword) {
       throw new TandemError('validation_failed', 'The new password is the current one', { errors: [{ field: 'body.newPassword', message: 'must differ from the current password' }] });
     }
