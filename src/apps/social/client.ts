@@ -1,8 +1,7 @@
 import type { Static } from 'typebox';
 import { RestClient, type CallOptions, type CreateOptions, type ListResult, type PageOptions, type RequestSpec, type Session, type WriteOptions } from 'tandem/client';
 import type { ReactionName, ReactionTarget } from './reactions';
-import type { Post as FoundPost, UserRef as FoundUser } from './schemas';
-import type { Comment, Conversation, ConversationRead, MarkedRead, Message, MyReactions, Notification, Post, PresenceSnapshot, PublicUser, ReactionState } from './schemas';
+import type { Comment, Conversation, ConversationRead, MarkedRead, Message, MyReactions, Notification, Post, PresenceSnapshot, PublicUser, ReactionState, UserRef } from './schemas';
 
 export type { PresenceSnapshot } from './schemas';
 
@@ -188,9 +187,9 @@ export class SocialClient extends RestClient<Static<typeof PublicUser>> {
    * People whose username or display name starts with `prefix` (case-insensitive; a leading @ is
    * ignored): the exact username first, then by username; at most `limit` (1-20, default 10).
    */
-  async searchPeople(prefix: string, options: CallOptions & { limit?: number } = {}): Promise<FoundUser[]> {
+  async searchPeople(prefix: string, options: CallOptions & { limit?: number } = {}): Promise<UserRef[]> {
     const { limit, ...call } = options;
-    const body = await this.#body<{ items: FoundUser[] }>({ method: 'GET', path: '/api/users', query: { q: prefix, limit }, auth: 'none', ...call });
+    const body = await this.#body<{ items: UserRef[] }>({ method: 'GET', path: '/api/users', query: { q: prefix, limit }, auth: 'none', ...call });
     return body.items;
   }
 
@@ -198,7 +197,7 @@ export class SocialClient extends RestClient<Static<typeof PublicUser>> {
    * Posts that contain every word of `query` (the last one may be the start of a word), best match
    * first, then newest; 1-50 a page. Punctuation and operators are read as spaces.
    */
-  searchPosts(query: string, page: PageOptions = {}): Promise<ListResult<Static<typeof FoundPost>>> {
+  searchPosts(query: string, page: PageOptions = {}): Promise<ListResult<Static<typeof Post>>> {
     return this.list('/api/search/posts', page, { auth: 'none', query: { q: query } });
   }
 
