@@ -1,9 +1,9 @@
 import { Type } from 'typebox';
-import { assertIfMatch, Cached, claimsOf, ConditionalHeaders, IfMatchHeaders, NotModified, problems, sendConditional, TandemError, Written, type TandemHttpApp } from 'tandem/server';
+import { Cached, claimsOf, ConditionalHeaders, IfMatchHeaders, NotModified, problems, sendConditional, TandemError, Written, type TandemHttpApp } from 'tandem/server';
 import type { SocialContext } from '../context';
 import { commentOwner, getComment, updateComment } from '../repos/comments';
 import { Comment, CommentBody, IdParams } from '../schemas';
-import { commentEtag } from './posts';
+import { commentEtag, ownComment } from './posts';
 
 /**
  * One comment (for an editor that needs its current version and ETag) and editing one.
@@ -39,10 +39,7 @@ export function registerCommentRoutes(app: TandemHttpApp, ctx: SocialContext): v
     const { userId } = claimsOf(request);
     const { id } = request.params;
     const { comment, current } = await ctx.transaction(async (trx, log) => {
-      const current = await commentOwner(trx, id);
-      if (current === undefined || current.deleted) throw new TandemError('not_found', `Comment ${id} does not exist`);
-      if (current.authorId !== userId) throw new TandemError('forbidden', 'Only the author may edit a comment');
-      assertIfMatch(request, commentEtag(id, current));
+      const current = await ownComment(trx, request, id, userId, 'edit');
       return { comment: await updateComment(trx, log, id, request.body.body, current), current };
     });
     reply.header('etag', commentEtag(id, { ...current, version: comment.version }));

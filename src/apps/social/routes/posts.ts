@@ -1,3 +1,4 @@
+import type { Transaction } from 'kysely';
 import { Type } from 'typebox';
 import {
   assertIfMatch, Cached, CachedList, claimsOf, ConditionalHeaders, Created, etag, IdempotencyHeaders, IfMatchHeaders, NoContent, NotModified,
@@ -5,6 +6,7 @@ import {
 } from 'tandem/server';
 import { channels } from '../channels';
 import type { SocialContext } from '../context';
+import type { SocialDb } from '../db';
 import { commentOwner, createComment, deleteComment, listComments } from '../repos/comments';
 import { createPost, deletePost, getPost, getPostTagged, listPosts, postVersion, updatePost } from '../repos/posts';
 import { Comment, CommentBody, Id, IdParams, Post, PostBody } from '../schemas';
@@ -25,6 +27,30 @@ interface EtagVersions {
   version: number;
   countsVersion: number;
   authorVersion: number;
+}
+
+/** The request of a write (what assertIfMatch reads its If-Match from). */
+type WriteRequest = Parameters<typeof assertIfMatch>[0];
+
+/**
+ * The post `userId` may `action` (edit, delete) under the request's If-Match: 404 when there is no
+ * such post, 403 when someone else wrote it, 412 when If-Match names another version. Its versions.
+ */
+async function ownPost(trx: Transaction<SocialDb>, request: WriteRequest, id: number, userId: number, action: 'edit' | 'delete') {
+  const current = await postVersion(trx, id);
+  if (current === undefined) throw new TandemError('not_found', `Post ${id} does not exist`);
+  if (current.authorId !== userId) throw new TandemError('forbidden', `Only the author may ${action} a post`);
+  assertIfMatch(request, postEtag(id, current));
+  return current;
+}
+
+/** The live comment `userId` may `action` (edit, delete) under the request's If-Match, as ownPost. */
+export async function ownComment(trx: Transaction<SocialDb>, request: WriteRequest, id: number, userId: number, action: 'edit' | 'delete') {
+  const current = await commentOwner(trx, id);
+  if (current === undefined || current.deleted) throw new TandemError('not_found', `Comment ${id} does not exist`);
+  if (current.authorId !== userId) throw new TandemError('forbidden', `Only the author may ${action} a comment`);
+  assertIfMatch(request, commentEtag(id, current));
+  return current;
 }
 
 export function registerPostRoutes(app: TandemHttpApp, ctx: SocialContext): void {
@@ -90,10 +116,7 @@ export function registerPostRoutes(app: TandemHttpApp, ctx: SocialContext): void
     const { userId } = claimsOf(request);
     const { id } = request.params;
     const { post, current } = await ctx.transaction(async (trx, log) => {
-      const current = await postVersion(trx, id);
-      if (current === undefined) throw new TandemError('not_found', `Post ${id} does not exist`);
-      if (current.authorId !== userId) throw new TandemError('forbidden', 'Only the author may edit a post');
-      assertIfMatch(request, postEtag(id, current));
+      const current = await ownPost(trx, request, id, userId, 'edit');
       return { post: await updatePost(trx, log, id, request.body.body, current), current };
     });
     reply.header('etag', postEtag(id, { ...current, version: post.version }));
@@ -107,10 +130,7 @@ export function registerPostRoutes(app: TandemHttpApp, ctx: SocialContext): void
     const { userId } = claimsOf(request);
     const { id } = request.params;
     await ctx.transaction(async (trx, log) => {
-      const current = await postVersion(trx, id);
-      if (current === undefined) throw new TandemError('not_found', `Post ${id} does not exist`);
-      if (current.authorId !== userId) throw new TandemError('forbidden', 'Only the author may delete a post');
-      assertIfMatch(request, postEtag(id, current));
+      await ownPost(trx, request, id, userId, 'delete');
       await deletePost(trx, log, id);
     });
     return reply.code(204).send(null);
@@ -159,10 +179,7 @@ export function registerPostRoutes(app: TandemHttpApp, ctx: SocialContext): void
     const { userId } = claimsOf(request);
     const { id } = request.params;
     await ctx.transaction(async (trx, log) => {
-      const current = await commentOwner(trx, id);
-      if (current === undefined || current.deleted) throw new TandemError('not_found', `Comment ${id} does not exist`);
-      if (current.authorId !== userId) throw new TandemError('forbidden', 'Only the author may delete a comment');
-      assertIfMatch(request, commentEtag(id, current));
+      await ownComment(trx, request, id, userId, 'delete');
       await deleteComment(trx, log, id);
     });
     return reply.code(204).send(null);
