@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TandemError } from '../errors';
+import { UNMATCHED_ROUTE } from '../ops/metrics';
 
 export interface StaticSiteOptions {
   /** The folder a bundler wrote: `index.html` and content-hashed files under `assetsDir`. */
@@ -120,8 +121,9 @@ export function installStaticSite(app: FastifyInstance, options: StaticSiteOptio
   if (options.notFoundPage !== false) {
     const except = [...(options.notFoundPage?.except ?? ['/api/']), `/${assetsDir}/`];
     // A catch-all GET (and HEAD) route, not a not-found handler: the app has one already
-    // (problem+json), and every other request still gets exactly its answer.
-    app.get('/*', hide, async (request, reply) => {
+    // (problem+json), and every other request still gets exactly its answer. /metrics counts
+    // what it answers as unmatched, as it counts the not-found handler's (UNMATCHED_ROUTE).
+    app.get('/*', { ...hide, config: { [UNMATCHED_ROUTE]: true } }, async (request, reply) => {
       if (wantsPage(request, except)) return sendNotFoundPage(reply, index);
       throw new TandemError('not_found', `No route for ${request.method} ${request.url.split('?')[0]}`);
     });

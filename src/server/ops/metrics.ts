@@ -3,6 +3,12 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client
 import { TandemError } from '../errors';
 
 /**
+ * A route's config key saying "count me as unmatched": a catch-all route (the static site's
+ * page-not-found) answers what the not-found handler would, and /metrics labels it the same.
+ */
+export const UNMATCHED_ROUTE = 'tandemUnmatched';
+
+/**
  * The process's own metrics (CPU, memory, event loop, GC), collected once per process: prom-client
  * keeps a registry it collects into alive (GC and event-loop observers), so one per server would
  * pin every server ever made in the process (tests make dozens).
@@ -103,7 +109,9 @@ export class Metrics {
   install(app: FastifyInstance, options: { token?: string | undefined } = {}): void {
     const authorization = options.token === undefined ? undefined : `Bearer ${options.token}`;
     app.addHook('onResponse', (request, reply, done) => {
-      this.#requests.record(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+      const config = request.routeOptions.config as unknown as Record<string, unknown> | undefined;
+      const route = config?.[UNMATCHED_ROUTE] === true ? undefined : request.routeOptions.url;
+      this.#requests.record(request.method, route ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
       done();
     });
     app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
